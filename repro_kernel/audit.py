@@ -1,0 +1,120 @@
+"""File and network access seen through ``sys.addaudithook``.
+
+Audit hooks cannot be removed once added, so one hook is installed per process and switched on only while
+a recorded cell runs. While on, it does nothing but append a small tuple; classifying paths, hashing files
+and resolving hosts all happen after the cell.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Optional
+
+_events: Optional[list[tuple[Any, ...]]] = None
+_installed = False
+
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    events = _events
+    if events is None:
+        return
+    if event == "open":
+        events.append(("open", args[0], args[1], args[2]))
+    elif event == "socket.connect":
+        events.append(("connect", args[1]))
+    elif event == "urllib.Request":
+        events.append(("url", args[0]))
+    elif event in ("os.rename", "os.remove", "shutil.copyfile", "shutil.move"):
+        events.append((event, args[0], args[1] if len(args) > 1 else None))
+
+
+def install() -> None:
+    global _installed
+    if not _installed:
+        sys.addaudithook(_hook)
+        _installed = True
+
+
+def begin() -> None:
+    """Start collecting events (call last thing before the user's code runs)."""
+    global _events
+    _events = []
+
+
+def end() -> list[tuple[Any, ...]]:
+    """Stop collecting and return what was seen (call first thing after the user's code ran)."""
+    global _events
+    events, _events = _events, None
+    return events or []
+
+
+def is_write(mode: Any, flags: Any) -> bool:
+    if isinstance(mode, str):
+        return any(c in mode for c in "wax+")
+    if isinstance(flags, int):
+        return bool(flags & _WRITE_FLAGS)
+    return False
+
+
+# Files that belong to Python itself, the kernel or the OS rather than to the user's data.
+_SYSTEM_PREFIXES = tuple(
+    {os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    | {"/proc/", "/sys/", "/dev/", "/etc/", "/usr/lib/", "/usr/share/", "/lib/", "/run/"}
+)
+_CODE_SUFFIXES = (".py", ".pyc", ".pyd", ".so", ".pth", ".dylib", ".dll")
+
+
+def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tuple[
+    dict[str, None], dict[str, None], list[dict[str, Any]]
+]:
+    """Split raw events into (paths read, paths written, network endpoints), in order, deduplicated."""
+    reads: dict[str, None] = {}
+    writes: dict[str, None] = {}
+    network: list[dict[str, Any]] = []
+    seen_net: set[tuple[Any, ...]] = set()
+    for event in events:
+        kind = event[0]
+        if kind == "open":
+            raw = event[1]
+            if isinstance(raw, int):
+                continue  # an already-open descriptor: its path was seen when it was opened
+            try:
+                path = os.fsdecode(os.fspath(raw))
+            except TypeError:
+                continue
+            path = os.path.abspath(path)
+            if path.endswith(_CODE_SUFFIXES) or path.startswith(_SYSTEM_PREFIXES):
+                continue
+            if ignore_dirs and path.startswith(ignore_dirs):
+                continue
+            if is_write(event[2], event[3]):
+                writes.setdefault(path)
+            else:
+                reads.setdefault(path)
+        elif kind == "connect":
+            address = event[1]
+            if isinstance(address, tuple) and len(address) >= 2:
+                host, port = str(address[0]), address[1]
+                key = (host, port)
+                if key not in seen_net and host not in ("127.0.0.1", "::1", "localhost"):
+                    seen_net.add(key)
+                    network.append({"host": host, "port": int(port), "url": None})
+            elif isinstance(address, (str, bytes)):
+                continue  # a Unix socket: local, not network input
+        elif kind == "url":
+            url = event[1]
+            if isinstance(url, str) and ("url", url) not in seen_net:
+                seen_net.add(("url", url))
+                from urllib.parse import urlsplit
+
+                parts = urlsplit(url)
+                network.append({"host": parts.hostname, "port": parts.port, "url": url})
+        elif kind in ("os.rename", "shutil.copyfile", "shutil.move"):
+            try:
+                writes.setdefault(os.path.abspath(os.fsdecode(os.fspath(event[2]))))
+            except TypeError:
+                pass
+    return reads, writes, network

@@ -1,0 +1,211 @@
+"""The ``repro`` comm: typed JSON messages between the recorder and the JupyterLab extension.
+
+Protocol (docs/contracts.md): requests ``{type, request_id?, ...}``, replies ``{type: "<type>-reply",
+request_id, success, error?}``; the kernel also pushes ``record``, ``flags`` and ``status`` messages.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from .recorder import Recorder
+
+PROTOCOL_VERSION = 1
+TARGET_NAME = "repro"
+
+
+def live_flags(recorder: Recorder, cells: Optional[list[dict[str, Any]]]) -> dict[str, Any]:
+    """Run the analysis engine on the live session; ``{"flags": [...], "cells": {id: [kinds]}}``."""
+    from .analysis import analyze_live
+
+    return analyze_live(recorder, cells)
+
+
+class ReproComm:
+    """Owns the comm target; keeps the comms the frontend opened and pushes updates to them."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.comms: dict[str, Any] = {}
+        self.cells: Optional[list[dict[str, Any]]] = None
+        self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "hello": self._hello,
+            "status": lambda msg: {"status": self.recorder.status()},
+            "start": self._start,
+            "stop": self._stop,
+            "notebook": self._notebook,
+            "snapshot": self._snapshot,
+            "export": self._export,
+            "flags": lambda msg: self._flags(),
+            "verify": lambda msg: {},
+        }
+
+    # -- registration -----------------------------------------------------------------------------
+
+    def register(self) -> None:
+        from comm import get_comm_manager
+
+        manager = get_comm_manager()
+        if manager is not None:
+            manager.register_target(TARGET_NAME, self._on_open)
+        self.recorder.listeners.append(self._on_recorder_event)
+
+    def unregister(self) -> None:
+        from comm import get_comm_manager
+
+        manager = get_comm_manager()
+        if manager is not None:
+            manager.unregister_target(TARGET_NAME, self._on_open)
+        if self._on_recorder_event in self.recorder.listeners:
+            self.recorder.listeners.remove(self._on_recorder_event)
+        for c in list(self.comms.values()):
+            try:
+                c.close()
+            except Exception:
+                pass
+        self.comms.clear()
+
+    def _on_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
+        self.comms[comm.comm_id] = comm
+        comm.on_msg(lambda msg, c=comm: self._on_msg(c, msg["content"]["data"]))
+        comm.on_close(lambda msg, c=comm: self.comms.pop(c.comm_id, None))
+        data = open_msg.get("content", {}).get("data") or {}
+        if data.get("type") == "hello":
+            self._on_msg(comm, data)
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def _on_msg(self, comm: Any, data: dict[str, Any]) -> None:
+        kind = data.get("type") if isinstance(data, dict) else None
+        reply: dict[str, Any] = {"type": f"{kind}-reply", "request_id": data.get("request_id") if isinstance(data, dict) else None}
+        handler = self._handlers.get(kind or "")
+        if handler is None:
+            reply.update(success=False, error=f"unknown message type {kind!r}; known: {', '.join(sorted(self._handlers))}")
+            comm.send(reply)
+            return
+        if kind == "verify":
+            self.start_verify(comm, data)
+            return
+        try:
+            reply.update(handler(data))
+            reply["success"] = True
+        except Exception as exc:
+            self.recorder.report_fault(f"comm {kind}", exc)
+            reply.update(success=False, error=f"{type(exc).__name__}: {exc}")
+        comm.send(reply)
+        if kind in ("notebook", "hello", "start", "snapshot") and reply.get("success"):
+            self._push_flags()
+
+    def _hello(self, data: dict[str, Any]) -> dict[str, Any]:
+        notebook = data.get("notebook")
+        if isinstance(notebook, str) and notebook:
+            self.recorder.set_notebook(notebook)
+        return {"version": PROTOCOL_VERSION, "status": self.recorder.status()}
+
+    def _start(self, data: dict[str, Any]) -> dict[str, Any]:
+        messages = self.recorder.start(data.get("notebook"))
+        return {"status": self.recorder.status(), "messages": messages}
+
+    def _stop(self, data: dict[str, Any]) -> dict[str, Any]:
+        message = self.recorder.stop()
+        return {"status": self.recorder.status(), "messages": [message]}
+
+    def _notebook(self, data: dict[str, Any]) -> dict[str, Any]:
+        cells = data.get("cells")
+        if not isinstance(cells, list):
+            raise ValueError("`notebook` needs `cells`: a list of {id, cell_type, source, execution_count}")
+        self.cells = cells
+        return {}
+
+    def _snapshot(self, data: dict[str, Any]) -> dict[str, Any]:
+        paths = data.get("paths")
+        if not isinstance(paths, list) or not paths:
+            raise ValueError("`snapshot` needs `paths`: a non-empty list of file paths")
+        snapshots = self.recorder.snapshot([str(p) for p in paths])
+        self._push("status", {"status": self.recorder.status()})
+        return {"snapshots": snapshots}
+
+    def _notebook_path(self, data: dict[str, Any]) -> Path:
+        name = data.get("notebook") or self.recorder.notebook
+        if not name:
+            raise ValueError("the kernel does not know its notebook's path; send `hello` with `notebook` first")
+        path = Path(name)
+        return path if path.is_absolute() else self.recorder.notebook_dir / path.name
+
+    def _export(self, data: dict[str, Any]) -> dict[str, Any]:
+        from .export import export_notebook
+
+        notebook = self._notebook_path(data)
+        directory = export_notebook(notebook, mode=data.get("mode") or "slice", force=True)
+        return {"directory": str(directory)}
+
+    def _flags(self) -> dict[str, Any]:
+        return live_flags(self.recorder, self.cells)
+
+    # -- pushes -----------------------------------------------------------------------------------
+
+    def _push(self, kind: str, payload: dict[str, Any]) -> None:
+        if not self.comms:
+            return
+        message = {"type": kind, **payload}
+        for c in list(self.comms.values()):
+            try:
+                c.send(message)
+            except Exception as exc:
+                self.recorder.report_fault("comm push", exc)
+
+    def _push_flags(self) -> None:
+        if not self.comms:
+            return
+        try:
+            payload = live_flags(self.recorder, self.cells)
+        except ImportError:
+            return
+        except Exception as exc:
+            self.recorder.report_fault("analysis", exc)
+            return
+        self._push("flags", payload)
+
+    def _on_recorder_event(self, kind: str, payload: dict[str, Any]) -> None:
+        if not self.comms:
+            return
+        if kind == "record":
+            self._push("record", {"record": payload})
+            self._push("status", {"status": self.recorder.status()})
+            self._push_flags()
+        elif kind == "status":
+            self._push("status", {"status": payload})
+            self._push_flags()
+
+    # -- verify runs in a thread so the kernel stays responsive ------------------------------------
+
+    def start_verify(self, comm: Any, data: dict[str, Any]) -> None:
+        request_id = data.get("request_id")
+
+        def work() -> None:
+            reply: dict[str, Any] = {"type": "verify-reply", "request_id": request_id}
+            try:
+                directory = data.get("directory")
+                if not directory:
+                    directory = str(self._export({"notebook": data.get("notebook")})["directory"])
+                proc = subprocess.run(
+                    [sys.executable, "-m", "repro_kernel.cli", "verify", directory, "--json"],
+                    capture_output=True,
+                    text=True,
+                    timeout=data.get("timeout") or 1800,
+                )
+                import json
+
+                reply["result"] = json.loads(proc.stdout) if proc.stdout.strip() else None
+                reply["success"] = proc.returncode in (0, 1)
+                if not reply["success"]:
+                    reply["error"] = (proc.stderr.strip().splitlines() or ["verify failed"])[-1]
+            except Exception as exc:
+                reply.update(success=False, error=f"{type(exc).__name__}: {exc}")
+            comm.send(reply)
+
+        threading.Thread(target=work, name="repro-verify", daemon=True).start()

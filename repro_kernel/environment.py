@@ -1,0 +1,188 @@
+"""The environment a session ran in: interpreter, OS, hardware, packages, git, allowed variables.
+
+Captured once when recording starts (it costs tens of milliseconds, never per cell); modules imported later
+are resolved to their distributions through a map built here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Optional
+
+from .redact import filter_environment, redact_url
+
+
+def installed_distributions() -> dict[str, str]:
+    """Every installed distribution and its version, by normalised name."""
+    found: dict[str, str] = {}
+    for dist in metadata.distributions():
+        name = dist.metadata.get("Name") if dist.metadata else None
+        if name:
+            found.setdefault(_normalise(name), dist.version)
+    return dict(sorted(found.items()))
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+@lru_cache(maxsize=1)
+def _module_to_distributions() -> dict[str, list[str]]:
+    return metadata.packages_distributions()
+
+
+def distribution_of(module: str) -> tuple[Optional[str], Optional[str]]:
+    """The (distribution, version) that provides top-level ``module``, or (None, None) if none does."""
+    dists = _module_to_distributions().get(module)
+    if not dists:
+        _module_to_distributions.cache_clear()
+        dists = _module_to_distributions().get(module)
+    if not dists:
+        return None, None
+    name = dists[0]
+    try:
+        return _normalise(name), metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return _normalise(name), None
+
+
+def _memory_bytes() -> Optional[int]:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _cpu_model() -> Optional[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def gpus() -> list[dict[str, Any]]:
+    """GPUs seen by ``nvidia-smi``; an empty list when there are none or no driver."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 3:
+            found.append({"name": parts[0], "memory": parts[1], "driver": parts[2]})
+    return found
+
+
+def git_state(path: Path) -> Optional[dict[str, Any]]:
+    """Commit, branch, remote and dirty files of the git repository holding ``path``, or None."""
+    try:
+        import git
+    except ImportError:
+        return None
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, OSError):
+        return None
+    except Exception:  # git missing on PATH and friends
+        return None
+    try:
+        state: dict[str, Any] = {"root": repo.working_tree_dir}
+        try:
+            state["commit"] = repo.head.commit.hexsha
+        except ValueError:  # a repository with no commit yet
+            state["commit"] = None
+        state["branch"] = None if repo.head.is_detached else repo.active_branch.name
+        remote = None
+        if repo.remotes:
+            origin = repo.remotes["origin"] if "origin" in repo.remotes else repo.remotes[0]
+            remote = redact_url(next(origin.urls, "") or "") or None
+        state["remote"] = remote
+        dirty = [item.a_path for item in repo.index.diff(None)]
+        if state["commit"]:
+            dirty += [item.a_path for item in repo.index.diff("HEAD")]
+        state["dirty"] = sorted(set(dirty))
+        state["untracked"] = len(repo.untracked_files)
+        diff = repo.git.diff("HEAD") if state["commit"] else ""
+        state["diff_hash"] = hashlib.sha256(diff.encode("utf-8", "surrogateescape")).hexdigest() if diff else None
+        return state
+    except Exception as exc:  # a broken repository is recorded as such, never raised into the cell
+        return {"root": repo.working_tree_dir, "error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        repo.close()
+
+
+def _version_of(dist: str) -> Optional[str]:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def capture_environment(
+    notebook_dir: Path, notebook: Optional[str], extra_env: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Everything about the session's environment that could change a result."""
+    distributions = installed_distributions()
+    env = {
+        "python": {
+            "version": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+            "prefix": sys.prefix,
+        },
+        "os": {"system": platform.system(), "release": platform.release(), "platform": platform.platform()},
+        "machine": {
+            "arch": platform.machine(),
+            "cpu": _cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "memory_bytes": _memory_bytes(),
+            "gpus": gpus(),
+        },
+        "kernel": {
+            "ipython": _version_of("ipython"),
+            "ipykernel": _version_of("ipykernel"),
+            "jupyter_client": _version_of("jupyter-client"),
+            "jupyter_core": _version_of("jupyter-core"),
+            "jupyter_repro": _version_of("jupyter-repro"),
+        },
+        "notebook": notebook,
+        "cwd": os.getcwd(),
+        "git": git_state(notebook_dir),
+        "environment_variables": filter_environment(os.environ, extra_env),
+        "distributions": distributions,
+    }
+    env["fingerprint"] = environment_fingerprint(env)
+    return env
+
+
+def environment_fingerprint(env: dict[str, Any]) -> str:
+    """A short digest of what decides results: Python version, platform and package versions."""
+    key = {
+        "python": env["python"]["version"],
+        "system": env["os"]["system"],
+        "arch": env["machine"]["arch"],
+        "distributions": env["distributions"],
+    }
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]

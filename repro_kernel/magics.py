@@ -1,0 +1,136 @@
+"""The ``%repro`` line magic."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import shlex
+import sys
+from typing import Any
+
+from IPython.core.magic import Magics, line_magic, magics_class
+
+from . import randomness
+from .recorder import Recorder
+
+USAGE = "usage: %repro start [--notebook PATH] | stop | status | seed N | snapshot PATH... | env"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ValueError(f"{message}\n{USAGE}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="%repro", add_help=False)
+    sub = parser.add_subparsers(dest="command")
+    start = sub.add_parser("start", add_help=False)
+    start.add_argument("--notebook", help="path of the notebook this kernel runs (when the frontend cannot say)")
+    sub.add_parser("stop", add_help=False)
+    sub.add_parser("status", add_help=False)
+    seed = sub.add_parser("seed", add_help=False)
+    seed.add_argument("value", type=int)
+    snap = sub.add_parser("snapshot", add_help=False)
+    snap.add_argument("paths", nargs="+")
+    sub.add_parser("env", add_help=False)
+    return parser
+
+
+class StatusView:
+    """What ``%repro status`` shows: rich HTML in a notebook, plain text in a terminal."""
+
+    def __init__(self, status: dict[str, Any], faults: list[str]) -> None:
+        self.status = status
+        self.faults = faults
+
+    def _rows(self) -> list[tuple[str, str]]:
+        s = self.status
+        git = s.get("git") or {}
+        inputs = s.get("inputs") or []
+        randomness_cells = sum(1 for t in s.get("timeline", []) if t["random"])
+        return [
+            ("recording", "yes" if s["recording"] else "no"),
+            ("session", (s.get("session_id") or "-")[:8]),
+            ("notebook", s.get("notebook") or "(unknown)"),
+            ("executions recorded", str(s.get("executions", 0))),
+            ("cells that drew randomness", str(randomness_cells)),
+            ("data inputs", ", ".join(i["path"] for i in inputs) or "none"),
+            ("python / ipykernel", f"{s['kernel'].get('python')} / {s['kernel'].get('ipykernel')}"),
+            ("environment", s.get("environment_fingerprint") or "-"),
+            ("git", f"{(git.get('commit') or '-')[:10]}{' (dirty)' if git.get('dirty') else ''}" if git else "not a git repository"),
+            ("journal", s.get("journal") or "-"),
+            ("recorder faults", str(len(self.faults))),
+        ]
+
+    def __repr__(self) -> str:
+        width = max(len(k) for k, _ in self._rows())
+        return "\n".join(f"{k.ljust(width)}  {v}" for k, v in self._rows())
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td></tr>"
+            for k, v in self._rows()
+        )
+        return f"<table class='repro-status'><caption>jupyter-repro</caption>{rows}</table>"
+
+
+@magics_class
+class ReproMagics(Magics):
+    """``%repro``: start, stop and inspect recording."""
+
+    def __init__(self, shell: Any, recorder: Recorder) -> None:
+        super().__init__(shell)
+        self.recorder = recorder
+
+    @line_magic
+    def repro(self, line: str) -> Any:
+        """Record this notebook session for reproducibility.
+
+        %repro start [--notebook PATH]   start recording every executed cell
+        %repro stop                      stop recording
+        %repro status                    what is recorded so far
+        %repro seed N                    seed every loaded random generator with N (and record it)
+        %repro snapshot PATH...          preserve files' exact content in .repro/objects
+        %repro env                       the environment as recorded
+        """
+        try:
+            args = _parser().parse_args(shlex.split(line))
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return None
+        if args.command is None:
+            print(USAGE, file=sys.stderr)
+            return None
+        recorder = self.recorder
+        if args.command == "start":
+            for message in recorder.start(args.notebook):
+                print(message)
+        elif args.command == "stop":
+            print(recorder.stop())
+        elif args.command == "status":
+            return StatusView(recorder.status(), recorder.faults)
+        elif args.command == "seed":
+            seeded = randomness.seed_all(args.value)
+            print(f"jupyter-repro: seeded {', '.join(seeded)} with {args.value}")
+        elif args.command == "snapshot":
+            if not recorder.recording:
+                print("jupyter-repro is not recording: run `%repro start` first.", file=sys.stderr)
+                return None
+            try:
+                done = recorder.snapshot(args.paths)
+            except OSError as exc:
+                print(f"jupyter-repro: {exc}; check the path and try again", file=sys.stderr)
+                return None
+            for item in done:
+                print(f"jupyter-repro: snapshot of {item['path']} ({item['size']} bytes, {item['hash'][:19]})")
+            recorder._notify("status", recorder.status())
+        elif args.command == "env":
+            if not recorder.environment:
+                print("jupyter-repro is not recording: run `%repro start` first.", file=sys.stderr)
+                return None
+            env = dict(recorder.environment)
+            dists = env.pop("distributions", {})
+            env["distributions"] = f"{len(dists)} installed (see the manifest for the list)"
+            print(json.dumps(env, indent=2, default=str))
+        return None

@@ -1,0 +1,235 @@
+"""Random state of every RNG a notebook may draw from: fingerprint, save, restore.
+
+Sources are looked up in ``sys.modules`` only: the recorder never imports a framework the user has not
+imported, and never initialises CUDA. A fingerprint is a short digest of the full state, cheap enough to take
+before and after every cell; the full state is serialised only when it changed since it was last stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, Optional
+
+import blake3
+
+SOURCES = ("python", "numpy", "torch", "torch_cuda", "tensorflow")
+
+
+def _py_state() -> Any:
+    import random
+
+    return random.getstate()
+
+
+def _py_fingerprint(state: Any) -> str:
+    return format(hash(state) & 0xFFFFFFFFFFFFFFFF, "016x")
+
+
+def _np_state() -> Any:
+    np = sys.modules["numpy"]
+    return np.random.get_state(legacy=False)
+
+
+def _np_fingerprint(state: Any) -> str:
+    inner = state["state"]
+    digest = blake3.blake3(inner["key"].tobytes())
+    digest.update(f"{inner['pos']}:{state['has_gauss']}:{state['gauss']!r}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _torch_state() -> Any:
+    return sys.modules["torch"].random.get_rng_state()
+
+
+def _torch_fingerprint(state: Any) -> str:
+    return blake3.blake3(state.numpy().tobytes()).hexdigest()[:16]
+
+
+def _torch_cuda_ready() -> bool:
+    torch = sys.modules.get("torch")
+    try:
+        return bool(torch is not None and torch.cuda.is_initialized())
+    except Exception:
+        return False
+
+
+def _torch_cuda_state() -> Any:
+    return sys.modules["torch"].cuda.get_rng_state_all()
+
+
+def _torch_cuda_fingerprint(state: Any) -> str:
+    digest = blake3.blake3()
+    for item in state:
+        digest.update(item.cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _tf_state() -> Any:
+    tf = sys.modules["tensorflow"]
+    gen = tf.random.get_global_generator()
+    return gen.state.numpy()
+
+
+def _tf_fingerprint(state: Any) -> str:
+    return blake3.blake3(state.tobytes()).hexdigest()[:16]
+
+
+def _loaded(name: str) -> Callable[[], bool]:
+    return lambda: name in sys.modules
+
+
+# source -> (is loaded?, read state, fingerprint)
+_READERS: dict[str, tuple[Callable[[], bool], Callable[[], Any], Callable[[Any], str]]] = {
+    "python": (_loaded("random"), _py_state, _py_fingerprint),
+    "numpy": (
+        lambda: "numpy.random" in sys.modules,
+        _np_state,
+        _np_fingerprint,
+    ),
+    "torch": (_loaded("torch"), _torch_state, _torch_fingerprint),
+    "torch_cuda": (_torch_cuda_ready, _torch_cuda_state, _torch_cuda_fingerprint),
+    "tensorflow": (_loaded("tensorflow"), _tf_state, _tf_fingerprint),
+}
+
+
+def capture() -> dict[str, tuple[Any, str]]:
+    """Return ``{source: (state, fingerprint)}`` for every loaded source; faults skip that source."""
+    found: dict[str, tuple[Any, str]] = {}
+    for source, (loaded, read, fingerprint) in _READERS.items():
+        try:
+            if loaded():
+                state = read()
+                found[source] = (state, fingerprint(state))
+        except Exception:  # a half-imported framework must not break the user's cell
+            continue
+    return found
+
+
+def fingerprints() -> dict[str, str]:
+    return {source: fp for source, (_state, fp) in capture().items()}
+
+
+# -- serialisation ---------------------------------------------------------------------------------------
+
+
+def serialize(source: str, state: Any) -> bytes:
+    """Turn a state returned by :func:`capture` into canonical JSON bytes (content-addressable)."""
+    if source == "python":
+        version, internal, gauss = state
+        payload: Any = [version, list(internal), gauss]
+    elif source == "numpy":
+        inner = state["state"]
+        payload = {
+            "bit_generator": state["bit_generator"],
+            "key": inner["key"].tolist(),
+            "pos": int(inner["pos"]),
+            "has_gauss": int(state["has_gauss"]),
+            "gauss": float(state["gauss"]),
+        }
+    elif source == "torch":
+        payload = base64.b64encode(state.numpy().tobytes()).decode("ascii")
+    elif source == "torch_cuda":
+        payload = [base64.b64encode(s.cpu().numpy().tobytes()).decode("ascii") for s in state]
+    elif source == "tensorflow":
+        payload = state.tolist()
+    else:
+        raise ValueError(f"unknown random source {source!r}")
+    return json.dumps({"source": source, "state": payload}, separators=(",", ":")).encode("ascii")
+
+
+def restore(blob: bytes) -> str:
+    """Set the RNG described by ``blob`` (from :func:`serialize`) to that state; return its source."""
+    data = json.loads(blob)
+    source, payload = data["source"], data["state"]
+    if source == "python":
+        import random
+
+        random.setstate((payload[0], tuple(payload[1]), payload[2]))
+    elif source == "numpy":
+        import numpy as np
+
+        np.random.set_state(
+            (
+                payload["bit_generator"],
+                np.array(payload["key"], dtype=np.uint32),
+                payload["pos"],
+                payload["has_gauss"],
+                payload["gauss"],
+            )
+        )
+    elif source == "torch":
+        import numpy as np
+        import torch
+
+        raw = np.frombuffer(base64.b64decode(payload), dtype=np.uint8).copy()
+        torch.random.set_rng_state(torch.from_numpy(raw))
+    elif source == "torch_cuda":
+        import numpy as np
+        import torch
+
+        if torch.cuda.is_available():
+            states = [
+                torch.from_numpy(np.frombuffer(base64.b64decode(p), dtype=np.uint8).copy())
+                for p in payload
+            ]
+            torch.cuda.set_rng_state_all(states[: torch.cuda.device_count()])
+    elif source == "tensorflow":
+        import tensorflow as tf
+
+        tf.random.get_global_generator().reset(payload)
+    else:
+        raise ValueError(f"unknown random source {source!r}")
+    return source
+
+
+def generator_facts(value: Any) -> Optional[dict[str, Any]]:
+    """Describe a NumPy ``Generator`` / ``RandomState`` / ``random.Random`` object, or None."""
+    np = sys.modules.get("numpy")
+    if np is not None:
+        if isinstance(value, np.random.Generator):
+            seed_seq = getattr(value.bit_generator, "seed_seq", None)
+            entropy = getattr(seed_seq, "entropy", None)
+            return {
+                "kind": "numpy.Generator",
+                "bit_generator": type(value.bit_generator).__name__,
+                "entropy": None if entropy is None else str(entropy),
+                "spawn_key": list(getattr(seed_seq, "spawn_key", ()) or ()),
+            }
+        if isinstance(value, np.random.RandomState):
+            return {"kind": "numpy.RandomState", "entropy": None}
+    import random
+
+    if isinstance(value, random.Random) and not isinstance(value, random.SystemRandom):
+        return {"kind": "random.Random", "entropy": None}
+    return None
+
+
+def seed_all(seed: int) -> list[str]:
+    """Seed every loaded RNG with ``seed``; return the sources seeded."""
+    import random
+
+    seeded = []
+    random.seed(seed)
+    seeded.append("python")
+    np = sys.modules.get("numpy")
+    if np is not None:
+        np.random.seed(seed % (2**32))
+        seeded.append("numpy")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+        seeded.append("torch")
+        if _torch_cuda_ready():
+            torch.cuda.manual_seed_all(seed)
+            seeded.append("torch_cuda")
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        try:
+            tf.random.set_seed(seed)
+            seeded.append("tensorflow")
+        except Exception:
+            pass
+    return seeded

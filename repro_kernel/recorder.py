@@ -1,0 +1,514 @@
+"""The recorder: IPython event callbacks that turn each executed cell into a CellRecord.
+
+Hot path: ``pre_run_cell`` notes the time, the code and the random-state fingerprints and switches the audit
+hook on; ``post_run_cell`` switches it off and does the rest (hash files read, diff random states and imported
+modules, read names from the cached AST, commit one journal transaction, notify listeners). Any fault in here
+is caught, reported once, and never reaches the user's cell.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from traitlets import Bool, Int, List, Unicode
+from traitlets.config import Configurable
+
+from . import audit, randomness
+from .dataflow import analyze_code
+from .environment import capture_environment, distribution_of
+from .hashing import FileHashCache, hash_bytes, hash_text
+from .journal import JOURNAL_DIRNAME, Journal
+from .records import CellRecord, FileAccess
+
+log = logging.getLogger("repro_kernel")
+
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class _Pending:
+    """What ``pre_run_cell`` noted about the cell now running."""
+
+    code: str
+    cell_id: Optional[str]
+    started_at: float
+    perf_start: float
+    rng: dict[str, tuple[Any, str]]
+    module_count: int
+    display_hash: Any = None
+    displays: int = 0
+
+
+@dataclass
+class _RandomBook:
+    """Per source: whether it was ever seeded in this session, and the last state stored."""
+
+    seeded: dict[str, bool] = field(default_factory=dict)
+    stored_fp: dict[str, str] = field(default_factory=dict)
+    stored_ref: dict[str, str] = field(default_factory=dict)
+
+
+def notebook_from_environment(shell: Any) -> Optional[str]:
+    """The notebook path the server told the kernel about, if any."""
+    for candidate in (os.environ.get("JPY_SESSION_NAME"), shell.user_ns.get("__session__")):
+        if isinstance(candidate, str) and candidate.endswith(".ipynb"):
+            return candidate
+    return None
+
+
+class Recorder(Configurable):
+    """Records every executed cell of one IPython shell into the `.repro/` journal."""
+
+    autostart = Bool(
+        False, help="Start recording as soon as the extension loads (used by the repro kernelspec)."
+    ).tag(config=True)
+    journal_dir = Unicode(
+        "", help="Where to keep the journal; empty means `.repro/` beside the notebook."
+    ).tag(config=True)
+    hash_files = Bool(True, help="Hash the content of every file a cell reads or writes.").tag(config=True)
+    max_files_per_cell = Int(
+        50_000, help="Files beyond this many in one cell are counted but not hashed."
+    ).tag(config=True)
+    extra_environment_variables = List(
+        Unicode(), help="Environment variable names to record in addition to the built-in allow-list."
+    ).tag(config=True)
+
+    def __init__(self, shell: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.shell = shell
+        self.recording = False
+        self.session_id: Optional[str] = None
+        self.started_at: Optional[float] = None
+        self.notebook: Optional[str] = None
+        self.notebook_dir = Path.cwd()
+        self.journal: Optional[Journal] = None
+        self.environment: dict[str, Any] = {}
+        self.records: list[dict[str, Any]] = []
+        self.listeners: list[Listener] = []
+        self.file_cache = FileHashCache()
+        self.faults: list[str] = []
+        self._fault_kinds: set[str] = set()
+        self._pending: Optional[_Pending] = None
+        self._seq = 0
+        self._random = _RandomBook()
+        self._known_modules: set[str] = set()
+        self._ignore_dirs: tuple[str, ...] = ()
+        self._seen_names: set[str] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self, notebook: Optional[str] = None) -> list[str]:
+        """Begin a new recording session; returns messages for the user."""
+        if self.recording:
+            return ["jupyter-repro is already recording this kernel (`%repro status` shows what)."]
+        messages: list[str] = []
+        notebook = notebook or notebook_from_environment(self.shell)
+        if notebook:
+            path = Path(notebook)
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            self.notebook_dir = path.parent
+            self.notebook = path.name
+        else:
+            self.notebook_dir = Path.cwd()
+            self.notebook = None
+        if self.journal_dir:
+            self.journal, warning = Journal(Path(self.journal_dir)), None
+        else:
+            self.journal, warning = Journal.for_notebook_dir(self.notebook_dir)
+        if warning:
+            messages.append(warning)
+        self._ignore_dirs = tuple(
+            {str(self.journal.directory.resolve()) + os.sep, str(self.journal.directory) + os.sep}
+        )
+        self.session_id = uuid.uuid4().hex
+        self.started_at = time.time()
+        self.environment = capture_environment(
+            self.notebook_dir, self.notebook, tuple(self.extra_environment_variables)
+        )
+        self.journal.begin_session(self.session_id, self.notebook, self.environment, self.started_at)
+        self.records = []
+        self._seq = 0
+        self._random = _RandomBook()
+        self._known_modules = {name.partition(".")[0] for name in list(sys.modules)}
+        self._seen_names = set(self.shell.user_ns)
+        audit.install()
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        self.recording = True
+        self._notify("status", self.status())
+        where = self.journal.directory
+        messages.append(
+            f"jupyter-repro: recording session {self.session_id[:8]} of "
+            f"{self.notebook or 'this kernel'} to {where}"
+        )
+        return messages
+
+    def stop(self) -> str:
+        if not self.recording:
+            return "jupyter-repro is not recording (start with `%repro start`)."
+        for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
+            try:
+                self.shell.events.unregister(event, callback)
+            except ValueError:
+                pass
+        audit.end()
+        self._pending = None
+        assert self.journal is not None and self.session_id is not None
+        self.journal.end_session(self.session_id)
+        self.recording = False
+        self._notify("status", self.status())
+        return f"jupyter-repro: stopped; {len(self.records)} executions recorded in {self.journal.directory}"
+
+    def close(self) -> None:
+        if self.recording:
+            self.stop()
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+
+    def set_notebook(self, notebook: str) -> None:
+        """The frontend told us which notebook this kernel serves."""
+        name = Path(notebook).name
+        if self.notebook == name or not name.endswith(".ipynb"):
+            return
+        self.notebook = name
+        if self.recording and self.journal is not None and self.session_id is not None:
+            self.journal.set_session_notebook(self.session_id, name)
+
+    # -- the hot path ----------------------------------------------------------------------------------
+
+    def pre_run_cell(self, info: Any) -> None:
+        if getattr(info, "silent", False):
+            self._pending = None
+            return
+        try:
+            self._pending = _Pending(
+                code=info.raw_cell or "",
+                cell_id=getattr(info, "cell_id", None),
+                started_at=time.time(),
+                perf_start=0.0,
+                rng=randomness.capture(),
+                module_count=len(sys.modules),
+            )
+            self._hook_displays()
+            self._pending.perf_start = time.perf_counter()
+            audit.begin()
+        except Exception as exc:
+            self._pending = None
+            self.report_fault("pre_run_cell", exc)
+
+    def post_run_cell(self, result: Any) -> None:
+        events = audit.end()
+        pending, self._pending = self._pending, None
+        if pending is None or not self.recording:
+            return
+        duration = time.perf_counter() - pending.perf_start
+        try:
+            self._unhook_displays()
+            record = self._build_record(pending, result, events, duration)
+            assert self.journal is not None
+            self.journal.append(record, self.notebook)
+            self.records.append(record)
+        except Exception as exc:
+            self.report_fault("post_run_cell", exc)
+            return
+        self._notify("record", record)
+
+    # -- building the record -------------------------------------------------------------------------
+
+    def _build_record(
+        self, pending: _Pending, result: Any, events: list[tuple[Any, ...]], duration: float
+    ) -> dict[str, Any]:
+        self._seq += 1
+        assert self.session_id is not None
+        errors: list[str] = []
+        error = result.error_in_exec or result.error_before_exec
+        facts = analyze_code(pending.code)
+        record = CellRecord(
+            session_id=self.session_id,
+            seq=self._seq,
+            execution_count=result.execution_count,
+            cell_id=pending.cell_id,
+            code=pending.code,
+            code_hash=hash_text(pending.code),
+            started_at=pending.started_at,
+            duration_s=duration,
+            status="error" if error is not None else "ok",
+            error=type(error).__name__ if error is not None else None,
+            output_hash=self._output_hash(pending, result),
+            defined=facts.defined,
+            used=facts.used,
+            deleted=facts.deleted,
+            mutated=facts.mutated,
+        )
+        for step, action in (
+            ("modules", lambda: self._new_modules(pending)),
+            ("files", lambda: self._files(record, events, errors)),
+            ("random", lambda: self._random_facts(pending, facts)),
+            ("namespace", lambda: self._namespace_changes(record, facts)),
+        ):
+            try:
+                value = action()
+                if step == "modules":
+                    record.modules = value  # type: ignore[assignment]
+                elif step == "random":
+                    record.random = value  # type: ignore[assignment]
+            except Exception as exc:
+                errors.append(f"{step}: {type(exc).__name__}: {exc}")
+                self.report_fault(step, exc)
+        record.recorder_errors = errors
+        return record.to_dict()
+
+    def _new_modules(self, pending: _Pending) -> list[dict[str, Any]]:
+        if len(sys.modules) == pending.module_count:
+            return []
+        now = {name.partition(".")[0] for name in list(sys.modules)}
+        new = sorted(n for n in now - self._known_modules if not n.startswith("_"))
+        self._known_modules |= now
+        found = []
+        for name in new:
+            dist, version = distribution_of(name)
+            if dist is None and name in sys.builtin_module_names:
+                continue
+            module = sys.modules.get(name)
+            if dist is None and module is not None:
+                file = getattr(module, "__file__", None) or ""
+                if not file or file.startswith(sys.base_prefix):
+                    continue  # the standard library
+            found.append({"name": name, "distribution": dist, "version": version})
+        return found
+
+    def _files(self, record: CellRecord, events: list[tuple[Any, ...]], errors: list[str]) -> None:
+        reads, writes, network = audit.classify(events, self._ignore_dirs)
+        record.network = network
+        budget = self.max_files_per_cell
+        for paths, target in ((reads, record.files_read), (writes, record.files_written)):
+            for path in paths:
+                if budget <= 0 or not self.hash_files:
+                    target.append(FileAccess(path, self._rel(path), None, None, None, "not hashed"))
+                    continue
+                budget -= 1
+                facts = self.file_cache.facts(path)
+                target.append(
+                    FileAccess(path, self._rel(path), facts.size, facts.mtime, facts.hash, facts.error)
+                )
+        if budget < 0 or len(reads) + len(writes) > self.max_files_per_cell:
+            errors.append(
+                f"files: {len(reads) + len(writes)} files touched; only {self.max_files_per_cell} hashed"
+            )
+
+    def _rel(self, path: str) -> Optional[str]:
+        try:
+            return Path(path).relative_to(self.notebook_dir).as_posix()
+        except ValueError:
+            return None
+
+    def _random_facts(self, pending: _Pending, facts: Any) -> dict[str, Any]:
+        book = self._random
+        for _call, source, _value in facts.seeds:
+            for seeded in (randomness.SOURCES if source in ("all", None) else (source,)):
+                book.seeded[seeded] = True
+        after = randomness.capture()
+        sources: dict[str, Any] = {}
+        unseeded = False
+        for source, (state, fp) in pending.rng.items():
+            ref = book.stored_ref.get(source)
+            if book.stored_fp.get(source) != fp:
+                assert self.journal is not None
+                ref = self.journal.put_object(randomness.serialize(source, state))
+                book.stored_fp[source], book.stored_ref[source] = fp, ref
+            fp_after = after.get(source, (None, None))[1]
+            sources[source] = {"before": fp, "after": fp_after, "state_ref": ref}
+            if fp_after != fp and not book.seeded.get(source):
+                unseeded = True
+        for source, (_state, fp) in after.items():
+            if source not in sources:  # imported during this cell: its state before is unknown
+                sources[source] = {"before": None, "after": fp, "state_ref": None}
+        generators = []
+        for name in facts.defined:
+            described = randomness.generator_facts(self.shell.user_ns.get(name))
+            if described is not None:
+                described["name"] = name
+                described["seeded"] = not any(
+                    call.rsplit(".", 1)[-1] == described["kind"].rsplit(".", 1)[-1]
+                    or call.endswith("default_rng")
+                    for call in facts.unseeded_generators
+                )
+                if not described["seeded"]:
+                    unseeded = True
+                generators.append(described)
+        if facts.unseeded_generators and not generators:
+            unseeded = True
+        return {
+            "sources": sources,
+            "generators": generators,
+            "seeds": [{"call": c, "source": s, "value": v} for c, s, v in facts.seeds],
+            "unseeded_draw": unseeded,
+        }
+
+    def _namespace_changes(self, record: CellRecord, facts: Any) -> None:
+        """Star imports and %run define names the AST cannot see: take them from the namespace."""
+        if not facts.star_imports and not any(m in ("run", "load") for m in facts.magics):
+            return
+        user_ns = self.shell.user_ns
+        hidden = set(getattr(self.shell, "user_ns_hidden", {}))
+        known = set(record.defined)
+        for name in list(user_ns):
+            if name.startswith("_") or name in hidden or name in known:
+                continue
+            if name not in self._seen_names:
+                record.defined.append(name)
+        self._seen_names = set(user_ns)
+
+    # -- outputs ---------------------------------------------------------------------------------------
+
+    def _hook_displays(self) -> None:
+        pub = getattr(self.shell, "display_pub", None)
+        if pub is not None and hasattr(pub, "register_hook"):
+            pub.register_hook(self._display_hook)
+
+    def _unhook_displays(self) -> None:
+        pub = getattr(self.shell, "display_pub", None)
+        if pub is not None and hasattr(pub, "unregister_hook"):
+            pub.unregister_hook(self._display_hook)
+
+    def _display_hook(self, msg: dict[str, Any]) -> dict[str, Any]:
+        pending = self._pending
+        if pending is not None:
+            try:
+                import blake3
+
+                if pending.display_hash is None:
+                    pending.display_hash = blake3.blake3()
+                data = msg.get("content", {}).get("data", {})
+                for mime in sorted(data):
+                    value = data[mime]
+                    pending.display_hash.update(mime.encode())
+                    pending.display_hash.update(
+                        value.encode("utf-8", "surrogatepass") if isinstance(value, str) else repr(value).encode()
+                    )
+                pending.displays += 1
+            except Exception as exc:
+                self.report_fault("display", exc)
+        return msg
+
+    def _output_hash(self, pending: _Pending, result: Any) -> Optional[str]:
+        parts: list[bytes] = []
+        if pending.display_hash is not None:
+            parts.append(pending.display_hash.digest())
+        value = getattr(result, "result", None)
+        if value is not None:
+            if isinstance(value, (int, float, str, bool, bytes)) and len(repr(value)) < 10_000:
+                parts.append(repr(value).encode("utf-8", "surrogatepass"))
+            else:
+                parts.append(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
+        return hash_bytes(b"\0".join(parts)) if parts else None
+
+    # -- faults and listeners --------------------------------------------------------------------------
+
+    def report_fault(self, where: str, exc: BaseException) -> None:
+        """Note a recorder fault; tell the user once per kind, never raise."""
+        message = f"{where}: {type(exc).__name__}: {exc}"
+        self.faults.append(message)
+        kind = f"{where}:{type(exc).__name__}"
+        if kind not in self._fault_kinds:
+            self._fault_kinds.add(kind)
+            log.warning("jupyter-repro: recorder fault (your cell is unaffected): %s", message)
+            try:
+                print(
+                    f"jupyter-repro: recorder fault (your cell is unaffected): {message}",
+                    file=sys.stderr,
+                )
+            except Exception:
+                pass
+
+    def _notify(self, kind: str, payload: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(kind, payload)
+            except Exception as exc:
+                self.report_fault(f"listener {kind}", exc)
+
+    # -- views -----------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The status object of the comm protocol (docs/contracts.md)."""
+        git = self.environment.get("git") or None
+        inputs = self.inputs()
+        return {
+            "recording": self.recording,
+            "session_id": self.session_id,
+            "started_at": self.started_at,
+            "notebook": self.notebook,
+            "executions": len(self.records),
+            "kernel": {
+                "python": self.environment.get("python", {}).get("version"),
+                "ipython": self.environment.get("kernel", {}).get("ipython"),
+                "ipykernel": self.environment.get("kernel", {}).get("ipykernel"),
+            },
+            "environment_fingerprint": self.environment.get("fingerprint"),
+            "git": None
+            if not git or "commit" not in git
+            else {"commit": git.get("commit"), "branch": git.get("branch"), "dirty": bool(git.get("dirty"))},
+            "journal": str(self.journal.database_path) if self.journal else None,
+            "inputs": inputs,
+            "timeline": [
+                {
+                    "seq": r["seq"],
+                    "cell_id": r["cell_id"],
+                    "execution_count": r["execution_count"],
+                    "duration_s": r["duration_s"],
+                    "status": r["status"],
+                    "random": any(
+                        s["before"] != s["after"] for s in r["random"].get("sources", {}).values()
+                    )
+                    or bool(r["random"].get("generators")),
+                    "data": bool(r["files_read"]),
+                }
+                for r in self.records
+            ],
+            "faults": len(self.faults),
+        }
+
+    def inputs(self) -> list[dict[str, Any]]:
+        """Files read this session, latest hash first seen, whether preserved and whether changed since."""
+        snapshots = self.journal.snapshot_hashes() if self.journal else set()
+        seen: dict[str, dict[str, Any]] = {}
+        for record in self.records:
+            for f in record["files_read"]:
+                if f["path"] not in seen:
+                    seen[f["path"]] = {"path": f["rel"] or f["path"], "abspath": f["path"], "hash": f["hash"],
+                                       "size": f["size"]}
+        for item in seen.values():
+            current = self.file_cache.facts(item["abspath"])
+            item["changed"] = current.hash != item["hash"]
+            item["preserved"] = item["hash"] in snapshots
+        return list(seen.values())
+
+    def snapshot(self, paths: list[str]) -> list[dict[str, Any]]:
+        """Copy files into the journal's content-addressed store."""
+        if self.journal is None:
+            raise RuntimeError("not recording")
+        done = []
+        for raw in paths:
+            path = Path(raw).expanduser()
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            facts = self.file_cache.facts(str(path))
+            if facts.hash is None:
+                raise FileNotFoundError(f"cannot snapshot {raw}: {facts.error or 'not a file'}")
+            self.journal.snapshot_file(path, facts.hash)
+            done.append({"path": str(path), "hash": facts.hash, "size": facts.size})
+        return done
+
+
+__all__ = ["Recorder", "JOURNAL_DIRNAME"]

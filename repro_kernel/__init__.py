@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-try:
-    from ._version import __version__
-except ImportError:  # running from a source tree that was never built
-    __version__ = "0.0.0.dev0"
+from ._version_info import version as __version__
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -1,0 +1,70 @@
+"""``jupyter repro``: the command line (``jupyter-repro`` on PATH, so ``jupyter repro ...`` works)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+from jupyter_core.application import JupyterApp
+
+from ._version_info import version
+
+SUBCOMMANDS = {
+    "export": (
+        "repro_kernel.export:ExportApp",
+        "Write a linear replay script, notebook, manifest and binder/ folder from a recorded session.",
+    ),
+    "verify": (
+        "repro_kernel.verify:VerifyApp",
+        "Replay an export in a fresh kernel and compare every step's outputs with the recorded ones.",
+    ),
+    "check": (
+        "repro_kernel.check:CheckApp",
+        "Report what would stop a notebook from reproducing (for CI and pre-commit).",
+    ),
+    "install-kernel": (
+        "repro_kernel.kernelspec:InstallKernelApp",
+        "Install a kernelspec that records from the first cell with a fixed hash seed.",
+    ),
+}
+
+
+class ReproApp(JupyterApp):
+    """Make notebook sessions reproducible."""
+
+    name = "jupyter-repro"
+    version = version
+    description = __doc__
+    subcommands = {
+        name: (target.replace(":", "."), help_text) for name, (target, help_text) in SUBCOMMANDS.items()
+    }
+    examples = """
+    jupyter repro check analysis.ipynb
+    jupyter repro export analysis.ipynb
+    jupyter repro verify analysis.repro
+    jupyter repro install-kernel --user
+    """
+
+    def start(self) -> None:
+        if self.subapp is None:
+            print(f"jupyter repro: error: name a subcommand: {', '.join(self.subcommands)} "
+                  "(see `jupyter repro --help`)", file=sys.stderr)
+            self.exit(2)
+        super().start()
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point of the ``jupyter-repro`` console script."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and not args[0].startswith("-") and args[0] not in ReproApp.subcommands:
+        print(
+            f"jupyter repro: error: unknown subcommand {args[0]!r}; choose one of "
+            f"{', '.join(ReproApp.subcommands)}",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    ReproApp.launch_instance(argv=args)
+
+
+if __name__ == "__main__":
+    main()

@@ -30,16 +30,20 @@ class ReproSubApp(JupyterApp):
         try:
             code = self.run()
         except ReproError as exc:
-            print(f"jupyter repro {self.name.split('-')[-1]}: error: {exc.one_line()}", file=sys.stderr)
+            print(f"{self._command}: error: {exc.one_line()}", file=sys.stderr)
             self.exit(exc.exit_code)
         except KeyboardInterrupt:
             print("jupyter repro: interrupted", file=sys.stderr)
             self.exit(130)
         self.exit(code or 0)
 
+    @property
+    def _command(self) -> str:
+        return "jupyter repro " + self.name.removeprefix("jupyter-repro-")
+
     def usage_error(self, message: str) -> None:
         """Report bad usage in one line and exit 2."""
-        print(f"jupyter repro {self.name.split('-')[-1]}: error: {message}", file=sys.stderr)
+        print(f"{self._command}: error: {message}", file=sys.stderr)
         self.exit(2)
 
     def positional(self, count: int, what: str) -> list[str]:

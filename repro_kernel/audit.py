@@ -99,7 +99,7 @@ def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tup
             if isinstance(address, tuple) and len(address) >= 2:
                 host, port = str(address[0]), address[1]
                 key = (host, port)
-                if key not in seen_net and host not in ("127.0.0.1", "::1", "localhost"):
+                if key not in seen_net:
                     seen_net.add(key)
                     network.append({"host": host, "port": int(port), "url": None})
             elif isinstance(address, (str, bytes)):

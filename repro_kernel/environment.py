@@ -55,6 +55,33 @@ def distribution_of(module: str) -> tuple[Optional[str], Optional[str]]:
         return _normalise(name), None
 
 
+def kernel_distributions(roots: tuple[str, ...] = ("ipykernel", "ipython", "jupyter-repro")) -> frozenset[str]:
+    """Distributions the kernel itself needs (and imports lazily, e.g. to format a traceback).
+
+    Modules from these are not attributed to a cell unless the cell imports them by name.
+    """
+    seen: set[str] = set()
+    todo = list(roots)
+    while todo:
+        name = _normalise(todo.pop())
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for req in requires:
+            if "extra ==" in req:
+                continue
+            dep = req.split(";")[0].strip()
+            for stop in "<>=!~[ (":
+                dep = dep.split(stop)[0]
+            if dep:
+                todo.append(dep)
+    return frozenset(seen)
+
+
 def _memory_bytes() -> Optional[int]:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

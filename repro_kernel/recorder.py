@@ -23,7 +23,7 @@ from traitlets.config import Configurable
 
 from . import audit, randomness
 from .dataflow import analyze_code
-from .environment import capture_environment, distribution_of
+from .environment import capture_environment, distribution_of, kernel_distributions
 from .hashing import FileHashCache, hash_bytes, hash_text
 from .journal import JOURNAL_DIRNAME, Journal
 from .records import CellRecord, FileAccess
@@ -95,13 +95,13 @@ class Recorder(Configurable):
         self.listeners: list[Listener] = []
         self.file_cache = FileHashCache()
         self.faults: list[str] = []
-        self._fault_kinds: set[str] = set()
         self._pending: Optional[_Pending] = None
         self._seq = 0
         self._random = _RandomBook()
         self._known_modules: set[str] = set()
         self._ignore_dirs: tuple[str, ...] = ()
         self._seen_names: set[str] = set()
+        self._kernel_dists: Optional[frozenset[str]] = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -251,7 +251,7 @@ class Recorder(Configurable):
             mutated=facts.mutated,
         )
         for step, action in (
-            ("modules", lambda: self._new_modules(pending)),
+            ("modules", lambda: self._new_modules(pending, facts)),
             ("files", lambda: self._files(record, events, errors)),
             ("random", lambda: self._random_facts(pending, facts)),
             ("namespace", lambda: self._namespace_changes(record, facts)),
@@ -268,9 +268,11 @@ class Recorder(Configurable):
         record.recorder_errors = errors
         return record.to_dict()
 
-    def _new_modules(self, pending: _Pending) -> list[dict[str, Any]]:
+    def _new_modules(self, pending: _Pending, facts: Any) -> list[dict[str, Any]]:
         if len(sys.modules) == pending.module_count:
             return []
+        if self._kernel_dists is None:
+            self._kernel_dists = kernel_distributions()
         now = {name.partition(".")[0] for name in list(sys.modules)}
         new = sorted(n for n in now - self._known_modules if not n.startswith("_"))
         self._known_modules |= now
@@ -284,6 +286,8 @@ class Recorder(Configurable):
                 file = getattr(module, "__file__", None) or ""
                 if not file or file.startswith(sys.base_prefix):
                     continue  # the standard library
+            if dist in self._kernel_dists and name not in facts.defined:
+                continue  # imported by the kernel itself (tracebacks, display), not by the cell
             found.append({"name": name, "distribution": dist, "version": version})
         return found
 
@@ -416,16 +420,15 @@ class Recorder(Configurable):
     # -- faults and listeners --------------------------------------------------------------------------
 
     def report_fault(self, where: str, exc: BaseException) -> None:
-        """Note a recorder fault; tell the user once per kind, never raise."""
+        """Note a recorder fault and tell the user the first time only; never raise."""
         message = f"{where}: {type(exc).__name__}: {exc}"
         self.faults.append(message)
-        kind = f"{where}:{type(exc).__name__}"
-        if kind not in self._fault_kinds:
-            self._fault_kinds.add(kind)
-            log.warning("jupyter-repro: recorder fault (your cell is unaffected): %s", message)
+        log.debug("recorder fault: %s", message, exc_info=exc)
+        if len(self.faults) == 1:
             try:
                 print(
-                    f"jupyter-repro: recorder fault (your cell is unaffected): {message}",
+                    f"jupyter-repro: recorder fault (your cell is unaffected): {message}. "
+                    "Further faults are only counted (see `%repro status`).",
                     file=sys.stderr,
                 )
             except Exception:

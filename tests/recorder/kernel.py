@@ -1,0 +1,106 @@
+"""A real kernel driven the way JupyterLab drives it: execute requests that carry a ``cellId``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+from jupyter_client.manager import KernelManager
+
+from tests.conftest import KERNEL_NAME
+
+
+class LiveKernel:
+    """Start a kernel in ``folder`` (as a notebook server would), run cells, read replies and outputs."""
+
+    def __init__(
+        self,
+        folder: Path,
+        notebook: str = "nb.ipynb",
+        kernel_name: str = KERNEL_NAME,
+        env: Optional[dict[str, str]] = None,
+    ) -> None:
+        kernel_env = dict(os.environ)
+        kernel_env["JPY_SESSION_NAME"] = str(Path(folder) / notebook)
+        kernel_env.update(env or {})
+        self.km = KernelManager(kernel_name=kernel_name)
+        self.km.start_kernel(cwd=str(folder), env=kernel_env)
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=60)
+        self.comm_messages: list[dict[str, Any]] = []
+
+    def run(self, code: str, cell_id: Optional[str] = None, timeout: float = 60) -> dict[str, Any]:
+        """Execute ``code``; return {'reply': content, 'stdout', 'stderr', 'outputs': [msg content]}."""
+        msg = self.kc.session.msg(
+            "execute_request",
+            {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            },
+        )
+        if cell_id is not None:
+            msg["metadata"]["cellId"] = cell_id
+        self.kc.shell_channel.send(msg)
+        msg_id = msg["header"]["msg_id"]
+        stdout, stderr, outputs = [], [], []
+        while True:
+            out = self.kc.get_iopub_msg(timeout=timeout)
+            if out["parent_header"].get("msg_id") != msg_id:
+                if out["msg_type"].startswith("comm"):
+                    self.comm_messages.append(out["content"])
+                continue
+            kind = out["msg_type"]
+            if kind == "stream":
+                (stdout if out["content"]["name"] == "stdout" else stderr).append(out["content"]["text"])
+            elif kind in ("execute_result", "display_data", "error"):
+                outputs.append(out["content"])
+            elif kind.startswith("comm"):
+                self.comm_messages.append(out["content"])
+            elif kind == "status" and out["content"]["execution_state"] == "idle":
+                break
+        reply = self.kc.get_shell_msg(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=timeout)
+        return {
+            "reply": reply["content"],
+            "stdout": "".join(stdout),
+            "stderr": "".join(stderr),
+            "outputs": outputs,
+        }
+
+    def value(self, expression: str) -> Any:
+        """Evaluate ``expression`` in the kernel (without recording it) and return its repr, evaluated."""
+        import ast
+
+        msg_id = self.kc.execute(
+            "", silent=True, store_history=False, user_expressions={"v": f"repr({expression})"}
+        )
+        reply = self.kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = self.kc.get_shell_msg(timeout=30)
+        data = reply["content"]["user_expressions"]["v"]
+        if data.get("status") != "ok":
+            raise RuntimeError(data)
+        return ast.literal_eval(ast.literal_eval(data["data"]["text/plain"]))
+
+    def pid(self) -> int:
+        return self.km.provisioner.process.pid  # type: ignore[union-attr]
+
+    def shutdown(self) -> None:
+        self.kc.stop_channels()
+        if self.km.is_alive():
+            self.km.shutdown_kernel(now=True)
+        else:
+            self.km.cleanup_resources()
+
+    def __enter__(self) -> "LiveKernel":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()

@@ -27,6 +27,7 @@ from .environment import capture_environment, distribution_of, kernel_distributi
 from .hashing import FileHashCache, hash_bytes, hash_text
 from .journal import JOURNAL_DIRNAME, Journal
 from .records import CellRecord, FileAccess
+from .redact import redact_code, redact_url
 
 log = logging.getLogger("repro_kernel")
 
@@ -238,7 +239,7 @@ class Recorder(Configurable):
             seq=self._seq,
             execution_count=result.execution_count,
             cell_id=pending.cell_id,
-            code=pending.code,
+            code=redact_code(pending.code),
             code_hash=hash_text(pending.code),
             started_at=pending.started_at,
             duration_s=duration,
@@ -293,6 +294,9 @@ class Recorder(Configurable):
 
     def _files(self, record: CellRecord, events: list[tuple[Any, ...]], errors: list[str]) -> None:
         reads, writes, network = audit.classify(events, self._ignore_dirs)
+        for endpoint in network:
+            if endpoint.get("url"):
+                endpoint["url"] = redact_url(endpoint["url"])
         record.network = network
         budget = self.max_files_per_cell
         for paths, target in ((reads, record.files_read), (writes, record.files_written)):

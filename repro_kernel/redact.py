@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from collections.abc import Iterable, Mapping
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -45,7 +46,7 @@ _SECRET_VALUE_PATTERNS = [
     re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),  # Hugging Face
     re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}"),  # JWT
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
-    re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*\S+"),
+    re.compile(r"(?i)(?<![A-Za-z0-9])(password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*['\"]?(?!<redacted>)[^\s'\"]+"),
     re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@"),  # credentials inside a URL
 ]
 
@@ -101,8 +102,24 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+_ASSIGNED_SECRET = re.compile(
+    r"(?i)(?<![A-Za-z0-9])((?:password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*['\"]?)(?!<redacted>)([^\s'\"]+)"
+)
+
+
 def redact_text(text: str) -> str:
-    """Replace every credential-looking piece of free text."""
+    """Replace every credential-looking piece of free text (keeping `name =` before a secret)."""
     for pattern in _SECRET_VALUE_PATTERNS:
+        if pattern.pattern.startswith("(?i)"):
+            continue
         text = pattern.sub(REDACTED, text)
+    text = _ASSIGNED_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     return text
+
+
+@lru_cache(maxsize=2048)
+def redact_code(code: str) -> str:
+    """Cell code with credential-looking literals replaced (the code hash is kept of the original)."""
+    if not looks_secret_value(code):
+        return code
+    return redact_text(code)

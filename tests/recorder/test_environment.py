@@ -1,0 +1,100 @@
+"""Session environment: git state, allowed variables, and no secret ever reaching the journal."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from repro_kernel.journal import Journal
+from repro_kernel.redact import REDACTED, filter_environment, looks_secret_value, redact_url
+from tests.conftest import START
+from tests.recorder.kernel import LiveKernel
+
+SECRETS = {
+    "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+    "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
+    "GITHUB_TOKEN": "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    "OPENAI_API_KEY": "sk-proj-abcdefghijklmnopqrstuvwx1234",
+    "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyzABCD",
+    "DB_PASSWORD": "correct horse battery staple",
+    "SLACK_WEBHOOK": "xoxb-123456789012-abcdefghijkl",
+}
+# Values that look like credentials even under an innocent, allow-listed name.
+SNEAKY = {
+    "LANG": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "PYTHONPATH": "https://deploy:s3cr3tP4ss@example.org/lib",
+    "TZ": "password=hunter2hunter2",
+    "OMP_NUM_THREADS": "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+}
+
+
+@pytest.mark.parametrize("value", list(SECRETS.values())[:5] + list(SNEAKY.values()))
+def test_credential_values_are_recognised(value: str) -> None:
+    assert looks_secret_value(value)
+
+
+@pytest.mark.parametrize("value", ["4", "en_US.UTF-8", "Europe/Paris", "/opt/lib:/usr/lib", ":4096:8", "0"])
+def test_ordinary_values_are_kept(value: str) -> None:
+    assert not looks_secret_value(value)
+    assert filter_environment({"OMP_NUM_THREADS": value}) == {"OMP_NUM_THREADS": value}
+
+
+def test_environment_filter_is_an_allow_list() -> None:
+    kept = filter_environment({**SECRETS, **SNEAKY, "HOME": "/root", "PYTHONHASHSEED": "0"})
+    assert set(kept) == set(SNEAKY) | {"PYTHONHASHSEED"}
+    assert all(kept[name] == REDACTED for name in SNEAKY)
+    assert kept["PYTHONHASHSEED"] == "0"
+    assert redact_url("https://user:pw@host.org/x?token=abc&page=2") == (
+        "https://host.org/x?token=<redacted>&page=2"
+    )
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_git_state_and_no_secret_in_the_journal(notebook_dir: Path) -> None:
+    _git(notebook_dir, "init", "-q", "-b", "main")
+    _git(notebook_dir, "config", "user.email", "t@example.org")
+    _git(notebook_dir, "config", "user.name", "T")
+    (notebook_dir / "data.csv").write_text("a\n1\n")
+    _git(notebook_dir, "add", "data.csv")
+    _git(notebook_dir, "commit", "-qm", "data")
+    _git(notebook_dir, "remote", "add", "origin", f"https://bot:{SECRETS['GITHUB_TOKEN']}@github.com/o/r.git")
+    (notebook_dir / "data.csv").write_text("a\n2\n")  # dirty
+    commit = _git(notebook_dir, "rev-parse", "HEAD")
+    secret_code = f"token = {SECRETS['GITHUB_TOKEN']!r}"
+    with LiveKernel(notebook_dir, env={**SECRETS, **SNEAKY, "PYTHONHASHSEED": "3"}) as k:
+        k.run(START)
+        status = k.run("%repro status")["outputs"][0]["data"]["text/plain"]
+        assert commit[:10] in status and "(dirty)" in status
+        k.run("x = open('data.csv').read()", cell_id="read")
+        k.run(secret_code, cell_id="secret")
+    with Journal(notebook_dir / ".repro", create=False) as journal:
+        env = journal.sessions()[0]["environment"]
+    git = env["git"]
+    assert git["commit"] == commit and git["branch"] == "main"
+    assert git["dirty"] == ["data.csv"] and git["diff_hash"]
+    assert git["remote"] == "https://github.com/o/r.git"
+    assert env["environment_variables"]["PYTHONHASHSEED"] == "3"
+    assert all(env["environment_variables"][name] == REDACTED for name in SNEAKY)
+    assert not set(SECRETS) & set(env["environment_variables"])
+
+    blobs = b"".join(p.read_bytes() for p in (notebook_dir / ".repro").rglob("*") if p.is_file())
+    for value in list(SECRETS.values()) + list(SNEAKY.values()):
+        assert value.encode() not in blobs, f"{value} leaked into the journal"
+    with Journal(notebook_dir / ".repro", create=False) as journal:
+        secret_record = journal.executions()[-1]
+    assert secret_record["code"] == "token = '<redacted>'"
+    assert secret_record["code_hash"] != journal_hash_of("token = '<redacted>'")
+
+
+def journal_hash_of(code: str) -> str:
+    from repro_kernel.hashing import hash_text
+
+    return hash_text(code)

@@ -117,9 +117,21 @@ def redact_text(text: str) -> str:
     return text
 
 
+_QUOTED_SECRET = re.compile(
+    r"(?i)(?<![A-Za-z0-9])((?:password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*['\"])(?!<redacted>)([^'\"\n]+)"
+)
+_CODE_PATTERNS = [p for p in _SECRET_VALUE_PATTERNS if not p.pattern.startswith("(?i)")]
+
+
 @lru_cache(maxsize=2048)
 def redact_code(code: str) -> str:
-    """Cell code with credential-looking literals replaced (the code hash is kept of the original)."""
-    if not looks_secret_value(code):
+    """Cell code with credential-looking literals replaced (the code hash is kept of the original).
+
+    Only unmistakable token formats and string literals assigned to secret-sounding names are touched,
+    so ordinary code such as ``token = tokenizer(text)`` is recorded, and replays, unchanged.
+    """
+    if not any(p.search(code) for p in _CODE_PATTERNS) and not _QUOTED_SECRET.search(code):
         return code
-    return redact_text(code)
+    for pattern in _CODE_PATTERNS:
+        code = pattern.sub(REDACTED, code)
+    return _QUOTED_SECRET.sub(lambda m: m.group(1) + REDACTED, code)

@@ -1,23 +1,15 @@
-import {
-  ILayoutRestorer,
-  JupyterFrontEnd,
-  JupyterFrontEndPlugin
-} from '@jupyterlab/application';
-import { SidePanel } from '@jupyterlab/ui-components';
+import { JupyterFrontEndPlugin } from '@jupyterlab/application';
 
-const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-repro:plugin',
-  description: 'Reproducibility sidebar',
-  autoStart: true,
-  optional: [ILayoutRestorer],
-  activate: (app: JupyterFrontEnd, restorer: ILayoutRestorer | null) => {
-    const panel = new SidePanel();
-    panel.id = 'jp-repro-sidebar';
-    panel.title.caption = 'Reproducibility';
-    panel.title.label = 'Repro';
-    app.shell.add(panel, 'left', { rank: 600 });
-    restorer?.add(panel, panel.id);
-  }
-};
+import { badgesPlugin } from './badges';
+import { sidebarPlugin } from './sidebar';
+import { trackerPlugin } from './tracker';
 
-export default plugin;
+export * from './tokens';
+
+const plugins: JupyterFrontEndPlugin<any>[] = [
+  trackerPlugin,
+  sidebarPlugin,
+  badgesPlugin
+];
+
+export default plugins;

@@ -1,0 +1,379 @@
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { IReproModel, PROTOCOL_VERSION, Repro } from './tokens';
+
+/**
+ * The state of one notebook's recording, as the kernel reports it.
+ *
+ * It only stores and relays what the kernel says: every flag comes from the kernel's analysis
+ * engine, and nothing here decides whether a session reproduces.
+ */
+export class ReproModel implements IReproModel {
+  constructor(transport: Repro.ITransport) {
+    this._transport = transport;
+    this._state = transport.state;
+    transport.stateChanged.connect(this._onStateChanged, this);
+    transport.messageReceived.connect(this._onMessage, this);
+  }
+
+  get changed(): ISignal<IReproModel, void> {
+    return this._changed;
+  }
+
+  get flagsChanged(): ISignal<IReproModel, void> {
+    return this._flagsChanged;
+  }
+
+  get state(): Repro.ConnectionState {
+    return this._state;
+  }
+
+  get status(): Repro.IStatus | null {
+    return this._status;
+  }
+
+  get flags(): ReadonlyArray<Repro.IFlag> {
+    return this._flags;
+  }
+
+  get cellKinds(): Readonly<{ [cellId: string]: string[] }> {
+    return this._cellKinds;
+  }
+
+  get timeline(): ReadonlyArray<Repro.ITimelineEntry> {
+    return this._status?.timeline ?? [];
+  }
+
+  get fromSavedCopy(): boolean {
+    return this._fromSavedCopy;
+  }
+
+  get savedAt(): number | null {
+    return this._fromSavedCopy ? this._savedAt : null;
+  }
+
+  get lastError(): string | null {
+    return this._lastError;
+  }
+
+  get exportDirectory(): string | null {
+    return this._exportDirectory;
+  }
+
+  get verifyResult(): Repro.IVerifyResult | null {
+    return this._verifyResult;
+  }
+
+  get busy(): ReadonlySet<string> {
+    return this._busy;
+  }
+
+  get isDisposed(): boolean {
+    return this._isDisposed;
+  }
+
+  dispose(): void {
+    if (this._isDisposed) {
+      return;
+    }
+    this._isDisposed = true;
+    Signal.clearData(this);
+  }
+
+  /**
+   * Start recording: load the extension in the kernel when it is not loaded, else send `start`.
+   */
+  async start(): Promise<void> {
+    await this._run('start', async () => {
+      if (this._state === 'connected') {
+        const reply = await this._transport.request({ type: 'start' });
+        this._setStatus(reply.status);
+      } else {
+        await this._transport.startRecording();
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this._run('stop', async () => {
+      const reply = await this._transport.request({ type: 'stop' });
+      this._setStatus(reply.status);
+    });
+  }
+
+  /**
+   * Ask the kernel to write the replay folder; resolves with its path.
+   */
+  async exportSession(): Promise<string | null> {
+    return this._run('export', async () => {
+      const reply = await this._transport.request({ type: 'export' });
+      this._exportDirectory = reply.directory ?? null;
+      return this._exportDirectory;
+    });
+  }
+
+  /**
+   * Replay the session in a fresh kernel (the kernel runs `jupyter repro verify`).
+   */
+  async verify(): Promise<Repro.IVerifyResult | null> {
+    this._verifyResult = null;
+    return this._run('verify', async () => {
+      const request: Repro.Request = this._exportDirectory
+        ? { type: 'verify', directory: this._exportDirectory }
+        : { type: 'verify' };
+      const reply = await this._transport.request(request);
+      this._verifyResult = reply.result ?? null;
+      return this._verifyResult;
+    });
+  }
+
+  async snapshot(paths: string[]): Promise<void> {
+    if (paths.length === 0) {
+      return;
+    }
+    await this._run('snapshot', async () => {
+      await this._transport.request({ type: 'snapshot', paths });
+      const reply = await this._transport.request({ type: 'status' });
+      this._setStatus(reply.status);
+    });
+  }
+
+  /**
+   * Tell the kernel the notebook's current cells; it re-analyses and pushes `flags`.
+   * Skipped when nothing changed since the last send.
+   */
+  async sendNotebook(cells: Repro.INotebookCell[]): Promise<void> {
+    if (this._state !== 'connected') {
+      return;
+    }
+    const serialized = JSON.stringify(cells);
+    if (serialized === this._lastNotebook) {
+      return;
+    }
+    this._lastNotebook = serialized;
+    try {
+      await this._transport.request({ type: 'notebook', cells });
+    } catch (reason) {
+      this._lastNotebook = null;
+      this._setError(reason);
+      this._changed.emit();
+    }
+  }
+
+  /**
+   * Show the compact copy saved in the notebook until the kernel speaks.
+   */
+  loadSaved(saved: Repro.ISavedState): void {
+    if (!saved || saved.version !== 1 || this._state === 'connected') {
+      return;
+    }
+    this._status = saved.status ?? null;
+    this._flags = Array.isArray(saved.flags) ? saved.flags : [];
+    this._cellKinds = saved.cells ?? {};
+    this._fromSavedCopy = true;
+    this._savedAt = typeof saved.saved_at === 'number' ? saved.saved_at : null;
+    this._flagsChanged.emit();
+    this._changed.emit();
+  }
+
+  /**
+   * The compact copy to keep in `metadata.repro`: no timeline, no journal path.
+   */
+  toSaved(): Repro.ISavedState {
+    let status: Repro.IStatus | null = null;
+    if (this._status) {
+      // The timeline grows with the session and the journal path is machine-specific.
+      status = { ...this._status };
+      delete status.timeline;
+      delete status.journal;
+    }
+    return {
+      version: 1,
+      saved_at: Date.now() / 1000,
+      status,
+      flags: [...this._flags],
+      cells: { ...this._cellKinds }
+    };
+  }
+
+  private async _run<T>(
+    action: string,
+    work: () => Promise<T>
+  ): Promise<T | null> {
+    this._busy.add(action);
+    this._lastError = null;
+    this._changed.emit();
+    try {
+      return await work();
+    } catch (reason) {
+      this._setError(reason);
+      return null;
+    } finally {
+      this._busy.delete(action);
+      if (!this._isDisposed) {
+        this._changed.emit();
+      }
+    }
+  }
+
+  private _setError(reason: unknown): void {
+    this._lastError =
+      reason instanceof Error ? reason.message : String(reason ?? 'failed');
+  }
+
+  private _setStatus(status: Repro.IStatus | undefined | null): void {
+    if (status) {
+      this._status = status;
+    }
+  }
+
+  private _onStateChanged(
+    sender: Repro.ITransport,
+    state: Repro.ConnectionState
+  ): void {
+    this._state = state;
+    if (state !== 'connected') {
+      this._lastNotebook = null;
+    }
+    if (state === 'not-loaded' && this._status && !this._fromSavedCopy) {
+      this._status = { ...this._status, recording: false };
+    }
+    this._changed.emit();
+  }
+
+  private _onMessage(
+    sender: Repro.ITransport,
+    message: Repro.Push | Repro.IReply
+  ): void {
+    switch (message.type) {
+      case 'hello-reply': {
+        const reply = message as Repro.IReply;
+        if (reply.version !== undefined && reply.version !== PROTOCOL_VERSION) {
+          this._lastError = `The kernel speaks repro protocol ${reply.version}, this extension ${PROTOCOL_VERSION}: update jupyter-repro so both match.`;
+        }
+        this._setStatus(reply.status);
+        break;
+      }
+      case 'status':
+        this._setStatus((message as { status: Repro.IStatus }).status);
+        break;
+      case 'flags': {
+        const payload = message as Repro.IFlagsPayload;
+        this._flags = Array.isArray(payload.flags) ? payload.flags : [];
+        this._cellKinds = payload.cells ?? {};
+        this._fromSavedCopy = false;
+        this._flagsChanged.emit();
+        break;
+      }
+      case 'record':
+        // The status push that follows each record carries the timeline.
+        return;
+      default:
+        return;
+    }
+    this._changed.emit();
+  }
+
+  private _transport: Repro.ITransport;
+  private _state: Repro.ConnectionState;
+  private _status: Repro.IStatus | null = null;
+  private _flags: Repro.IFlag[] = [];
+  private _cellKinds: { [cellId: string]: string[] } = {};
+  private _fromSavedCopy = false;
+  private _savedAt: number | null = null;
+  private _lastError: string | null = null;
+  private _exportDirectory: string | null = null;
+  private _verifyResult: Repro.IVerifyResult | null = null;
+  private _busy = new Set<string>();
+  private _lastNotebook: string | null = null;
+  private _isDisposed = false;
+  private _changed = new Signal<IReproModel, void>(this);
+  private _flagsChanged = new Signal<IReproModel, void>(this);
+}
+
+const SEVERITY_RANK: { [severity: string]: number } = {
+  info: 0,
+  warning: 1,
+  error: 2
+};
+
+/**
+ * Whether a flag's severity is at least `minimum` (a display filter the user sets).
+ */
+export function atLeast(
+  severity: Repro.Severity | string,
+  minimum: Repro.Severity
+): boolean {
+  return (SEVERITY_RANK[severity] ?? 0) >= SEVERITY_RANK[minimum];
+}
+
+/**
+ * One badge entry: a flag the kernel raised on a cell.
+ */
+export interface IBadgeEntry {
+  kind: string;
+  severity: Repro.Severity;
+  message: string;
+  fix: string;
+}
+
+/**
+ * Index the kernel's flags by the cells they name, keeping those at least `minimum`.
+ */
+export function flagsByCell(
+  flags: ReadonlyArray<Repro.IFlag>,
+  minimum: Repro.Severity
+): Map<string, IBadgeEntry[]> {
+  const byCell = new Map<string, IBadgeEntry[]>();
+  for (const flag of flags) {
+    if (!atLeast(flag.severity, minimum)) {
+      continue;
+    }
+    for (const cellId of flag.cells ?? []) {
+      let entries = byCell.get(cellId);
+      if (!entries) {
+        entries = [];
+        byCell.set(cellId, entries);
+      }
+      if (!entries.some(entry => entry.kind === flag.kind)) {
+        entries.push({
+          kind: flag.kind,
+          severity: flag.severity,
+          message: flag.message,
+          fix: flag.fix
+        });
+      }
+    }
+  }
+  return byCell;
+}
+
+/**
+ * Group flags by kind, most severe kinds first, keeping those at least `minimum`.
+ */
+export function groupFlags(
+  flags: ReadonlyArray<Repro.IFlag>,
+  minimum: Repro.Severity
+): { kind: string; severity: Repro.Severity; flags: Repro.IFlag[] }[] {
+  const groups = new Map<
+    string,
+    { kind: string; severity: Repro.Severity; flags: Repro.IFlag[] }
+  >();
+  for (const flag of flags) {
+    if (!atLeast(flag.severity, minimum)) {
+      continue;
+    }
+    let group = groups.get(flag.kind);
+    if (!group) {
+      group = { kind: flag.kind, severity: flag.severity, flags: [] };
+      groups.set(flag.kind, group);
+    }
+    if (SEVERITY_RANK[flag.severity] > SEVERITY_RANK[group.severity]) {
+      group.severity = flag.severity;
+    }
+    group.flags.push(flag);
+  }
+  return [...groups.values()].sort(
+    (a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity]
+  );
+}

@@ -1,0 +1,152 @@
+import { NotebookPanel } from '@jupyterlab/notebook';
+import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
+import { ReactWidget, SidePanel } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import { Signal } from '@lumino/signaling';
+import * as React from 'react';
+
+import { reproIcon } from '../icons';
+import { IReproModel, IReproTracker } from '../tokens';
+import { ICellInfo, IReproViewProps, ReproView } from './view';
+
+export const SIDEBAR_ID = 'jp-repro-sidebar';
+
+/**
+ * The actions the view triggers, provided by the plugin (they go through commands).
+ */
+export type SidebarActions = Pick<
+  IReproViewProps,
+  | 'onStart'
+  | 'onStop'
+  | 'onExport'
+  | 'onVerify'
+  | 'onSnapshot'
+  | 'onGoToCell'
+  | 'onOpenDirectory'
+>;
+
+/**
+ * Renders the current notebook's model; re-renders (coalesced by Lumino) on its changes.
+ */
+class ReproBody extends ReactWidget {
+  constructor(
+    private _tracker: IReproTracker,
+    private _trans: TranslationBundle,
+    private _actions: SidebarActions
+  ) {
+    super();
+    this.addClass('jp-repro-body');
+    _tracker.currentChanged.connect(this._onCurrentChanged, this);
+    _tracker.settingsChanged.connect(this._refresh, this);
+    this._follow(_tracker.currentModel);
+  }
+
+  dispose(): void {
+    Signal.clearData(this);
+    super.dispose();
+  }
+
+  protected onBeforeShow(msg: Message): void {
+    super.onBeforeShow(msg);
+    this.update();
+  }
+
+  protected render(): JSX.Element {
+    const panel = this._tracker.currentPanel;
+    return (
+      <ReproView
+        model={this._model}
+        notebookName={panel ? panel.context.localPath.split('/').pop()! : null}
+        settings={this._tracker.settings}
+        trans={this._trans}
+        cellInfo={cellInfoFor(panel)}
+        {...this._actions}
+      />
+    );
+  }
+
+  private _onCurrentChanged(
+    sender: IReproTracker,
+    model: IReproModel | null
+  ): void {
+    this._follow(model);
+  }
+
+  private _follow(model: IReproModel | null): void {
+    if (model === this._model) {
+      return;
+    }
+    this._model?.changed.disconnect(this._refresh, this);
+    this._model = model;
+    model?.changed.connect(this._refresh, this);
+    this._refresh();
+  }
+
+  private _refresh(): void {
+    // A hidden panel renders when it is shown again.
+    if (this.isVisible) {
+      this.update();
+    }
+  }
+
+  private _model: IReproModel | null = null;
+}
+
+/**
+ * Look up cells of a notebook by id; built lazily, once per render.
+ */
+function cellInfoFor(
+  panel: NotebookPanel | null
+): (cellId: string) => ICellInfo | null {
+  let index: Map<string, ICellInfo> | null = null;
+  return (cellId: string) => {
+    const cells = panel?.model?.cells;
+    if (!cells) {
+      return null;
+    }
+    if (!index) {
+      index = new Map();
+      for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        const source = cell.sharedModel.getSource();
+        index.set(cell.id, {
+          index: i,
+          executionCount:
+            cell.type === 'code'
+              ? ((cell as any).executionCount ?? null)
+              : null,
+          preview: source.split('\n', 1)[0].slice(0, 80)
+        });
+      }
+    }
+    return index.get(cellId) ?? null;
+  };
+}
+
+/**
+ * The left sidebar: a SidePanel hosting the React view.
+ */
+export class ReproSidebar extends SidePanel {
+  constructor(options: ReproSidebar.IOptions) {
+    const trans = options.translator.load('jupyter_repro');
+    super({ translator: options.translator });
+    this.id = SIDEBAR_ID;
+    this.addClass('jp-repro-sidebar');
+    this.title.icon = reproIcon;
+    this.title.caption = trans.__('Reproducibility');
+    this.node.setAttribute('role', 'region');
+    this.node.setAttribute('aria-label', trans.__('Reproducibility'));
+    this.body = new ReproBody(options.tracker, trans, options.actions);
+    this.addWidget(this.body);
+  }
+
+  readonly body: ReactWidget;
+}
+
+export namespace ReproSidebar {
+  export interface IOptions {
+    tracker: IReproTracker;
+    translator: ITranslator;
+    actions: SidebarActions;
+  }
+}

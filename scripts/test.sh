@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every test suite, on a fresh machine or again: installs what it needs, then runs
+#   1. pytest against real kernels (new stack: IPython 9, ipykernel 7, NumPy 2)
+#   2. the recorder's tests against the old stack (IPython 8, ipykernel 6, NumPy 1.26)
+#   3. jest (the frontend model and connector) and the lint check
+#   4. the UI tests: galata/Playwright in Debian's headless Chromium against a real JupyterLab
+# Exit status is non-zero if any suite failed; every suite runs regardless.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck disable=SC1091
+. scripts/setup.sh || { echo "test.sh: setup failed" >&2; exit 1; }
+set +e
+
+declare -a NAMES=() CODES=()
+suite() {
+  local name="$1"; shift
+  echo
+  echo "=== $name ==="
+  local start=$SECONDS
+  "$@"
+  local code=$?
+  NAMES+=("$name ($((SECONDS - start)) s)"); CODES+=("$code")
+}
+
+suite "pytest (new stack)" python -m pytest -q
+suite "pytest (old stack)" bash scripts/test-old-stack.sh
+suite "jest + lint" bash scripts/test-js.sh
+suite "UI tests (galata, headless Chromium)" bash scripts/test-ui.sh
+
+echo
+echo "=== summary ==="
+failed=0
+for i in "${!NAMES[@]}"; do
+  if [ "${CODES[$i]}" = 0 ]; then echo "ok      ${NAMES[$i]}"; else echo "FAILED  ${NAMES[$i]} (exit ${CODES[$i]})"; failed=1; fi
+done
+exit $failed

@@ -1,0 +1,135 @@
+"""The recorder as the frontend and the kernelspec meet it: the comm protocol, autostart, torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import START, journal_records
+from tests.recorder.kernel import LiveKernel
+
+
+def _comm_roundtrip(k: LiveKernel, comm_id: str, data: dict[str, Any], *, open_: bool = False) -> list[dict[str, Any]]:
+    """Send a comm_open or comm_msg; return every comm message the kernel sent back until idle."""
+    if open_:
+        msg = k.kc.session.msg("comm_open", {"comm_id": comm_id, "target_name": "repro", "data": data})
+    else:
+        msg = k.kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+    k.kc.shell_channel.send(msg)
+    replies = []
+    while True:
+        out = k.kc.get_iopub_msg(timeout=30)
+        if out["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+            continue
+        if out["msg_type"] in ("comm_msg", "comm_close"):
+            replies.append({"msg_type": out["msg_type"], **out["content"].get("data", {})})
+        if out["msg_type"] == "status" and out["content"]["execution_state"] == "idle":
+            return replies
+
+
+def test_comm_protocol_handshake_requests_and_pushes(notebook_dir: Path) -> None:
+    (notebook_dir / "data.csv").write_text("a\n1\n")
+    with LiveKernel(notebook_dir, notebook="nb.ipynb") as k:
+        # Before the extension is loaded the kernel refuses the comm: the frontend then offers "Start".
+        refused = _comm_roundtrip(k, "c0", {"type": "hello", "version": 1}, open_=True)
+        assert [r["msg_type"] for r in refused] == ["comm_close"]
+
+        k.run("%load_ext repro_kernel")
+        hello = _comm_roundtrip(k, "c1", {"type": "hello", "version": 1, "notebook": "work/nb.ipynb",
+                                          "request_id": "h"}, open_=True)
+        reply = next(r for r in hello if r.get("type") == "hello-reply")
+        assert reply["success"] is True and reply["version"] == 1 and reply["request_id"] == "h"
+        assert reply["status"]["recording"] is False
+
+        started = _comm_roundtrip(k, "c1", {"type": "start", "request_id": "s"})
+        start_reply = next(r for r in started if r.get("type") == "start-reply")
+        assert start_reply["success"] and start_reply["status"]["recording"] is True
+        assert start_reply["status"]["notebook"] == "nb.ipynb"
+
+        k.comm_messages.clear()
+        k.run("import pandas as pd\ndf = pd.read_csv('data.csv')", cell_id="read")
+        pushed = [m["data"] for m in k.comm_messages if m.get("data")]
+        record = next(m for m in pushed if m["type"] == "record")["record"]
+        assert record["cell_id"] == "read" and record["files_read"][0]["rel"] == "data.csv"
+        status = [m for m in pushed if m["type"] == "status"][-1]["status"]
+        assert status["executions"] == 1
+        assert status["inputs"][0]["path"] == "data.csv" and status["inputs"][0]["preserved"] is False
+        assert status["timeline"][0]["data"] is True
+
+        snap = _comm_roundtrip(k, "c1", {"type": "snapshot", "paths": ["data.csv"], "request_id": 3})
+        snap_reply = next(r for r in snap if r.get("type") == "snapshot-reply")
+        assert snap_reply["success"] and snap_reply["snapshots"][0]["size"] == 4
+        after = [r for r in snap if r.get("type") == "status"][-1]["status"]
+        assert after["inputs"][0]["preserved"] is True
+
+        bad = _comm_roundtrip(k, "c1", {"type": "snapshot", "paths": []})
+        assert bad[0]["success"] is False and "non-empty list" in bad[0]["error"]
+        unknown = _comm_roundtrip(k, "c1", {"type": "nonsense"})
+        assert unknown[0]["success"] is False and "unknown message type" in unknown[0]["error"]
+        nb = _comm_roundtrip(k, "c1", {"type": "notebook", "cells": [
+            {"id": "read", "cell_type": "code", "source": "import pandas as pd", "execution_count": 2}]})
+        assert nb[0]["type"] == "notebook-reply" and nb[0]["success"] is True
+
+        stopped = _comm_roundtrip(k, "c1", {"type": "stop"})
+        assert stopped[0]["status"]["recording"] is False
+
+
+def _install_kernel(prefix: Path) -> dict[str, str]:
+    subprocess.run(
+        [sys.executable, "-m", "repro_kernel.cli", "install-kernel", f"--prefix={prefix}", "--hash-seed=11"],
+        check=True, capture_output=True, text=True,
+    )
+    env = dict(os.environ)
+    env["JUPYTER_PATH"] = str(prefix / "share" / "jupyter") + os.pathsep + env.get("JUPYTER_PATH", "")
+    return env
+
+
+def test_installed_kernelspec_records_from_the_first_cell(notebook_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = _install_kernel(tmp_path / "prefix")
+    spec = json.loads((tmp_path / "prefix/share/jupyter/kernels/python3-repro/kernel.json").read_text())
+    assert spec["env"]["PYTHONHASHSEED"] == "11"
+    monkeypatch.setenv("JUPYTER_PATH", env["JUPYTER_PATH"])
+    with LiveKernel(notebook_dir, kernel_name="python3-repro") as k:
+        first = k.run("x = hash('reproducible')", cell_id="first")
+        assert first["reply"]["status"] == "ok"
+        assert k.value("__import__('os').environ['PYTHONHASHSEED']") == "11"
+        x = k.value("x")
+    records = journal_records(notebook_dir)
+    assert [r["cell_id"] for r in records] == ["first"]
+    check = subprocess.run(
+        [sys.executable, "-c", "print(hash('reproducible'))"], env={**os.environ, "PYTHONHASHSEED": "11"},
+        capture_output=True, text=True, check=True,
+    )
+    assert int(check.stdout) == x
+
+
+@pytest.mark.torch
+def test_torch_random_state_is_captured_and_restorable(notebook_dir: Path) -> None:
+    with LiveKernel(notebook_dir) as k:
+        k.run(START)
+        k.run("import torch\na = torch.rand(2)", cell_id="import")
+        k.run("b = torch.rand(3)", cell_id="draw")
+        k.run("torch.manual_seed(0)\nc = torch.rand(1)", cell_id="seeded")
+        b = k.value("b.tolist()")
+    records = {r["cell_id"]: r for r in journal_records(notebook_dir)}
+    assert "torch" in {m["name"] for m in records["import"]["modules"]}
+    draw = records["draw"]["random"]
+    assert draw["sources"]["torch"]["before"] != draw["sources"]["torch"]["after"]
+    assert draw["unseeded_draw"] is True
+    assert records["seeded"]["random"]["unseeded_draw"] is False
+    assert "torch_cuda" not in draw["sources"]  # CUDA is never initialised by the recorder
+
+    import torch
+
+    from repro_kernel import randomness
+    from repro_kernel.journal import Journal
+
+    with Journal(notebook_dir / ".repro", create=False) as journal:
+        randomness.restore(journal.get_object(draw["sources"]["torch"]["state_ref"]))
+    assert torch.rand(3).tolist() == b

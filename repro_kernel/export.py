@@ -1,0 +1,492 @@
+"""``jupyter repro export``: a recorded session becomes a folder that replays it.
+
+:func:`build_export` reads the journal and the saved notebook and returns an :class:`Export` (every file's
+content, the manifest); it is the one code path behind the CLI, the sidebar's export action
+(:func:`export_notebook`) and the nbconvert exporter (``jupyter nbconvert --to repro``). The folder holds
+``replay.py``, ``replay.ipynb``, ``repro_replay.py`` (the runtime), ``manifest.json``, ``requirements.txt``,
+``binder/``, ``random/`` (the recorded random states) and, with ``--bundle-data``, ``files/``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any, Optional
+
+import nbformat
+from traitlets import Bool, Unicode
+
+from . import replay as runtime
+from ._version_info import version
+from .app import ReproSubApp
+from .exceptions import BadInputError, NotebookError, ReproError
+from .hashing import FileHashCache
+from .journal import Journal
+from .manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, seal, validate_manifest
+from .slicing import ExportPlan, Step, backward_slice, plan_steps
+
+MODES = ("slice", "history", "document")
+RUNTIME_NAME = "repro_replay.py"
+# Distributions the replay never pins: the recorder and the kernel machinery around it.
+_NOT_PINNED = frozenset({"jupyter-repro", "ipykernel", "ipython", "jupyter-client", "jupyter-core", "comm",
+                         "traitlets", "tornado", "pyzmq", "debugpy", "prompt-toolkit", "decorator", "jedi",
+                         "parso", "pexpect", "ptyprocess", "pygments", "executing", "asttokens",
+                         "stack-data", "pure-eval", "wcwidth", "matplotlib-inline", "psutil", "nest-asyncio",
+                         "platformdirs", "packaging", "blake3", "ipython-pygments-lexers", "setuptools"})
+
+
+@dataclass
+class Export:
+    """Everything an export writes: text files by relative path, files copied from disk, the manifest."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    copies: dict[str, Path] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    not_guaranteed: list[str] = field(default_factory=list)
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """Read a notebook, turning every way it can be unreadable into one NotebookError line."""
+    if not path.exists():
+        raise NotebookError(f"{path} does not exist", hint="pass the path of a saved .ipynb file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            nb = nbformat.read(handle, as_version=4)
+    except (ValueError, UnicodeDecodeError, OSError) as exc:  # NotJSONError is a ValueError
+        raise NotebookError(
+            f"{path} is not a readable notebook ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
+            hint="open and save it in JupyterLab, or restore it from version control",
+        ) from exc
+    except Exception as exc:
+        raise NotebookError(f"{path} cannot be read as nbformat 4 ({exc})",
+                            hint="open and save it in JupyterLab") from exc
+    return nb
+
+
+# -- building ---------------------------------------------------------------------------------------------------
+
+
+def _step_code_py(step: Step) -> tuple[str, bool]:
+    """The step's code as plain Python for replay.py, and whether IPython syntax had to be translated."""
+    code = step.code
+    if not re.search(r"^\s*[%!]|[=(]\s*[%!]|\?\s*$", code, re.M):
+        return code, False
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    translated = TransformerManager().transform_cell(code)
+    return translated, translated.rstrip("\n") != code.rstrip("\n")
+
+
+def _render_script(plan: ExportPlan, nb_name: str) -> tuple[str, bool]:
+    lines = [
+        "#!/usr/bin/env python",
+        f'"""Replay of {nb_name}, written by jupyter-repro {version} ({plan.mode} mode).',
+        "",
+        "What ran, in the order it ran, with the code as it ran. Before each step the runtime checks the",
+        "input files' hashes and restores the random state recorded before that execution.",
+        "Run it with `ipython replay.py` (or `python replay.py` when it uses no IPython syntax);",
+        "`jupyter repro verify .` replays it in a fresh kernel and compares every output.",
+        '"""',
+        "import os as _os, sys as _sys",
+        "_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))",
+        "import repro_replay as _repro_runtime  # noqa: E402",
+        "",
+        "_repro = _repro_runtime.start(__file__)",
+    ]
+    uses_ipython = False
+    for step in plan.steps:
+        code, translated = _step_code_py(step)
+        uses_ipython |= translated
+        lines += ["", "", f"# %% step {step.index}: {step.label()}", f"_repro.step({step.index}, globals())"]
+        if step.status == "error":
+            lines.append(f"_repro.run_cell({step.index}, {code!r}, globals())")
+        else:
+            lines.append(code.rstrip("\n") or "pass")
+    lines += ["", "", 'print("[repro] replay finished:", len(_repro.steps), "steps", file=_sys.stderr)', ""]
+    return "\n".join(lines), uses_ipython
+
+
+def _render_notebook(plan: ExportPlan, nb: nbformat.NotebookNode, nb_name: str) -> bytes:
+    setup = nbformat.v4.new_code_cell(
+        "# jupyter-repro replay: each following cell is one recorded step; running a cell first checks its\n"
+        "# input files and restores the random state recorded before it.\n"
+        "import repro_replay\n_repro = repro_replay.start_notebook('.')",
+        id="repro-setup",
+    )
+    setup.metadata["tags"] = ["repro-setup"]
+    intro = nbformat.v4.new_markdown_cell(
+        f"# Replay of `{nb_name}`\n\nWritten by jupyter-repro {version} in *{plan.mode}* mode: "
+        f"{len(plan.steps)} steps in the order they ran. Outputs below are the recorded ones.",
+        id="repro-intro",
+    )
+    cells = [intro, setup]
+    for step in plan.steps:
+        cell = nbformat.v4.new_code_cell(step.code, id=f"step-{step.index}")
+        cell.execution_count = step.execution_count
+        cell.outputs = [nbformat.from_dict(o) for o in (step.outputs or [])]
+        cell.metadata["repro"] = {"step": step.index, "label": step.label()}
+        cells.append(cell)
+    out = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": nb.metadata.get("kernelspec", {"name": "python3", "display_name": "Python 3",
+                                                      "language": "python"}),
+        "language_info": nb.metadata.get("language_info", {"name": "python"}),
+        "repro": {"manifest": MANIFEST_NAME},
+    })
+    # nbformat.writes validates every cell; the cells above are well-formed by construction, and a
+    # 1,000-step export must stay well under a second.
+    return (json.dumps(out, indent=1, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _requirements(plan: ExportPlan) -> list[dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for module in plan.modules:
+        dist = module.get("distribution")
+        if not dist or dist in _NOT_PINNED:
+            continue
+        entry = found.setdefault(dist, {"distribution": dist, "version": module.get("version"), "modules": []})
+        if module["name"] not in entry["modules"]:
+            entry["modules"].append(module["name"])
+        entry["version"] = entry["version"] or module.get("version")
+    return [found[k] for k in sorted(found)]
+
+
+def _requirements_txt(reqs: list[dict[str, Any]], nb_name: str, extra: list[str] = ()) -> str:  # type: ignore[assignment]
+    lines = [f"# What {nb_name}'s recorded session imported, pinned to the versions it ran with."]
+    lines += [f"{r['distribution']}=={r['version']}" if r["version"] else r["distribution"] for r in reqs]
+    lines += list(extra)
+    return "\n".join(lines) + "\n"
+
+
+def binder_url(git: Optional[dict[str, Any]], path_in_repo: Optional[str]) -> tuple[Optional[str], str]:
+    """The mybinder.org URL for the recorded commit, or None and the reason there is none."""
+    if not git or not git.get("commit"):
+        return None, "the notebook is not in a git repository with a commit"
+    remote = git.get("remote")
+    if not remote:
+        return None, "the git repository has no remote to build from"
+    from urllib.parse import quote
+
+    match = re.match(r"^(?:https?://|ssh://)?(?:[^@/]+@)?(github\.com|gitlab\.com)[:/]([^/]+)/(.+?)(?:\.git)?/?$",
+                     remote)
+    labpath = f"?labpath={quote(path_in_repo)}" if path_in_repo else ""
+    commit = git["commit"]
+    if match and match.group(1) == "github.com":
+        url = f"https://mybinder.org/v2/gh/{match.group(2)}/{match.group(3)}/{commit}{labpath}"
+    elif match:
+        url = f"https://mybinder.org/v2/gl/{quote(match.group(2) + '/' + match.group(3), safe='')}/{commit}{labpath}"
+    else:
+        url = f"https://mybinder.org/v2/git/{quote(remote, safe='')}/{commit}{labpath}"
+    note = "Binder builds the commit above: push it first"
+    if git.get("dirty"):
+        note += "; the working tree had uncommitted changes when recorded, so commit them and export again"
+    return url, note
+
+
+def _flags_at_export(notebook_path: Path) -> tuple[Optional[list[dict[str, Any]]], str]:
+    try:
+        from .analysis import analyze_notebook  # type: ignore[attr-defined]
+    except ImportError:
+        return None, "the analysis engine is not installed in this version; run `jupyter repro check` later"
+    try:
+        result = analyze_notebook(notebook_path)
+    except Exception as exc:  # the export must not fail because a check did
+        return None, f"analysis failed ({type(exc).__name__}: {exc})"
+    flags = result.get("flags", result) if isinstance(result, dict) else result
+    try:
+        return [dict(f) if isinstance(f, dict) else dict(vars(f)) for f in flags], "from repro_kernel.analysis"
+    except Exception as exc:
+        return None, f"analysis returned an unexpected value ({type(exc).__name__})"
+
+
+def build_export(
+    notebook_path: Path,
+    *,
+    nb: Optional[nbformat.NotebookNode] = None,
+    mode: str = "slice",
+    bundle_data: bool = False,
+    output_dir: Optional[Path] = None,
+) -> Export:
+    """Plan the replay of ``notebook_path`` and render every file of its export folder."""
+    if mode not in MODES:
+        raise BadInputError(f"unknown mode {mode!r}", hint=f"choose one of {', '.join(MODES)}")
+    notebook_path = Path(notebook_path).resolve()
+    if nb is None:
+        nb = read_notebook(notebook_path)
+    output_dir = Path(output_dir) if output_dir else default_output_dir(notebook_path)
+    journal: Optional[Journal] = None
+    try:
+        journal = Journal.find(notebook_path)
+    except ReproError:
+        journal = None
+    try:
+        plan = plan_steps(notebook_path, nb, journal, mode, backward_slice)
+        return _render(notebook_path, nb, journal, plan, bundle_data, output_dir.resolve())
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def default_output_dir(notebook_path: Path) -> Path:
+    return notebook_path.with_name(notebook_path.stem + ".repro")
+
+
+def _render(
+    notebook_path: Path,
+    nb: nbformat.NotebookNode,
+    journal: Optional[Journal],
+    plan: ExportPlan,
+    bundle_data: bool,
+    output_dir: Path,
+) -> Export:
+    export = Export()
+    nb_name = notebook_path.name
+    not_guaranteed = list(plan.not_guaranteed)
+
+    # Random states, copied out of the journal's object store.
+    for step in plan.steps:
+        for ref in step.random.values():
+            if ref and f"random/{ref}.json" not in export.files and journal is not None:
+                try:
+                    export.files[f"random/{ref}.json"] = journal.get_object(ref)
+                except ReproError:
+                    not_guaranteed.append(f"step {step.index}: a random state ({ref[:12]}) is missing from the "
+                                          "journal; that step's randomness is not restored")
+                    step.random = {k: v for k, v in step.random.items() if v != ref}
+
+    # Data inputs: checked by hash before use; with --bundle-data copied into files/.
+    snapshots = journal.snapshot_hashes() if journal is not None else set()
+    cache = FileHashCache()
+    inputs = []
+    for item in plan.inputs:
+        current = cache.facts(item["abspath"])
+        sha256 = None
+        source: Optional[Path] = None
+        if current.hash == item["hash"]:
+            source = Path(item["abspath"])
+        elif journal is not None and item["hash"] in snapshots and journal.has_object(item["hash"]):
+            source = journal.object_path(item["hash"])
+        if source is not None:
+            from .manifest import sha256_file
+
+            sha256 = "sha256:" + sha256_file(source)
+        bundled = None
+        if bundle_data:
+            if source is None:
+                raise BadInputError(
+                    f"cannot bundle {item['path']}: it changed since it was read (recorded {item['hash']}, now "
+                    f"{current.hash or current.error}) and no snapshot was kept",
+                    hint="restore the file, or `%repro snapshot` inputs before they change, then export again",
+                )
+            if item.get("rel") is not None:
+                bundled = f"files/{item['rel']}"
+                export.copies[bundled] = source
+            else:
+                not_guaranteed.append(f"{item['path']} is read through an absolute path outside the notebook's "
+                                      "folder; it cannot be bundled and must exist at that path")
+        elif source is None:
+            not_guaranteed.append(f"input {item['path']} has changed since it was recorded and no snapshot was "
+                                  "kept: the replay will stop at its hash check")
+        inputs.append({**item, "sha256": sha256, "bundled": bundled, "snapshot": item["hash"] in snapshots})
+    if bundle_data:
+        workdir = "files"
+        export.files.setdefault("files/.keep", b"")
+    else:
+        workdir = os.path.relpath(plan.workdir, output_dir)
+
+    env = plan.environment
+    reqs = _requirements(plan)
+    git = env.get("git") if env else None
+    try:
+        repo_root = Path(git["root"]) if git and git.get("root") else None
+        labpath = os.path.relpath(output_dir / "replay.ipynb", repo_root) if repo_root else None
+        if labpath and labpath.startswith(".."):
+            labpath = os.path.relpath(notebook_path, repo_root)
+    except (ValueError, TypeError):
+        labpath = None
+    url, note = binder_url(git, labpath)
+    flags, flags_note = _flags_at_export(notebook_path)
+
+    script, uses_ipython = _render_script(plan, nb_name)
+    export.files["replay.py"] = script.encode("utf-8")
+    export.files["replay.ipynb"] = _render_notebook(plan, nb, nb_name)
+    export.files[RUNTIME_NAME] = resources.files("repro_kernel").joinpath("replay.py").read_bytes()
+    python_version = (env or {}).get("python", {}).get("version") or ".".join(map(str, sys.version_info[:3]))
+    export.files["requirements.txt"] = _requirements_txt(reqs, nb_name).encode()
+    export.files["binder/requirements.txt"] = _requirements_txt(
+        reqs, nb_name, [f"jupyter-repro=={version}  # runs `jupyter repro verify`"]
+    ).encode()
+    export.files["binder/runtime.txt"] = f"python-{'.'.join(python_version.split('.')[:2])}\n".encode()
+    binder_line = f"[![Binder](https://mybinder.org/badge_logo.svg)]({url})" if url else f"No Binder URL: {note}."
+    export.files["binder/README.md"] = (
+        f"# Binder environment for {nb_name}\n\n{binder_line}\n\n"
+        f"{note + '.' if url else ''}\nrepo2docker reads `binder/` at the repository root: copy this folder "
+        "there (or merge its requirements) before launching.\nIn the launched session, run "
+        "`jupyter repro verify <this export folder>`.\n"
+    ).encode()
+    export.files["README.md"] = _readme(nb_name, plan, uses_ipython, url, not_guaranteed).encode()
+
+    manifest: dict[str, Any] = {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "generator": {"name": "jupyter-repro", "version": version, "runtime_version": runtime.RUNTIME_VERSION},
+        "created_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "mode": plan.mode,
+        "recorded": plan.recorded,
+        "notebook": {
+            "name": nb_name,
+            "path": os.path.relpath(notebook_path, repo_root) if git and git.get("root") else nb_name,
+            "sha256": __import__("hashlib").sha256(notebook_path.read_bytes()).hexdigest(),
+            "kernelspec": dict(nb.metadata.get("kernelspec") or {}) or None,
+            "language": (nb.metadata.get("language_info") or {}).get("name"),
+        },
+        "sessions": plan.sessions,
+        "environment": env,
+        "hash_seed": plan.hash_seed,
+        "git": git,
+        "inputs": inputs,
+        "network": plan.network,
+        "requirements": reqs,
+        "replay": {"script": "replay.py", "notebook": "replay.ipynb", "runtime": RUNTIME_NAME,
+                   "workdir": workdir, "ipython_syntax": uses_ipython},
+        "steps": [s.manifest_entry() for s in plan.steps],
+        "flags": flags,
+        "flags_note": flags_note,
+        "not_guaranteed": not_guaranteed,
+        "notes": plan.notes,
+        "binder": {"url": url, "note": note},
+    }
+    export.manifest = manifest
+    export.not_guaranteed = not_guaranteed
+    return export
+
+
+def _readme(nb_name: str, plan: ExportPlan, uses_ipython: bool, url: Optional[str], caveats: list[str]) -> str:
+    run = "ipython replay.py" if uses_ipython else "python replay.py   (or ipython replay.py)"
+    text = [
+        f"# Replay of {nb_name}",
+        "",
+        f"{len(plan.steps)} steps ({plan.mode} mode), written by jupyter-repro {version}.",
+        "",
+        "```",
+        "pip install -r requirements.txt",
+        run,
+        "jupyter repro verify .          # replay in a fresh kernel, compare every output",
+        "```",
+        "",
+        "`replay.ipynb` holds the same steps with their recorded outputs.",
+    ]
+    if url:
+        text += ["", f"Binder: {url}"]
+    if caveats:
+        text += ["", "## What this replay cannot guarantee", ""] + [f"- {c}" for c in caveats]
+    return "\n".join(text) + "\n"
+
+
+# -- writing ------------------------------------------------------------------------------------------------------
+
+
+def write_export(export: Export, directory: Path, *, force: bool = False) -> Path:
+    """Write ``export`` into ``directory`` (refusing to replace an existing folder unless ``force``)."""
+    directory = Path(directory)
+    if directory.exists() and not force:
+        raise BadInputError(f"{directory} already exists", hint="pass --force to overwrite it, or -o DIR")
+    parent = directory.resolve().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
+    try:
+        for rel, data in export.files.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        for rel, source in export.copies.items():
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        sealed = [rel for rel in export.files if not rel.startswith("files/")]
+        seal(export.manifest, staging, sealed)
+        validate_manifest(export.manifest)
+        (staging / MANIFEST_NAME).write_text(
+            json.dumps(export.manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
+
+
+def export_notebook(
+    notebook_path: Path | str,
+    *,
+    mode: str = "slice",
+    force: bool = False,
+    output: Optional[Path | str] = None,
+    bundle_data: bool = False,
+) -> Path:
+    """Export ``notebook_path`` (the sidebar's export action and the CLI); return the folder written."""
+    from .exporter import ReproExporter
+
+    notebook_path = Path(notebook_path).resolve()
+    directory = Path(output).resolve() if output else default_output_dir(notebook_path)
+    if directory.exists() and not force:
+        raise BadInputError(f"{directory} already exists", hint="pass --force to overwrite it, or -o DIR")
+    nb = read_notebook(notebook_path)
+    exporter = ReproExporter(mode=mode, bundle_data=bundle_data)
+    export = exporter.build(nb, notebook_path, directory)
+    return write_export(export, directory, force=force)
+
+
+class ExportApp(ReproSubApp):
+    """Write a linear replay script, notebook, manifest and binder/ folder from a recorded session."""
+
+    name = "jupyter-repro-export"
+    description = __doc__
+    examples = """
+    jupyter repro export analysis.ipynb
+    jupyter repro export analysis.ipynb -o replay/ --mode history --bundle-data --force
+    """
+    output = Unicode("", help="Folder to write (default: <notebook>.repro beside the notebook).").tag(config=True)
+    mode = Unicode("slice", help="slice: only what the saved outputs need; history: every execution; "
+                                 "document: the current cells top to bottom.").tag(config=True)
+    bundle_data = Bool(False, help="Copy the input files into the folder so it replays on its own.").tag(
+        config=True)
+    force = Bool(False, help="Overwrite the output folder if it exists.").tag(config=True)
+    aliases = {"o": "ExportApp.output", "output": "ExportApp.output", "mode": "ExportApp.mode"}
+    flags = {
+        "bundle-data": ({"ExportApp": {"bundle_data": True}}, bundle_data.help),
+        "force": ({"ExportApp": {"force": True}}, force.help),
+    }
+
+    def run(self) -> int:
+        (notebook,) = self.positional(1, "one notebook path")
+        if self.mode not in MODES:
+            self.usage_error(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        directory = export_notebook(
+            notebook, mode=self.mode, force=self.force, output=self.output or None, bundle_data=self.bundle_data
+        )
+        manifest = json.loads((directory / MANIFEST_NAME).read_text("utf-8"))
+        print(f"wrote {directory} ({len(manifest['steps'])} steps, {manifest['mode']} mode)")
+        for note in manifest.get("notes", []):
+            print(f"  note: {note}")
+        for caveat in manifest["not_guaranteed"]:
+            print(f"  cannot guarantee: {caveat}")
+        return 0
+
+
+def distribution_version(name: str) -> Optional[str]:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,106 @@
+"""The export manifest: schema validation and the integrity seal that catches tampering.
+
+The manifest is validated against ``schemas/manifest.schema.json`` (``schema_version`` 1) when written and
+when read. Its ``integrity`` block holds the SHA-256 of the canonical manifest (itself excluded) and of every
+file the replay depends on (script, notebook, runtime, random states, bundled data), so a hand-edited
+manifest, script or state is reported in one line instead of replaying something else. The seal detects
+edits, not forgery: anyone can recompute it, so treat an export from someone else as you treat their code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ManifestError
+from .records import load_schema
+
+MANIFEST_SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+
+
+def canonical(manifest: dict[str, Any]) -> bytes:
+    """The bytes the seal covers: sorted-key JSON without the integrity block's own digest."""
+    body = dict(manifest)
+    integrity = dict(body.get("integrity") or {})
+    integrity.pop("manifest", None)
+    body["integrity"] = integrity
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def seal(manifest: dict[str, Any], folder: Path, files: list[str]) -> dict[str, Any]:
+    """Fill ``manifest['integrity']`` for ``files`` (paths relative to ``folder``) and the manifest itself."""
+    manifest["integrity"] = {
+        "algorithm": "sha256",
+        "files": {rel: sha256_file(folder / rel) for rel in sorted(files)},
+    }
+    manifest["integrity"]["manifest"] = hashlib.sha256(canonical(manifest)).hexdigest()
+    return manifest
+
+
+def validate_manifest(manifest: Any, where: str = "manifest.json") -> None:
+    """Raise :class:`ManifestError` (one line) if ``manifest`` does not match the shipped schema."""
+    import jsonschema
+
+    if not isinstance(manifest, dict):
+        raise ManifestError(f"{where} is not a JSON object", hint="export the notebook again")
+    version = manifest.get("schema_version")
+    if version != MANIFEST_SCHEMA_VERSION:
+        raise ManifestError(
+            f"{where} has schema_version {version!r}; this jupyter-repro reads {MANIFEST_SCHEMA_VERSION}",
+            hint="export again with this version, or install the jupyter-repro that wrote it",
+        )
+    validator = jsonschema.Draft202012Validator(load_schema("manifest"))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(manifest))
+    if error is not None:
+        at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise ManifestError(
+            f"{where} does not match the manifest schema at {at}: {error.message[:160]}",
+            hint="the manifest was edited or truncated; export the notebook again",
+        )
+
+
+def load_manifest(folder: Path, *, check_files: bool = True) -> dict[str, Any]:
+    """Read, validate and integrity-check ``folder/manifest.json``; every failure is one ManifestError line."""
+    path = Path(folder) / MANIFEST_NAME
+    if not path.exists():
+        raise ManifestError(
+            f"{folder} has no {MANIFEST_NAME}", hint="pass a folder written by `jupyter repro export`"
+        )
+    try:
+        manifest = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ManifestError(
+            f"{path} is not valid JSON ({exc})", hint="the manifest was truncated or edited; export again"
+        ) from exc
+    validate_manifest(manifest, str(path))
+    integrity = manifest["integrity"]
+    if hashlib.sha256(canonical(manifest)).hexdigest() != integrity["manifest"]:
+        raise ManifestError(
+            f"{path} was modified after export (its integrity hash does not match)",
+            hint="export the notebook again rather than editing the manifest",
+        )
+    if check_files:
+        for rel, expected in sorted(integrity["files"].items()):
+            target = Path(folder) / rel
+            if not target.exists():
+                raise ManifestError(
+                    f"{target} is missing from the export", hint="copy the whole folder, or export again"
+                )
+            if sha256_file(target) != expected:
+                raise ManifestError(
+                    f"{target} was modified after export (sha256 {sha256_file(target)[:12]}..., "
+                    f"manifest says {expected[:12]}...)",
+                    hint="export the notebook again rather than editing the replay",
+                )
+    return manifest

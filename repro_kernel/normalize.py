@@ -1,0 +1,181 @@
+"""Output normalisation and comparison for ``jupyter repro verify``.
+
+Text is compared exactly after these documented normalisations of parts that change from run to run
+without the result changing (docs/export.md lists them):
+
+1. ANSI colour codes are removed and line ends are ``\\n``; trailing spaces on each line are dropped.
+2. Memory addresses (``0x7f3a...``, ``at 0x...``) become ``0xADDR``.
+3. Temporary paths (``/tmp/...``, ``/var/folders/...``, ``C:\\...\\Temp\\...``) become ``<TMP>``.
+4. Timings printed by ``%time`` / ``%timeit`` (``Wall time: 1.2 ms``, ``CPU times: ...``, ``... per loop``)
+   become ``<TIME>``.
+5. Ids that HTML reprs generate per render (scikit-learn's ``sk-container-id-3``, pandas Styler's
+   ``T_ab12c``, UUIDs) become ``<ID>``.
+
+Numbers: with ``rtol`` > 0, two texts that differ only in numbers still match when every pair of numbers
+agrees within ``rtol`` (relative) or ``atol`` (absolute, for values near zero). Images are compared by the
+hash of their decoded bytes; with an image tolerance, by the mean absolute pixel difference (needs Pillow).
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Optional
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}")
+_TMP = re.compile(
+    r"(/tmp|/var/tmp|/private/var/folders|/var/folders)/[^\s'\"<>:,)\]]+|[A-Za-z]:\\[^\s'\"<>]*\\Temp\\[^\s'\"<>]+"
+)
+_TIMES = re.compile(
+    r"(CPU times: .*|Wall time: .*|[\d.]+ [nµmu]?s ± [\d.]+ [nµmu]?s per loop.*|"
+    r"\d+ loops?, best of \d+: .*)"
+)
+_HTML_IDS = re.compile(
+    r"sk-(container|estimator|toggleable)-id-\d+|T_[0-9a-f]{5}(?=[_\"\s])|"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b")
+
+TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
+
+
+def normalize_text(text: str) -> str:
+    """Apply the documented normalisations to one text output."""
+    text = _ANSI.sub("", text).replace("\r\n", "\n")
+    text = _ADDRESS.sub("0xADDR", text)
+    text = _TMP.sub("<TMP>", text)
+    text = _TIMES.sub("<TIME>", text)
+    text = _HTML_IDS.sub("<ID>", text)
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def numbers_close(a: str, b: str, rtol: float, atol: float = 1e-12) -> bool:
+    """True when ``a`` and ``b`` differ only in numbers that agree within ``rtol`` / ``atol``."""
+    if _NUMBER.sub("#", a) != _NUMBER.sub("#", b):
+        return False
+    for x, y in zip(_NUMBER.findall(a), _NUMBER.findall(b)):
+        fx, fy = float(x), float(y)
+        if math.isnan(fx) and math.isnan(fy):
+            continue
+        if not math.isclose(fx, fy, rel_tol=rtol, abs_tol=atol):
+            return False
+    return True
+
+
+def image_digest(data: Any) -> str:
+    raw = data.encode() if isinstance(data, str) else bytes(data)
+    try:
+        raw = base64.b64decode(raw, validate=False)
+    except (ValueError, TypeError):
+        pass
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def _images_close(a: Any, b: Any, tolerance: float) -> bool:
+    try:
+        import io
+
+        from PIL import Image, ImageChops, ImageStat  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    try:
+        ia = Image.open(io.BytesIO(base64.b64decode(a))).convert("RGB")
+        ib = Image.open(io.BytesIO(base64.b64decode(b))).convert("RGB")
+    except Exception:
+        return False
+    if ia.size != ib.size:
+        return False
+    diff = ImageStat.Stat(ImageChops.difference(ia, ib)).mean
+    return max(diff) <= tolerance
+
+
+def output_items(outputs: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
+    """Flatten nbformat outputs into comparable (kind, mime, value) items, streams merged by name."""
+    items: list[tuple[str, str, Any]] = []
+    streams: dict[str, list[str]] = {}
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            text = out.get("text", "")
+            streams.setdefault(out.get("name", "stdout"), []).append(
+                "".join(text) if isinstance(text, list) else text
+            )
+        elif kind in ("execute_result", "display_data"):
+            data = out.get("data", {})
+            for mime in sorted(data):
+                if mime in IMAGE_MIMES and mime != "image/svg+xml":
+                    items.append(("image", mime, data[mime]))
+                elif mime.startswith("text/") or mime in TEXT_MIMES or mime == "image/svg+xml":
+                    value = data[mime]
+                    items.append(("text", mime, "".join(value) if isinstance(value, list) else value))
+                # widget state and other JSON bundles are not compared
+        elif kind == "error":
+            items.append(("error", "error", f"{out.get('ename')}: {out.get('evalue')}"))
+    for name in sorted(streams):
+        if name == "stderr":
+            continue  # warnings and progress bars: shown in the report, never compared
+        items.insert(0, ("text", name, "".join(streams[name])))
+    return items
+
+
+@dataclass
+class Comparison:
+    """How one step's replayed outputs compare with the recorded ones."""
+
+    same: bool
+    diff: str = ""
+    how: str = "outputs"
+
+
+def compare_outputs(
+    recorded: list[dict[str, Any]],
+    replayed: list[dict[str, Any]],
+    *,
+    rtol: float = 0.0,
+    image_tolerance: Optional[float] = None,
+    diff_lines: int = 6,
+) -> Comparison:
+    """Compare two cells' outputs after normalisation; the diff is short enough for a table cell."""
+    a, b = output_items(recorded), output_items(replayed)
+    keys_a = [(k, m) for k, m, _ in a]
+    keys_b = [(k, m) for k, m, _ in b]
+    if keys_a != keys_b:
+        missing = [m for m in keys_a if m not in keys_b]
+        extra = [m for m in keys_b if m not in keys_a]
+        parts = []
+        if missing:
+            parts.append("missing " + ", ".join(f"{m}" for _, m in missing))
+        if extra:
+            parts.append("new " + ", ".join(f"{m}" for _, m in extra))
+        return Comparison(False, "; ".join(parts) or "outputs in a different order")
+    for (kind, mime, va), (_, _, vb) in zip(a, b):
+        if kind == "image":
+            if image_digest(va) == image_digest(vb):
+                continue
+            if image_tolerance is not None and _images_close(va, vb, image_tolerance):
+                continue
+            return Comparison(False, f"{mime} differs: sha256 {image_digest(va)} recorded, {image_digest(vb)} now")
+        na, nb = normalize_text(str(va)), normalize_text(str(vb))
+        if na == nb or (rtol > 0 and numbers_close(na, nb, rtol)):
+            continue
+        return Comparison(False, f"{mime}: " + short_diff(na, nb, diff_lines))
+    return Comparison(True)
+
+
+def short_diff(a: str, b: str, lines: int = 6) -> str:
+    """A unified diff of two texts cut to ``lines`` changed lines (recorded = -, replayed = +)."""
+    diff = [
+        line
+        for line in difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=0)
+        if not line.startswith(("---", "+++", "@@"))
+    ]
+    cut = [d if len(d) <= 120 else d[:117] + "..." for d in diff[:lines]]
+    if len(diff) > lines:
+        cut.append(f"... {len(diff) - lines} more changed lines")
+    return "\n".join(cut)

@@ -1,0 +1,443 @@
+"""The replay runtime: the small piece of jupyter-repro that every exported folder carries.
+
+Export copies this file verbatim into the folder as ``repro_replay.py``; ``replay.py``, ``replay.ipynb`` and
+``jupyter repro verify`` all drive it, so an export replays where jupyter-repro is NOT installed. It therefore
+imports only the standard library (NumPy, torch, TensorFlow and blake3 only when the replay itself has them).
+
+Before each step it:
+
+- checks the content hash of every input file the step read when it was recorded, and stops with a message
+  naming the file and both hashes when they differ;
+- restores every random state recorded *before* that execution (Python's ``random``, NumPy's global state,
+  torch, TensorFlow), and hands NumPy ``default_rng()`` calls with no seed the entropy they drew when recorded.
+
+Once for the run it honours the recorded hash seed (``PYTHONHASHSEED``), moves to the recorded working
+directory, and refuses plain ``python`` when the steps use IPython syntax.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+RUNTIME_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+RANDOM_DIR = "random"
+_HOOK_GLOBAL = "_repro_replay_runtime"
+
+
+class ReplayError(RuntimeError):
+    """A replay cannot go on; the message says why and what to do."""
+
+
+class InputChangedError(ReplayError):
+    """An input file's content differs from what the recorded session read."""
+
+
+# -- hashing (BLAKE3 when available, SHA-256 from the standard library otherwise) ----------------------
+
+
+def _blake3() -> Any:
+    try:
+        import blake3  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return blake3.blake3
+
+
+def file_digest(path: Path, algorithm: str) -> str:
+    """``algorithm:hex`` digest of a file, ``algorithm`` being ``blake3`` or ``sha256``."""
+    if algorithm == "blake3":
+        factory = _blake3()
+        if factory is None:
+            raise ReplayError("blake3 is not installed; pip install blake3")
+        hasher = factory()
+    else:
+        hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 22), b""):
+            hasher.update(chunk)
+    return f"{algorithm}:{hasher.hexdigest()}"
+
+
+# -- random states ----------------------------------------------------------------------------------------
+
+
+def restore_random_state(blob: bytes) -> str:
+    """Set the RNG described by ``blob`` (jupyter-repro's canonical JSON) to that state; return its source."""
+    data = json.loads(blob)
+    source, payload = data["source"], data["state"]
+    if source == "python":
+        import random
+
+        random.setstate((payload[0], tuple(payload[1]), payload[2]))
+    elif source == "numpy":
+        import numpy as np
+
+        np.random.set_state(
+            (
+                payload["bit_generator"],
+                np.array(payload["key"], dtype=np.uint32),
+                payload["pos"],
+                payload["has_gauss"],
+                payload["gauss"],
+            )
+        )
+    elif source == "torch":
+        import numpy as np
+        import torch  # type: ignore[import-not-found]
+
+        raw = np.frombuffer(base64.b64decode(payload), dtype=np.uint8).copy()
+        torch.random.set_rng_state(torch.from_numpy(raw))
+    elif source == "torch_cuda":
+        import numpy as np
+        import torch  # type: ignore[import-not-found]
+
+        if torch.cuda.is_available():
+            states = [
+                torch.from_numpy(np.frombuffer(base64.b64decode(p), dtype=np.uint8).copy()) for p in payload
+            ]
+            torch.cuda.set_rng_state_all(states[: torch.cuda.device_count()])
+    elif source == "tensorflow":
+        import tensorflow as tf  # type: ignore[import-not-found]
+
+        tf.random.get_global_generator().reset(payload)
+    else:
+        raise ReplayError(f"unknown random source {source!r}; upgrade the replay runtime")
+    return source
+
+
+def code_key(code: str) -> str:
+    """SHA-256 of a step's code as the manifest stores it (surrounding blank lines and trailing spaces dropped)."""
+    text = code.strip("\n").rstrip() + "\n"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class _EntropyQueue:
+    """Hands recorded entropy to ``numpy.random.default_rng()`` calls made with no seed, in order."""
+
+    def __init__(self) -> None:
+        self.pending: list[int] = []
+        self.original: Any = None
+
+    def install(self) -> None:
+        if self.original is not None:
+            return
+        import numpy as np
+
+        self.original = original = np.random.default_rng
+        queue = self
+
+        def default_rng(seed: Any = None) -> Any:
+            if seed is None and queue.pending:
+                return original(np.random.SeedSequence(queue.pending.pop(0)))
+            return original(seed)
+
+        default_rng.__doc__ = original.__doc__
+        default_rng.__wrapped__ = original  # type: ignore[attr-defined]
+        np.random.default_rng = default_rng
+        self.wrapper = default_rng
+
+    def rebind(self, namespace: Optional[dict[str, Any]]) -> None:
+        """Names bound to the original (``from numpy.random import default_rng``) get the wrapper too."""
+        if namespace is None or self.original is None:
+            return
+        for name, value in list(namespace.items()):
+            if value is self.original:
+                namespace[name] = self.wrapper
+
+
+# -- output hash (the recorder's definition, so replayed outputs compare with recorded hashes) -----------
+
+
+class _OutputHasher:
+    def __init__(self) -> None:
+        factory = _blake3()
+        self.factory = factory
+        self.display: Any = None
+
+    def on_display(self, msg: dict[str, Any]) -> dict[str, Any]:
+        if self.factory is None:
+            return msg
+        if self.display is None:
+            self.display = self.factory()
+        data = msg.get("content", {}).get("data", {})
+        for mime in sorted(data):
+            value = data[mime]
+            self.display.update(mime.encode())
+            self.display.update(
+                value.encode("utf-8", "surrogatepass") if isinstance(value, str) else repr(value).encode()
+            )
+        return msg
+
+    def finish(self, value: Any) -> Optional[str]:
+        if self.factory is None:
+            return None
+        parts: list[bytes] = []
+        if self.display is not None:
+            parts.append(self.display.digest())
+        if value is not None:
+            if isinstance(value, (int, float, str, bool, bytes)) and len(repr(value)) < 10_000:
+                parts.append(repr(value).encode("utf-8", "surrogatepass"))
+            else:
+                parts.append(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
+        self.display = None
+        return "blake3:" + self.factory(b"\0".join(parts)).hexdigest() if parts else None
+
+
+# -- the runtime ---------------------------------------------------------------------------------------------
+
+
+class Replay:
+    """One exported folder, replayed step by step."""
+
+    def __init__(self, folder: os.PathLike[str] | str) -> None:
+        self.folder = Path(folder).resolve()
+        manifest_path = self.folder / MANIFEST_NAME
+        try:
+            self.manifest: dict[str, Any] = json.loads(manifest_path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ReplayError(f"cannot read {manifest_path} ({exc}); export the notebook again") from exc
+        self.steps = {int(s["index"]): s for s in self.manifest.get("steps", [])}
+        self.order = sorted(self.steps)
+        replay = self.manifest.get("replay", {})
+        self.workdir = (self.folder / replay.get("workdir", ".")).resolve()
+        self.inputs = {i["id"]: i for i in self.manifest.get("inputs", [])}
+        self.entropy = _EntropyQueue()
+        self.hasher = _OutputHasher()
+        self.results: dict[int, dict[str, Any]] = {}
+        self.current: Optional[int] = None
+        self._pointer = 0
+        self._code_index: dict[str, list[int]] = {}
+        for index in self.order:
+            digest = self.steps[index].get("replay_code_sha256")
+            if digest:
+                self._code_index.setdefault(digest, []).append(index)
+        self._shell: Any = None
+        self._pending_code: Optional[str] = None
+
+    # -- once per run ------------------------------------------------------------------------------------
+
+    def hash_seed(self) -> Optional[str]:
+        return self.manifest.get("hash_seed")
+
+    def hash_seed_ok(self) -> bool:
+        wanted = self.hash_seed()
+        return wanted is None or os.environ.get("PYTHONHASHSEED") == wanted
+
+    def enter_workdir(self) -> None:
+        if not self.workdir.is_dir():
+            raise ReplayError(
+                f"the replay's working directory {self.workdir} does not exist; export with --bundle-data "
+                "or keep the folder beside the notebook's data"
+            )
+        os.chdir(self.workdir)
+        if str(self.workdir) not in sys.path:
+            sys.path.insert(0, str(self.workdir))
+
+    # -- before each step ----------------------------------------------------------------------------------
+
+    def check_inputs(self, index: int) -> None:
+        for input_id in self.steps[index].get("inputs", []):
+            item = self.inputs.get(input_id)
+            if item is None:
+                continue
+            path = self.input_path(item)
+            if not path.exists():
+                raise InputChangedError(
+                    f"step {index}: input {item['path']} is missing (expected at {path}, "
+                    f"recorded {item['hash']}); restore it or export with --bundle-data"
+                )
+            algorithm = "blake3" if _blake3() is not None or not item.get("sha256") else "sha256"
+            expected = item["hash"] if algorithm == "blake3" else item["sha256"]
+            actual = file_digest(path, algorithm)
+            if actual != expected:
+                raise InputChangedError(
+                    f"step {index}: input {item['path']} changed since it was recorded: recorded {expected}, "
+                    f"now {actual}; restore the recorded file (or re-record the notebook on the new data)"
+                )
+
+    def input_path(self, item: dict[str, Any]) -> Path:
+        if item.get("bundled"):
+            return self.folder / item["bundled"]
+        if item.get("rel") is not None:
+            return self.workdir / item["rel"]
+        return Path(item["abspath"])
+
+    def restore_random(self, index: int, namespace: Optional[dict[str, Any]] = None) -> None:
+        step = self.steps[index]
+        for source, ref in sorted(step.get("random", {}).items()):
+            if not ref or (source == "torch_cuda" and "torch" not in sys.modules):
+                continue
+            blob_path = self.folder / RANDOM_DIR / f"{ref}.json"
+            try:
+                blob = blob_path.read_bytes()
+            except OSError as exc:
+                raise ReplayError(f"step {index}: random state {blob_path.name} is missing; export again") from exc
+            restore_random_state(blob)
+        entropies = [int(g["entropy"]) for g in step.get("generators", []) if g.get("entropy") is not None]
+        self.entropy.pending = entropies
+        if entropies or self.entropy.original is not None:
+            self.entropy.install()
+            self.entropy.rebind(namespace)
+
+    def step(self, index: int, namespace: Optional[dict[str, Any]] = None) -> None:
+        """Prepare step ``index``: check its inputs, restore its random state."""
+        if index not in self.steps:
+            raise ReplayError(f"no step {index} in {self.folder / MANIFEST_NAME}")
+        self.current = index
+        self.check_inputs(index)
+        self.restore_random(index, namespace)
+
+    def seed_all(self, seed: int) -> None:
+        seed_all(seed)
+
+    # -- in a script ---------------------------------------------------------------------------------------
+
+    def run_cell(self, index: int, code: str, namespace: dict[str, Any]) -> None:
+        """Run a step that raised when recorded: the replay expects the same exception and goes on."""
+        expected = self.steps[index].get("error")
+        try:
+            exec(compile(code, f"<step {index}>", "exec"), namespace)
+        except Exception as exc:
+            if expected and type(exc).__name__ == expected:
+                print(f"[repro] step {index} raised {expected}, as it did when recorded", file=sys.stderr)
+                return
+            raise
+        if expected:
+            print(f"[repro] step {index} raised {expected} when recorded but not in this replay", file=sys.stderr)
+
+    # -- in IPython (replay.ipynb, verify) -----------------------------------------------------------------
+
+    def install(self, shell: Any) -> None:
+        """Prepare each step automatically before its cell runs (matched by its code, in run order).
+
+        The check runs as an IPython input transformer, so a changed input stops the cell before any of its
+        code runs (an exception in a ``pre_run_cell`` callback would only be printed).
+        """
+        old = shell.user_ns.get(_HOOK_GLOBAL)
+        if isinstance(old, Replay):
+            old.uninstall(shell)
+        shell.user_ns[_HOOK_GLOBAL] = self
+        self._shell = shell
+        shell.input_transformers_cleanup.append(self._transformer)
+        shell.events.register("post_run_cell", self._post_run_cell)
+        pub = getattr(shell, "display_pub", None)
+        if pub is not None and hasattr(pub, "register_hook"):
+            pub.register_hook(self.hasher.on_display)
+
+    def uninstall(self, shell: Any) -> None:
+        if self._transformer in shell.input_transformers_cleanup:
+            shell.input_transformers_cleanup.remove(self._transformer)
+        try:
+            shell.events.unregister("post_run_cell", self._post_run_cell)
+        except ValueError:
+            pass
+        pub = getattr(shell, "display_pub", None)
+        if pub is not None and hasattr(pub, "unregister_hook"):
+            try:
+                pub.unregister_hook(self.hasher.on_display)
+            except ValueError:
+                pass
+
+    def match(self, code: str) -> Optional[int]:
+        """The step whose code is ``code``: the next one in run order, else the first."""
+        candidates = self._code_index.get(code_key(code), [])
+        for index in candidates:
+            if self.order.index(index) >= self._pointer:
+                return index
+        return candidates[0] if candidates else None
+
+    def _transformer(self, lines: list[str]) -> list[str]:
+        code = "".join(lines)
+        if self.current is not None and code == self._pending_code:
+            return lines  # IPython transforms a cell more than once before running it
+        self._pending_code = code
+        index = self.match(code)
+        self.hasher.display = None
+        self.current = index
+        if index is not None:
+            self._pointer = self.order.index(index) + 1
+            self.step(index, self._shell.user_ns)
+        return lines
+
+    _transformer.has_side_effects = True  # type: ignore[attr-defined]  # keeps it out of is_complete checks
+
+    def _post_run_cell(self, result: Any) -> None:
+        index = self.current
+        self._pending_code = None
+        if index is None:
+            return
+        error = result.error_in_exec or result.error_before_exec
+        self.results[index] = {
+            "status": "error" if error is not None else "ok",
+            "error": type(error).__name__ if error is not None else None,
+            "output_hash": self.hasher.finish(getattr(result, "result", None)),
+        }
+        self.current = None
+
+    def report(self) -> str:
+        """What the replay saw per step, as JSON (verify reads it through user_expressions)."""
+        return json.dumps({str(k): v for k, v in self.results.items()})
+
+
+def seed_all(seed: int) -> None:
+    """What ``%repro seed N`` did when recorded: seed every loaded RNG."""
+    import random
+
+    random.seed(seed)
+    if "numpy" in sys.modules:
+        sys.modules["numpy"].random.seed(seed % (2**32))
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+    if "tensorflow" in sys.modules:
+        sys.modules["tensorflow"].random.set_seed(seed)
+
+
+def _under_ipython() -> bool:
+    try:
+        return get_ipython() is not None  # type: ignore[name-defined]  # noqa: F821
+    except NameError:
+        return False
+
+
+def start(script: str) -> Replay:
+    """Called at the top of ``replay.py``: honour the hash seed, check the interpreter, enter the workdir."""
+    folder = Path(script).resolve().parent
+    replay = Replay(folder)
+    wanted = replay.hash_seed()
+    if wanted is not None and os.environ.get("PYTHONHASHSEED") != wanted:
+        if os.environ.get("REPRO_REPLAY_REEXEC"):
+            raise ReplayError(f"could not set PYTHONHASHSEED={wanted}; run with PYTHONHASHSEED={wanted}")
+        env = dict(os.environ, PYTHONHASHSEED=wanted, REPRO_REPLAY_REEXEC="1")
+        argv = [sys.executable, "-m", "IPython", "--"] if _under_ipython() else [sys.executable]
+        print(f"[repro] restarting with PYTHONHASHSEED={wanted}, as recorded", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, argv + [str(Path(script).resolve())] + sys.argv[1:], env)
+    if replay.manifest.get("replay", {}).get("ipython_syntax") and not _under_ipython():
+        raise SystemExit(
+            f"{script}: this replay uses IPython syntax (magics or shell commands); run it with `ipython {script}`"
+        )
+    replay.enter_workdir()
+    return replay
+
+
+def start_notebook(folder: str = ".") -> Replay:
+    """Called by the first cell of ``replay.ipynb``: prepare every following step automatically."""
+    replay = Replay(folder)
+    shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821
+    if not replay.hash_seed_ok():
+        print(
+            f"[repro] warning: this session ran with PYTHONHASHSEED={replay.hash_seed()}; this kernel has "
+            f"{os.environ.get('PYTHONHASHSEED')!r}. Start the kernel with that value for identical set/dict order.",
+            file=sys.stderr,
+        )
+    replay.enter_workdir()
+    replay.install(shell)
+    return replay

@@ -1,0 +1,520 @@
+"""Which recorded executions a replay needs: the backward slice from the outputs the notebook shows.
+
+The slice walks the session backwards from its last execution, keeping a set of *live* names and files:
+an execution is kept when it is a target (its output is what the saved notebook shows), when it defines or
+mutates a live name, when it writes a live file, or when it changes global state the code cannot show as a
+name (``%matplotlib``, ``os.chdir``, ``pd.set_option`` ...). A kept execution makes the names it uses (and,
+for functions and classes it calls, the names their bodies use) live before it. Random state needs no
+dependency: the replay restores it before every kept step.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .dataflow import analyze_code
+from .replay import code_key
+
+# Magics whose effect outlives the cell and cannot be seen as a name.
+STATEFUL_MAGICS = frozenset(
+    {
+        "matplotlib", "pylab", "config", "cd", "env", "run", "load", "load_ext", "reload_ext",
+        "autoreload", "aimport", "pip", "conda", "sx", "system", "alias", "precision", "store",
+        "sql", "writefile", "bash", "sh", "script", "capture",
+    }
+)
+# Cell magics that run their body as ordinary Python in the user's namespace.
+TRANSPARENT_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
+# Calls that change process-wide state: kept whatever names they touch.
+GLOBAL_STATE = re.compile(
+    r"set_option|set_printoptions|seterr|style\.use|rcParams|rc\(|filterwarnings|simplefilter|chdir|"
+    r"sys\.path|os\.environ|putenv|setlocale|set_theme|sns\.set|set_config|torch\.use_deterministic|"
+    r"register_|sys\.setrecursionlimit|np\.seterr"
+)
+_IGNORED_NAMES = frozenset({"In", "Out", "_", "__", "___", "get_ipython", "display", "exit", "quit"})
+
+
+@dataclass
+class Facts:
+    """Def/use of one execution, completed where the recorder's facts are thin (cell magics)."""
+
+    defined: set[str] = field(default_factory=set)
+    used: set[str] = field(default_factory=set)
+    mutated: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+    reads: set[str] = field(default_factory=set)
+    writes: set[str] = field(default_factory=set)
+    stateful: bool = False
+    defines_callable: bool = False
+
+
+def _cell_magic(code: str) -> str | None:
+    first = code.lstrip().split("\n", 1)[0]
+    if first.startswith("%%"):
+        return first[2:].split()[0] if first[2:].split() else ""
+    return None
+
+
+def facts_of(record: dict[str, Any]) -> Facts:
+    """Def/use facts of one CellRecord."""
+    code = record.get("code") or ""
+    facts = Facts(
+        defined=set(record.get("defined") or ()),
+        used=set(record.get("used") or ()),
+        mutated=set(record.get("mutated") or ()),
+        deleted=set(record.get("deleted") or ()),
+        reads={f["path"] for f in record.get("files_read") or () if f.get("path")},
+        writes={f["path"] for f in record.get("files_written") or () if f.get("path")},
+    )
+    static = analyze_code(code)
+    magic = _cell_magic(code)
+    if magic is not None:
+        if magic in TRANSPARENT_CELL_MAGICS:
+            body = analyze_code(code.split("\n", 1)[1] if "\n" in code else "")
+            facts.defined |= set(body.defined)
+            facts.used |= set(body.used)
+            facts.mutated |= set(body.mutated)
+            facts.deleted |= set(body.deleted)
+            static = body
+        else:
+            facts.stateful = True
+    if static.syntax_error or static.star_imports:
+        facts.stateful = True
+    if any(m in STATEFUL_MAGICS for m in static.magics):
+        facts.stateful = True
+    if GLOBAL_STATE.search(code):
+        facts.stateful = True
+    facts.defines_callable = bool(re.search(r"^\s*(async\s+def|def|class)\s", code, re.M)) or "lambda" in code
+    facts.used -= _IGNORED_NAMES
+    return facts
+
+
+@dataclass
+class Slice:
+    """The kept executions (by position in the session list) and why each was kept."""
+
+    kept: list[int]
+    reasons: dict[int, str]
+    unresolved: set[str]
+
+
+def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Slice:
+    """Positions of ``records`` (in run order) needed to reproduce the executions at ``targets``."""
+    facts = [facts_of(r) for r in records]
+    target_set = set(targets)
+    # Names a function or class body uses, by the position that defined it: a call needs them at call time.
+    closure_uses: dict[int, set[str]] = {
+        i: f.used for i, f in enumerate(facts) if f.defines_callable
+    }
+    last_definer: dict[str, list[int]] = {}
+    for i, f in enumerate(facts):
+        for name in f.defined | f.mutated:
+            last_definer.setdefault(name, []).append(i)
+
+    def callable_needs(name: str, before: int, seen: set[str]) -> set[str]:
+        """Names the latest definition of ``name`` before ``before`` needs when called."""
+        needs: set[str] = set()
+        for i in reversed(last_definer.get(name, [])):
+            if i < before:
+                for used in closure_uses.get(i, set()):
+                    if used not in seen:
+                        seen.add(used)
+                        needs.add(used)
+                        needs |= callable_needs(used, before, seen)
+                break
+        return needs
+
+    live: set[str] = set()
+    live_files: set[str] = set()
+    kept: list[int] = []
+    reasons: dict[int, str] = {}
+    for i in range(len(records) - 1, -1, -1):
+        f = facts[i]
+        reason = None
+        if i in target_set:
+            reason = "its output is shown in the saved notebook"
+        elif (f.defined | f.mutated) & live:
+            reason = "defines " + ", ".join(sorted((f.defined | f.mutated) & live)[:5])
+        elif f.deleted & live:
+            reason = "deletes " + ", ".join(sorted(f.deleted & live)[:5])
+        elif f.writes & live_files:
+            reason = "writes a file a later step reads"
+        elif f.stateful:
+            reason = "changes global state (magic, options, working directory)"
+        if reason is None:
+            continue
+        kept.append(i)
+        reasons[i] = reason
+        killed = f.defined - f.used - f.mutated
+        live -= killed
+        live_files -= f.writes - f.reads
+        uses = f.used | f.mutated
+        extra: set[str] = set()
+        for name in uses:
+            extra |= callable_needs(name, i, set(uses))
+        live |= uses | extra
+        live_files |= f.reads
+    kept.reverse()
+    defined_anywhere = set().union(*(f.defined | f.mutated for f in facts)) if facts else set()
+    unresolved = {n for n in live if n not in defined_anywhere}
+    return Slice(kept=kept, reasons=reasons, unresolved=unresolved)
+
+
+# -- the plan: which steps an export replays, with what code, state and inputs ------------------------------------
+
+_REPRO_LINE = re.compile(r"^[ \t]*%(load_ext|reload_ext)[ \t]+repro_kernel[ \t]*$|^[ \t]*%repro\b(?![ \t]+seed\b).*$",
+                         re.M)
+_REPRO_SEED = re.compile(r"^([ \t]*)%repro[ \t]+seed[ \t]+(-?\d+)[ \t]*$", re.M)
+_SYSTEM_PREFIXES = ("/usr/", "/lib", "/etc/", "/proc/", "/sys/", "/dev/", "/opt/conda/", "/System/")
+
+
+def replay_code(code: str) -> str:
+    """The code a replay runs for a recorded step: recording magics removed, ``%repro seed`` kept as a call."""
+    code = _REPRO_SEED.sub(r"\1__import__('repro_replay').seed_all(\2)", code)
+    code = _REPRO_LINE.sub("", code)
+    return code.strip("\n").rstrip() + "\n" if code.strip() else ""
+
+
+@dataclass
+class Step:
+    """One step of the replay."""
+
+    index: int
+    code: str
+    record: Optional[dict[str, Any]] = None
+    execution_count: Optional[int] = None
+    cell_index: Optional[int] = None
+    outputs: Optional[list[dict[str, Any]]] = None
+    reason: str = ""
+    random: dict[str, Optional[str]] = field(default_factory=dict)
+    generators: list[dict[str, Any]] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return self.record["status"] if self.record else "unknown"
+
+    def label(self) -> str:
+        where = f"In[{self.execution_count}]" if self.execution_count is not None else "not run"
+        cell = f"cell {self.cell_index + 1}" if self.cell_index is not None else "cell no longer in the notebook"
+        seq = f"seq {self.record['seq']}" if self.record else "not recorded"
+        return f"{where}, {cell}, {seq}" + (f", raised {self.record['error']}" if self.status == "error" else "")
+
+    def manifest_entry(self) -> dict[str, Any]:
+        from .hashing import hash_text
+
+        record = self.record or {}
+        return {
+            "index": self.index,
+            "session_id": record.get("session_id"),
+            "seq": record.get("seq"),
+            "execution_count": self.execution_count,
+            "cell_id": record.get("cell_id"),
+            "cell_index": self.cell_index,
+            "code_hash": record.get("code_hash") or hash_text(self.code),
+            "replay_code_sha256": code_key(self.code),
+            "status": self.status,
+            "error": record.get("error"),
+            "output_hash": record.get("output_hash"),
+            "recorded_outputs": self.outputs is not None,
+            "random": dict(self.random),
+            "generators": self.generators,
+            "inputs": self.inputs,
+            "duration_s": record.get("duration_s"),
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class ExportPlan:
+    """What an export replays, before anything is rendered."""
+
+    mode: str
+    recorded: bool
+    steps: list[Step]
+    inputs: list[dict[str, Any]]
+    network: list[dict[str, Any]]
+    sessions: list[dict[str, Any]]
+    environment: Optional[dict[str, Any]]
+    hash_seed: Optional[str]
+    modules: list[dict[str, Any]]
+    workdir: Path
+    not_guaranteed: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def _library_file(path: str, env: Optional[dict[str, Any]]) -> bool:
+    prefixes = {sys.prefix, sys.base_prefix, sys.exec_prefix}
+    if env:
+        prefixes.add((env.get("python") or {}).get("prefix") or sys.prefix)
+    home = str(Path.home())
+    if any(p and path.startswith(p.rstrip("/") + "/") for p in prefixes):
+        return True
+    if "/site-packages/" in path or "/dist-packages/" in path or "/.ipynb_checkpoints/" in path:
+        return True
+    if path.startswith((home + "/.cache/", home + "/.config/", home + "/.matplotlib/", home + "/.local/share/")):
+        return True
+    if "/.repro/" in path:
+        return True
+    return path.startswith(_SYSTEM_PREFIXES)
+
+
+def _choose_session(journal: Any, nb_name: str, counts: set[int]) -> Optional[dict[str, Any]]:
+    sessions = journal.sessions(notebook=nb_name)
+    best, best_score = None, -1
+    for session in sessions:  # oldest first: a later session wins ties
+        records = journal.executions(session_id=session["session_id"])
+        score = sum(1 for r in records if r.get("execution_count") in counts)
+        if records and score >= best_score:
+            best, best_score = session, score
+    return best
+
+
+def plan_steps(
+    notebook_path: Path, nb: Any, journal: Any, mode: str, slicer: Any = None
+) -> ExportPlan:
+    """Decide the steps of the export of ``notebook_path`` from its journal (or, without one, its cells)."""
+    slicer = slicer or backward_slice
+    nb_name = notebook_path.name
+    code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    by_count = {c.get("execution_count"): (i, c) for i, c in code_cells if c.get("execution_count") is not None}
+    not_guaranteed: list[str] = []
+    notes: list[str] = []
+    session = _choose_session(journal, nb_name, set(by_count)) if journal is not None else None
+    records: list[dict[str, Any]] = journal.executions(session_id=session["session_id"]) if session else []
+    env = session["environment"] if session else None
+
+    steps: list[Step] = []
+    if not records:
+        not_guaranteed.append(
+            "no recorded session was found for this notebook (it ran without `%repro start`): the replay follows "
+            "the saved cells " + ("top to bottom" if mode == "document" else "in the order of their execution "
+                                  "counts") + "; random states are not restored, input files are not checked, "
+            "executions overwritten by re-runs are unknown, and requirements are what is installed now"
+        )
+        if mode == "document":
+            chosen = [(i, c) for i, c in code_cells]
+        else:
+            chosen = sorted(by_count.values(), key=lambda ic: ic[1]["execution_count"])
+            skipped = sum(1 for _, c in code_cells if c.get("execution_count") is None)
+            if skipped:
+                not_guaranteed.append(f"{skipped} code cells never ran and are left out")
+        for i, cell in chosen:
+            code = replay_code(cell.source)
+            if code:
+                steps.append(Step(index=len(steps) + 1, code=code, execution_count=cell.get("execution_count"),
+                                  cell_index=i, outputs=list(cell.outputs) if cell.get("execution_count") else None,
+                                  reason="saved cell"))
+        return _finish(ExportPlan(mode, False, steps, [], [], [], None, None, _modules_from_code(steps),
+                                  notebook_path.parent, not_guaranteed))
+
+    # Which execution produced each saved cell's output: execution counts are unique within a session.
+    exec_by_count = {r["execution_count"]: r for r in records if r.get("execution_count") is not None}
+    matched: dict[int, int] = {}  # record position -> cell index
+    position = {id(r): n for n, r in enumerate(records)}
+    for count, (i, cell) in by_count.items():
+        record = exec_by_count.get(count)
+        if record is not None:
+            matched[position[id(record)]] = i
+    unmatched = [i for count, (i, _c) in by_count.items() if count not in exec_by_count]
+
+    # The cell that started recording is not in the journal; its other lines are part of the replay.
+    prelude: Optional[Step] = None
+    first_count = records[0].get("execution_count") or 0
+    for i, cell in code_cells:
+        if re.search(r"^[ \t]*%repro[ \t]+start\b", cell.source, re.M):
+            code = replay_code(cell.source)
+            if code:
+                prelude = Step(index=0, code=code, execution_count=cell.get("execution_count"), cell_index=i,
+                               outputs=None, reason="ran in the cell that started recording (from the saved "
+                               "notebook; the journal starts after it)")
+                not_guaranteed.append(f"cell {i + 1} started recording and also ran other code; that code is "
+                                      "replayed from the saved notebook, without a recorded random state")
+            unmatched = [u for u in unmatched if u != i]
+            break
+    before = [i for i in unmatched if (nb.cells[i].get("execution_count") or 0) < first_count]
+    if before:
+        not_guaranteed.append(f"cells {', '.join(str(i + 1) for i in before)} show output from before recording "
+                              "started; their effects are not part of the replay")
+    later = [i for i in unmatched if i not in before]
+    if later:
+        not_guaranteed.append(f"cells {', '.join(str(i + 1) for i in later)} show outputs the journal has no "
+                              "execution for (recorded in another kernel?); they are not replayed")
+
+    if mode == "document":
+        chosen_steps = []
+        cell_to_record = {cell_i: pos for pos, cell_i in matched.items()}
+        for i, cell in code_cells:
+            pos = cell_to_record.get(i)
+            code = replay_code(cell.source)
+            if not code:
+                continue
+            record = records[pos] if pos is not None else None
+            chosen_steps.append(Step(index=0, code=code, record=record, execution_count=cell.get("execution_count"),
+                                     cell_index=i, outputs=list(cell.outputs) if pos is not None else None,
+                                     reason="current cell source, top to bottom"))
+            if record is not None and replay_code(record["code"]) != code:
+                not_guaranteed.append(f"cell {i + 1} was edited after it ran; document mode replays the new "
+                                      "source, so its recorded output may not reproduce")
+        steps = chosen_steps
+    else:
+        if mode == "slice":
+            targets = [pos for pos, i in matched.items() if nb.cells[i].get("outputs")]
+            sliced = slicer(records, targets)
+            keep, reasons = sliced.kept, sliced.reasons
+            if sliced.unresolved:
+                prelude_defines = set(analyze_code(prelude.code).defined) if prelude else set()
+                hidden = sorted(sliced.unresolved - prelude_defines)
+                if hidden:
+                    not_guaranteed.append("names used but defined by no recorded execution: " + ", ".join(hidden[:10])
+                                          + " (defined before recording started?)")
+        else:
+            keep, reasons = list(range(len(records))), {}
+        for pos in keep:
+            record = records[pos]
+            code = replay_code(record["code"])
+            if not code:
+                continue
+            cell_index = matched.get(pos)
+            steps.append(Step(index=0, code=code, record=record, execution_count=record.get("execution_count"),
+                              cell_index=cell_index,
+                              outputs=list(nb.cells[cell_index].outputs) if cell_index is not None else None,
+                              reason=reasons.get(pos, "recorded execution")))
+        dropped = len(records) - len(keep)
+        if mode == "slice" and dropped:
+            notes.append(f"{dropped} of {len(records)} recorded executions are not needed for the saved outputs "
+                         "and are left out (use --mode history to keep them)")
+    if prelude is not None:
+        steps.insert(0, prelude)
+    for n, step in enumerate(steps, 1):
+        step.index = n
+
+    # Random state and generators per step.
+    for step in steps:
+        record = step.record
+        if not record:
+            continue
+        rnd = record.get("random") or {}
+        step.random = {src: info.get("state_ref") for src, info in (rnd.get("sources") or {}).items()
+                       if info.get("state_ref")}
+        for src, info in (rnd.get("sources") or {}).items():
+            if info.get("state_ref") is None and info.get("after") and re.search(
+                    r"random\.\w+\(|\.rand\w*\(|shuffle\(|choice\(|normal\(|sample\(|permutation\(", record["code"]):
+                not_guaranteed.append(f"step {step.index} imported {src}'s random module and may draw from it in "
+                                      "the same cell; the state it started from was not recorded")
+        for gen in rnd.get("generators") or []:
+            if gen.get("seeded"):
+                continue
+            if gen.get("kind") == "numpy.Generator" and gen.get("entropy") is not None:
+                step.generators.append({"kind": gen["kind"], "name": gen.get("name"), "entropy": gen["entropy"]})
+            else:
+                not_guaranteed.append(f"step {step.index} creates an unseeded {gen.get('kind')} "
+                                      f"({gen.get('name')}); its draws cannot be restored")
+
+    # Data inputs: files read that no earlier execution of the session wrote.
+    written_before: set[str] = set()
+    inputs: dict[tuple[str, str], dict[str, Any]] = {}
+    kept_ids = {id(s.record): s for s in steps if s.record}
+    network: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+    for record in records:
+        step = kept_ids.get(id(record))
+        for f in record.get("files_read") or []:
+            path = f.get("path")
+            if not path or path in written_before or _library_file(path, env):
+                continue
+            if f.get("hash") is None:
+                if step is not None:
+                    not_guaranteed.append(f"step {step.index} read {f.get('rel') or path} but it could not be "
+                                          f"hashed ({f.get('error')}); it is not checked")
+                continue
+            key = (path, f["hash"])
+            item = inputs.get(key)
+            if item is None:
+                item = inputs[key] = {"id": f"input-{len(inputs) + 1}", "path": f.get("rel") or path,
+                                      "rel": f.get("rel"), "abspath": path, "size": f.get("size"),
+                                      "hash": f["hash"], "steps": []}
+            if step is not None:
+                item["steps"].append(step.index)
+                if item["id"] not in step.inputs:
+                    step.inputs.append(item["id"])
+        for f in record.get("files_written") or []:
+            if f.get("path"):
+                written_before.add(f["path"])
+        if step is not None:
+            for net in record.get("network") or []:
+                key = (net.get("host"), net.get("port"), net.get("url"))
+                entry = network.setdefault(key, {"host": net.get("host"), "port": net.get("port"),
+                                                 "url": net.get("url"), "steps": []})
+                entry["steps"].append(step.index)
+    used_inputs = [i for i in inputs.values() if i["steps"]]
+    paths = [i["abspath"] for i in used_inputs]
+    for p in sorted({p for p in paths if paths.count(p) > 1}):
+        not_guaranteed.append(f"{p} was read with different contents during the session; only a snapshot of "
+                              "each version lets the replay pass its hash checks")
+    for i in used_inputs:
+        if i["rel"] is None:
+            not_guaranteed.append(f"{i['abspath']} is read through an absolute path outside the notebook's folder")
+    for entry in network.values():
+        not_guaranteed.append(f"steps {', '.join(map(str, entry['steps']))} read from the network "
+                              f"({entry['url'] or entry['host']}): that data may have changed")
+
+    hash_seed = ((env or {}).get("environment_variables") or {}).get("PYTHONHASHSEED")
+    if hash_seed in (None, "random", "<redacted>"):
+        hash_seed = None
+        not_guaranteed.append("the session ran with a random hash seed (PYTHONHASHSEED unset): anything that "
+                              "depends on the iteration order of a set of strings may differ")
+    modules = [m for r in records for m in (r.get("modules") or [])] + _modules_from_code(steps, env)
+    all_sessions = journal.sessions(notebook=nb_name)
+    sessions = [{"session_id": s["session_id"], "started_at": s["started_at"], "ended_at": s["ended_at"],
+                 "executions": journal.count_executions(s["session_id"]),
+                 "replayed": s["session_id"] == session["session_id"]} for s in all_sessions]
+    others = [s for s in sessions if not s["replayed"]]
+    if others:
+        not_guaranteed.append(f"{len(others)} other recorded sessions of this notebook (before a kernel restart) "
+                              "are not part of the replay")
+    workdir = Path((env or {}).get("cwd") or notebook_path.parent)
+    return _finish(ExportPlan(mode, True, steps, used_inputs, list(network.values()), sessions, env, hash_seed,
+                              modules, workdir if workdir.is_dir() else notebook_path.parent, not_guaranteed, notes))
+
+
+def _finish(plan: ExportPlan) -> ExportPlan:
+    seen: set[str] = set()
+    plan.not_guaranteed = [c for c in plan.not_guaranteed if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+    return plan
+
+
+def _modules_from_code(steps: list[Step], env: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
+    """Top-level modules the steps import, with the distribution that provides them (when known)."""
+    from importlib import metadata
+
+    names: set[str] = set()
+    for step in steps:
+        for match in re.finditer(r"^[ \t]*(?:from[ \t]+([A-Za-z_][\w]*)|import[ \t]+([A-Za-z_][\w]*(?:[ \t]*,[ \t]*"
+                                 r"[A-Za-z_][\w.]*)*))", step.code, re.M):
+            if match.group(1):
+                names.add(match.group(1))
+            else:
+                names |= {n.strip().split(".")[0] for n in match.group(2).split(",")}
+    if not names:
+        return []
+    mapping = metadata.packages_distributions()
+    recorded = (env or {}).get("distributions") or {}
+    found = []
+    for name in sorted(names):
+        dists = mapping.get(name)
+        if not dists:
+            continue
+        dist = dists[0].lower().replace("_", "-").replace(".", "-")
+        version = recorded.get(dist) if env else None
+        if version is None and env is None:
+            try:
+                version = metadata.version(dists[0])
+            except metadata.PackageNotFoundError:
+                version = None
+        found.append({"name": name, "distribution": dist, "version": version})
+    return found

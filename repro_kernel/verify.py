@@ -1,0 +1,397 @@
+"""``jupyter repro verify DIR|nb.ipynb``: replay an export in a fresh kernel and compare every step.
+
+Before any code runs: the manifest is validated and its integrity seal checked (tampering: exit 2), every
+input file's hash is compared with the recorded one (changed or missing data: exit 1), and the kernel's
+environment is checked for the pinned packages (missing: exit 2). Then ``replay.ipynb``'s steps run in a
+fresh kernel through nbclient, each prepared by the replay runtime exactly as when a user runs the notebook,
+and each step's outputs are compared with the recorded ones (:mod:`repro_kernel.normalize`): the saved
+notebook's outputs where the export carries them, the recorder's output hash otherwise, the ok/error status
+always. Exit 0 when every step reproduced, 1 when some differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import nbformat
+from traitlets import Bool, Float, Unicode
+
+from .app import ReproSubApp
+from .exceptions import BadInputError, DataChangedError, ReproError
+from .manifest import load_manifest
+from .normalize import compare_outputs, short_diff
+
+_ENV_CHECK = """
+import json as _j, importlib.metadata as _m
+def _v(n):
+    try:
+        return _m.version(n)
+    except _m.PackageNotFoundError:
+        return None
+print(_j.dumps({n: _v(n) for n in %s}))
+del _j, _m, _v
+"""
+
+
+@dataclass
+class StepResult:
+    """One step's verdict."""
+
+    index: int
+    label: str
+    outcome: str  # reproduced | differs | error | not-run
+    compared: str  # outputs | hash | status
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Report:
+    """The verify report (``--json`` prints it)."""
+
+    folder: str
+    kernel: str
+    steps: list[StepResult] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    replay_seconds: float = 0.0
+    total_seconds: float = 0.0
+    exit_code: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        counts: dict[str, int] = {}
+        for step in self.steps:
+            counts[step.outcome] = counts.get(step.outcome, 0) + 1
+        return {
+            "folder": self.folder,
+            "kernel": self.kernel,
+            "reproduced": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "counts": counts,
+            "steps": [asdict(s) for s in self.steps],
+            "problems": self.problems,
+            "warnings": self.warnings,
+            "replay_seconds": round(self.replay_seconds, 4),
+            "total_seconds": round(self.total_seconds, 4),
+        }
+
+
+def _input_problems(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    from .hashing import hash_file
+
+    workdir = (folder / manifest["replay"]["workdir"]).resolve()
+    problems = []
+    for item in manifest["inputs"]:
+        if item.get("bundled"):
+            path = folder / item["bundled"]
+        elif item.get("rel") is not None:
+            path = workdir / item["rel"]
+        else:
+            path = Path(item["abspath"])
+        if not path.exists():
+            problems.append(f"changed data: {item['path']} is missing (expected at {path}, recorded {item['hash']})")
+            continue
+        now = hash_file(str(path))
+        if now != item["hash"]:
+            problems.append(f"changed data: {item['path']} recorded {item['hash']}, now {now}")
+    return problems
+
+
+def _kernel_name(manifest: dict[str, Any], requested: Optional[str]) -> str:
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    name = requested or ((manifest["notebook"].get("kernelspec") or {}).get("name")) or "python3"
+    try:
+        KernelSpecManager().get_kernel_spec(name)
+    except NoSuchKernel:
+        available = ", ".join(sorted(KernelSpecManager().find_kernel_specs())) or "none"
+        if requested:
+            raise BadInputError(f"no kernel named {name!r}", hint=f"choose one of: {available}") from None
+        name = "python3"
+    return name
+
+
+def _stream_text(cell: Any) -> str:
+    return "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"
+                   and o.get("name") == "stdout")
+
+
+def _error_text(cell: Any) -> Optional[str]:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out.get('ename')}: {out.get('evalue')}"
+    return None
+
+
+def verify_export(
+    target: Path,
+    *,
+    rtol: float = 0.0,
+    image_tolerance: Optional[float] = None,
+    kernel: Optional[str] = None,
+    timeout: Optional[float] = None,
+    progress: bool = False,
+) -> Report:
+    """Replay the export at ``target`` (a folder, or a notebook to export first) and compare every step."""
+    started = time.perf_counter()
+    target = Path(target)
+    cleanup: Optional[Path] = None
+    if target.suffix == ".ipynb" and target.is_file():
+        from .export import export_notebook
+
+        cleanup = Path(tempfile.mkdtemp(prefix="repro-verify-"))
+        folder = export_notebook(target, output=cleanup / (target.stem + ".repro"), force=True)
+    elif target.is_dir():
+        folder = target
+    else:
+        raise BadInputError(f"{target} is neither an export folder nor a notebook",
+                            hint="pass the folder `jupyter repro export` wrote, or a .ipynb")
+    try:
+        return _verify_folder(folder.resolve(), rtol, image_tolerance, kernel, timeout, progress, started)
+    finally:
+        if cleanup is not None:
+            shutil.rmtree(cleanup, ignore_errors=True)
+
+
+def _verify_folder(
+    folder: Path, rtol: float, image_tolerance: Optional[float], kernel: Optional[str],
+    timeout: Optional[float], progress: bool, started: float,
+) -> Report:
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    manifest = load_manifest(folder)
+    report = Report(folder=str(folder), kernel=_kernel_name(manifest, kernel))
+    report.problems = _input_problems(folder, manifest)
+    if report.problems:
+        report.exit_code = DataChangedError.exit_code
+        report.total_seconds = time.perf_counter() - started
+        return report
+    report.warnings += [f"not guaranteed: {c}" for c in manifest["not_guaranteed"]]
+
+    nb = nbformat.read(folder / manifest["replay"]["notebook"], as_version=4)
+    setup_cells = [c for c in nb.cells if c.cell_type == "code" and "repro-setup" in c.metadata.get("tags", [])]
+    step_cells = {c.metadata["repro"]["step"]: c for c in nb.cells if c.cell_type == "code"
+                  and "repro" in c.metadata}
+    steps = manifest["steps"]
+    work = nbformat.v4.new_notebook(metadata=nb.metadata)
+    env = dict(os.environ)
+    env.pop("REPRO_REPLAY_REEXEC", None)
+    if manifest.get("hash_seed") is not None:
+        env["PYTHONHASHSEED"] = manifest["hash_seed"]
+    client = NotebookClient(work, timeout=timeout or None, allow_errors=True, kernel_name=report.kernel,
+                            resources={"metadata": {"path": str(folder)}})
+
+    def run(source: str) -> Any:
+        cell = nbformat.v4.new_code_cell(source)
+        work.cells.append(cell)
+        client.execute_cell(cell, len(work.cells) - 1)
+        return cell
+
+    bar = _progress(progress, len(steps))
+    try:
+        with client.setup_kernel(env=env):
+            requirements = [r["distribution"] for r in manifest["requirements"]]
+            versions = json.loads(_stream_text(run(_ENV_CHECK % json.dumps(requirements))) or "{}")
+            for req in manifest["requirements"]:
+                have = versions.get(req["distribution"])
+                if have is None:
+                    report.problems.append(
+                        f"missing package: {req['distribution']}=={req['version']} is not installed for kernel "
+                        f"{report.kernel}; pip install -r {folder / 'requirements.txt'}")
+                elif req["version"] and have != req["version"]:
+                    report.warnings.append(f"version drift: {req['distribution']} {have} installed, "
+                                           f"{req['version']} recorded")
+            if report.problems:
+                report.exit_code = 2
+                return report
+            for cell in setup_cells:
+                setup = run(cell.source)
+                error = _error_text(setup)
+                if error:
+                    raise BadInputError(f"the replay runtime failed to start ({error})",
+                                        hint="export the notebook again")
+            replay_started = time.perf_counter()
+            stop = None
+            for entry in steps:
+                index = entry["index"]
+                source = step_cells[index].source if index in step_cells else None
+                if source is None:
+                    raise BadInputError(f"replay.ipynb has no cell for step {index}", hint="export again")
+                if stop is not None:
+                    report.steps.append(StepResult(index, _label(entry), "not-run", "status", stop))
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    cell = run(source)
+                except CellTimeoutError:
+                    stop = f"step {index} timed out"
+                    report.steps.append(StepResult(index, _label(entry), "error", "status",
+                                                   f"timed out after {timeout} s"))
+                    continue
+                except DeadKernelError:
+                    stop = f"the kernel died in step {index}"
+                    report.steps.append(StepResult(index, _label(entry), "error", "status", "the kernel died"))
+                    continue
+                seconds = time.perf_counter() - t0
+                report.steps.append(_judge(entry, step_cells[index], cell, rtol, image_tolerance, seconds))
+                if report.steps[-1].detail.startswith("InputChangedError"):
+                    stop = "an input changed before this step"
+                if bar is not None:
+                    bar[0].advance(bar[1])
+            report.replay_seconds = time.perf_counter() - replay_started
+            hashes_cell = run("print(_repro.report())")
+            hashes = json.loads(_stream_text(hashes_cell) or "{}")
+    finally:
+        if bar is not None:
+            bar[0].stop()
+    _apply_hashes(report, steps, hashes)
+    report.exit_code = 0 if all(s.outcome == "reproduced" for s in report.steps) else 1
+    report.total_seconds = time.perf_counter() - started
+    return report
+
+
+def _label(entry: dict[str, Any]) -> str:
+    count = entry.get("execution_count")
+    where = f"In[{count}]" if count is not None else "-"
+    cell = f"cell {entry['cell_index'] + 1}" if entry.get("cell_index") is not None else "deleted/edited cell"
+    return f"{where} {cell}"
+
+
+def _judge(entry: dict[str, Any], recorded_cell: Any, cell: Any, rtol: float, image_tolerance: Optional[float],
+           seconds: float) -> StepResult:
+    error = _error_text(cell)
+    label = _label(entry)
+    if error and error.startswith("InputChangedError"):
+        return StepResult(entry["index"], label, "error", "status", error, seconds)
+    expected_error = entry.get("error")
+    if entry["status"] == "ok" and error:
+        return StepResult(entry["index"], label, "error", "status", f"raised {error[:200]}", seconds)
+    if entry["status"] == "error" and not error:
+        return StepResult(entry["index"], label, "differs", "status",
+                          f"raised {expected_error} when recorded, ran cleanly now", seconds)
+    if entry["status"] == "error" and error and expected_error and not error.startswith(expected_error + ":"):
+        return StepResult(entry["index"], label, "differs", "status",
+                          f"raised {expected_error} when recorded, {error[:120]} now", seconds)
+    if entry["recorded_outputs"]:
+        comparison = compare_outputs(recorded_cell.get("outputs", []), cell.get("outputs", []), rtol=rtol,
+                                     image_tolerance=image_tolerance)
+        return StepResult(entry["index"], label, "reproduced" if comparison.same else "differs", "outputs",
+                          comparison.diff, seconds)
+    return StepResult(entry["index"], label, "reproduced", "status", "", seconds)
+
+
+def _apply_hashes(report: Report, steps: list[dict[str, Any]], hashes: dict[str, Any]) -> None:
+    """Steps without recorded outputs: compare the recorder's output hash with the replay's."""
+    by_index = {s["index"]: s for s in steps}
+    for result in report.steps:
+        entry = by_index[result.index]
+        if result.compared != "status" or result.outcome != "reproduced" or entry["recorded_outputs"]:
+            continue
+        seen = hashes.get(str(result.index))
+        if seen is None or entry.get("session_id") is None:
+            continue
+        if entry["output_hash"] == seen.get("output_hash"):
+            result.compared = "hash" if entry["output_hash"] else "status"
+        else:
+            result.outcome, result.compared = "differs", "hash"
+            result.detail = f"output hash {str(entry['output_hash'])[:19]} recorded, {str(seen.get('output_hash'))[:19]} now"
+
+
+def _progress(enabled: bool, total: int) -> Optional[tuple[Any, Any]]:
+    if not enabled:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return None
+    bar = Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   console=console, transient=True)
+    task = bar.add_task("replay", total=total)
+    bar.start()
+    return bar, task
+
+
+def render_report(report: Report) -> str:
+    """The table ``jupyter repro verify`` prints (rich, plain when not a terminal)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(record=True, width=120, file=open(os.devnull, "w"))
+    if report.problems:
+        for problem in report.problems:
+            console.print(problem, markup=False, highlight=False)
+        return console.export_text()
+    table = Table(title=f"jupyter repro verify {report.folder}", title_justify="left")
+    for column in ("step", "cell", "result", "compared", "details"):
+        table.add_column(column, overflow="fold")
+    styles = {"reproduced": "green", "differs": "yellow", "error": "red", "not-run": "dim"}
+    for step in report.steps:
+        table.add_row(str(step.index), step.label, f"[{styles[step.outcome]}]{step.outcome}[/]", step.compared,
+                      step.detail or "")
+    console.print(table)
+    counts: dict[str, int] = {}
+    for step in report.steps:
+        counts[step.outcome] = counts.get(step.outcome, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in counts.items())
+    console.print(f"{len(report.steps)} steps: {summary} ({report.replay_seconds:.2f} s replay, "
+                  f"{report.total_seconds:.2f} s in all)", markup=False, highlight=False)
+    for warning in report.warnings:
+        console.print(f"  {warning}", markup=False, highlight=False)
+    return console.export_text()
+
+
+class VerifyApp(ReproSubApp):
+    """Replay an export in a fresh kernel and compare every step's outputs with the recorded ones."""
+
+    name = "jupyter-repro-verify"
+    description = __doc__
+    examples = """
+    jupyter repro verify analysis.repro
+    jupyter repro verify analysis.ipynb --rtol 1e-9 --json
+    jupyter repro verify analysis.repro --kernel python3 --timeout 600
+    """
+    rtol = Float(0.0, help="Numbers in text outputs match within this relative tolerance.").tag(config=True)
+    image_tolerance = Float(-1.0, help="Images match when their mean pixel difference (0-255) is at most this "
+                                       "(default: identical bytes).").tag(config=True)
+    json_output = Bool(False, help="Print the report as JSON on stdout.").tag(config=True)
+    kernel = Unicode("", help="Kernel to replay in (default: the notebook's kernelspec).").tag(config=True)
+    timeout = Float(0.0, help="Seconds one step may run (0: no limit).").tag(config=True)
+    aliases = {"rtol": "VerifyApp.rtol", "kernel": "VerifyApp.kernel", "timeout": "VerifyApp.timeout",
+               "image-tolerance": "VerifyApp.image_tolerance"}
+    flags = {"json": ({"VerifyApp": {"json_output": True}}, json_output.help)}
+
+    def run(self) -> int:
+        (target,) = self.positional(1, "one export folder or notebook")
+        try:
+            report = verify_export(
+                Path(target), rtol=self.rtol, kernel=self.kernel or None, timeout=self.timeout or None,
+                image_tolerance=self.image_tolerance if self.image_tolerance >= 0 else None,
+                progress=not self.json_output,
+            )
+        except ReproError as exc:
+            if self.json_output:
+                print(json.dumps({"folder": target, "reproduced": False, "exit_code": exc.exit_code,
+                                  "problems": [exc.one_line()], "steps": []}))
+            raise
+        if self.json_output:
+            print(json.dumps(report.to_json(), indent=1))
+        elif report.problems:
+            for problem in report.problems:
+                print(f"jupyter repro verify: {problem}", file=sys.stderr)
+        else:
+            print(render_report(report), end="")
+        return report.exit_code
+
+
+__all__ = ["verify_export", "VerifyApp", "Report", "StepResult", "short_diff"]

@@ -13,8 +13,7 @@ import pytest
 from nbclient import NotebookClient
 
 from repro_kernel.journal import Journal
-
-KERNEL_NAME = os.environ.get("REPRO_TEST_KERNEL", "python3")
+from repro_kernel.testing import KERNEL_NAME
 START = "%load_ext repro_kernel\n%repro start"
 
 

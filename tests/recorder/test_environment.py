@@ -11,7 +11,7 @@ import pytest
 from repro_kernel.journal import Journal
 from repro_kernel.redact import REDACTED, filter_environment, looks_secret_value, redact_url
 from tests.conftest import START
-from tests.recorder.kernel import LiveKernel
+from repro_kernel.testing import LiveKernel
 
 SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import START, journal_records
-from tests.recorder.kernel import LiveKernel
+from repro_kernel.testing import LiveKernel
 
 
 def _comm_roundtrip(k: LiveKernel, comm_id: str, data: dict[str, Any], *, open_: bool = False) -> list[dict[str, Any]]:

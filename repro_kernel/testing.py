@@ -1,4 +1,8 @@
-"""A real kernel driven the way JupyterLab drives it: execute requests that carry a ``cellId``."""
+"""Drive a real kernel the way JupyterLab does: execute requests that carry a ``cellId``.
+
+Used by the demo (scripts/demo.py) and the test suite; it is the smallest honest stand-in for a person
+typing into JupyterLab, and it also collects outputs so a notebook can be saved as a frontend would.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
+import nbformat
 from jupyter_client.manager import KernelManager
 
-from tests.conftest import KERNEL_NAME
+KERNEL_NAME = os.environ.get("REPRO_TEST_KERNEL", "python3")
 
 
 class LiveKernel:
@@ -32,7 +37,8 @@ class LiveKernel:
         self.comm_messages: list[dict[str, Any]] = []
 
     def run(self, code: str, cell_id: Optional[str] = None, timeout: float = 60) -> dict[str, Any]:
-        """Execute ``code``; return {'reply': content, 'stdout', 'stderr', 'outputs': [msg content]}."""
+        """Execute ``code``; return {'reply', 'stdout', 'stderr', 'outputs' (message contents),
+        'cell_outputs' (nbformat output nodes, as a frontend would save them)}."""
         msg = self.kc.session.msg(
             "execute_request",
             {
@@ -48,7 +54,7 @@ class LiveKernel:
             msg["metadata"]["cellId"] = cell_id
         self.kc.shell_channel.send(msg)
         msg_id = msg["header"]["msg_id"]
-        stdout, stderr, outputs = [], [], []
+        stdout, stderr, outputs, cell_outputs = [], [], [], []
         while True:
             out = self.kc.get_iopub_msg(timeout=timeout)
             if out["parent_header"].get("msg_id") != msg_id:
@@ -56,6 +62,8 @@ class LiveKernel:
                     self.comm_messages.append(out["content"])
                 continue
             kind = out["msg_type"]
+            if kind in ("stream", "execute_result", "display_data", "error"):
+                cell_outputs.append(nbformat.v4.output_from_msg(out))
             if kind == "stream":
                 (stdout if out["content"]["name"] == "stdout" else stderr).append(out["content"]["text"])
             elif kind in ("execute_result", "display_data", "error"):
@@ -72,6 +80,7 @@ class LiveKernel:
             "stdout": "".join(stdout),
             "stderr": "".join(stderr),
             "outputs": outputs,
+            "cell_outputs": cell_outputs,
         }
 
     def value(self, expression: str) -> Any:

@@ -185,6 +185,72 @@ def restore(blob: bytes) -> str:
     return source
 
 
+class DefaultRngTap:
+    """Notes the entropy of every ``numpy.random.default_rng()`` call, in call order, while a cell runs.
+
+    ``default_rng()`` with no seed draws fresh entropy from the OS, which nothing can read back from the
+    generator once it is created inline (``np.random.default_rng().normal()``). The tap wraps the function:
+    an unseeded call gets a ``SeedSequence`` made here, whose entropy is recorded, and the generator is
+    exactly the one the original call would have built from that entropy. The replay hands the same
+    entropy back in the same order.
+    """
+
+    def __init__(self) -> None:
+        self.calls: Optional[list[dict[str, Any]]] = None
+        self.original: Any = None
+        self.wrapper: Any = None
+
+    def install(self, namespace: Optional[dict[str, Any]] = None) -> bool:
+        """Wrap ``numpy.random.default_rng`` if NumPy is imported; True once the wrapper is in place."""
+        np_random = sys.modules.get("numpy.random")
+        if np_random is None:
+            return False
+        current = getattr(np_random, "default_rng", None)
+        if current is None:
+            return False
+        if current is self.wrapper:
+            return True
+        original, tap = current, self
+        seed_sequence = np_random.SeedSequence
+
+        def default_rng(seed: Any = None) -> Any:
+            calls = tap.calls
+            if calls is not None:
+                if seed is None:
+                    seed = seed_sequence()
+                    calls.append({"kind": "numpy.default_rng", "seeded": False, "entropy": str(seed.entropy)})
+                else:
+                    value = seed if isinstance(seed, int) else None
+                    calls.append(
+                        {"kind": "numpy.default_rng", "seeded": True,
+                         "entropy": None if value is None else str(value)}
+                    )
+            return original(seed)
+
+        default_rng.__doc__ = original.__doc__
+        default_rng.__wrapped__ = original  # type: ignore[attr-defined]
+        self.original, self.wrapper = original, default_rng
+        np_random.default_rng = default_rng
+        self._rebind(namespace, original, default_rng)
+        return True
+
+    def uninstall(self, namespace: Optional[dict[str, Any]] = None) -> None:
+        np_random = sys.modules.get("numpy.random")
+        if np_random is not None and self.wrapper is not None and np_random.default_rng is self.wrapper:
+            np_random.default_rng = self.original
+        self._rebind(namespace, self.wrapper, self.original)
+        self.calls = None
+
+    @staticmethod
+    def _rebind(namespace: Optional[dict[str, Any]], old: Any, new: Any) -> None:
+        """Names bound by ``from numpy.random import default_rng`` follow the swap."""
+        if namespace is None or old is None:
+            return
+        for name, value in list(namespace.items()):
+            if value is old:
+                namespace[name] = new
+
+
 def generator_facts(value: Any) -> Optional[dict[str, Any]]:
     """Describe a NumPy ``Generator`` / ``RandomState`` / ``random.Random`` object, or None."""
     np = sys.modules.get("numpy")

@@ -46,6 +46,7 @@ class _Pending:
     module_count: int
     display_hash: Any = None
     displays: int = 0
+    generators: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -103,6 +104,7 @@ class Recorder(Configurable):
         self._ignore_dirs: tuple[str, ...] = ()
         self._seen_names: set[str] = set()
         self._kernel_dists: Optional[frozenset[str]] = None
+        self._rng_tap = randomness.DefaultRngTap()
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -142,6 +144,7 @@ class Recorder(Configurable):
         self._known_modules = {name.partition(".")[0] for name in list(sys.modules)}
         self._seen_names = set(self.shell.user_ns)
         audit.install()
+        self._rng_tap.install(self.shell.user_ns)
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         self.recording = True
@@ -162,6 +165,7 @@ class Recorder(Configurable):
             except ValueError:
                 pass
         audit.end()
+        self._rng_tap.uninstall(self.shell.user_ns)
         self._pending = None
         assert self.journal is not None and self.session_id is not None
         self.journal.end_session(self.session_id)
@@ -201,6 +205,7 @@ class Recorder(Configurable):
                 module_count=len(sys.modules),
             )
             self._hook_displays()
+            self._rng_tap.calls = self._pending.generators
             self._pending.perf_start = time.perf_counter()
             audit.begin()
         except Exception as exc:
@@ -209,6 +214,7 @@ class Recorder(Configurable):
 
     def post_run_cell(self, result: Any) -> None:
         events = audit.end()
+        self._rng_tap.calls = None
         pending, self._pending = self._pending, None
         if pending is None or not self.recording:
             return
@@ -341,21 +347,33 @@ class Recorder(Configurable):
         for source, (_state, fp) in after.items():
             if source not in sources:  # imported during this cell: its state before is unknown
                 sources[source] = {"before": None, "after": fp, "state_ref": None}
-        generators = []
+        # Generators in call order, as the default_rng tap saw them; then generators bound to names that
+        # the tap could not see (NumPy imported in this very cell, RandomState, random.Random).
+        generators = list(pending.generators)
+        tapped = {g["entropy"] for g in generators if g.get("entropy") is not None}
         for name in facts.defined:
-            described = randomness.generator_facts(self.shell.user_ns.get(name))
-            if described is not None:
-                described["name"] = name
-                described["seeded"] = not any(
-                    call.rsplit(".", 1)[-1] == described["kind"].rsplit(".", 1)[-1]
-                    or call.endswith("default_rng")
-                    for call in facts.unseeded_generators
-                )
-                if not described["seeded"]:
-                    unseeded = True
-                generators.append(described)
+            value = self.shell.user_ns.get(name)
+            described = randomness.generator_facts(value)
+            if described is None:
+                continue
+            entropy = described.get("entropy")
+            if entropy is not None and entropy in tapped:
+                for g in generators:
+                    if g.get("entropy") == entropy:
+                        g.setdefault("name", name)
+                continue
+            described["name"] = name
+            described["seeded"] = not any(
+                call.rsplit(".", 1)[-1] in ("default_rng", described["kind"].rsplit(".", 1)[-1])
+                for call in facts.unseeded_generators
+            )
+            generators.append(described)
+        if any(not g.get("seeded", True) for g in generators):
+            unseeded = True
         if facts.unseeded_generators and not generators:
             unseeded = True
+        if "numpy.random" in sys.modules:
+            self._rng_tap.install(self.shell.user_ns)
         return {
             "sources": sources,
             "generators": generators,

@@ -86,7 +86,12 @@ def test_randomness_fingerprints_states_seeds_and_generators(notebook_dir: Path)
         k.run("rng = np.random.default_rng()\ng = rng.random()", cell_id="gen")
         k.run("rng2 = np.random.default_rng(123)\nh = rng2.random()", cell_id="gen2")
         k.run("z = 1 + 1", cell_id="none")
+        k.run("inline = np.random.default_rng().random(2)", cell_id="inline")
+        k.run("from numpy.random import default_rng\nfirst = default_rng().random()\n"
+              "seeded = default_rng(5).random()\nsecond = default_rng().random()", cell_id="bound")
         w_value = k.value("w.tolist()")
+        inline = k.value("inline.tolist()")
+        bound = k.value("[first, seeded, second]")
     records = {r["cell_id"]: r for r in journal_records(notebook_dir)}
     py = records["py"]["random"]
     assert py["sources"]["python"]["before"] != py["sources"]["python"]["after"]
@@ -104,9 +109,23 @@ def test_randomness_fingerprints_states_seeds_and_generators(notebook_dir: Path)
     none = records["none"]["random"]["sources"]
     assert all(s["before"] == s["after"] for s in none.values())
 
-    # The state stored before `np2` brings back exactly the numbers that cell drew.
+    # Unseeded generators made inline or through a bound name: their entropy, in call order, rebuilds them.
     import numpy as np
 
+    inline_gen = records["inline"]["random"]["generators"]
+    assert [g["seeded"] for g in inline_gen] == [False]
+    assert records["inline"]["random"]["unseeded_draw"] is True
+    rebuilt = np.random.default_rng(np.random.SeedSequence(int(inline_gen[0]["entropy"])))
+    assert rebuilt.random(2).tolist() == inline
+    bound_gen = records["bound"]["random"]["generators"]
+    assert [(g["seeded"], g["entropy"] if g["seeded"] else "?") for g in bound_gen] == [
+        (False, "?"), (True, "5"), (False, "?")]
+    redo = [np.random.default_rng(np.random.SeedSequence(int(bound_gen[0]["entropy"]))).random(),
+            np.random.default_rng(5).random(),
+            np.random.default_rng(np.random.SeedSequence(int(bound_gen[2]["entropy"]))).random()]
+    assert redo == bound
+
+    # The state stored before `np2` brings back exactly the numbers that cell drew.
     from repro_kernel import randomness
 
     ref = records["np2"]["random"]["sources"]["numpy"]["state_ref"]

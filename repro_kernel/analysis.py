@@ -205,6 +205,7 @@ def _is_control(code: str) -> bool:
     stripped = code.strip()
     return bool(stripped) and all(
         line.strip().startswith(("%load_ext repro_kernel", "%repro", "%reload_ext repro_kernel"))
+        and not line.strip().startswith("%repro seed")
         for line in stripped.splitlines() if line.strip()
     )
 
@@ -524,7 +525,7 @@ def _hidden_state(last: dict[str, Execution], cells: list[Cell], by_id: dict[str
                 hidden[name] = "defined before recording started" if execution.record else "no cell defines it"
             elif seen.execution.cell is None or seen.execution.cell not in by_id:
                 hidden[name] = "defined by code no cell holds now: " + _snippet(seen.execution.code)
-            else:
+            elif by_id[seen.execution.cell].source != normalize_source(seen.execution.code):
                 hidden[name] = f"defined by an earlier version of {by_id[seen.execution.cell].label}"
         if not hidden:
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -423,6 +424,7 @@ def _randomness(executions: list["Execution"], cells: list["Cell"], context: "Co
 
 # -- environment ----------------------------------------------------------------------------------
 
+@lru_cache(maxsize=1)
 def current_environment() -> dict[str, Any]:
     """Python version and installed distributions of the process running the check."""
     from .environment import installed_distributions

@@ -190,23 +190,24 @@ def binder_url(git: Optional[dict[str, Any]], path_in_repo: Optional[str]) -> tu
     note = "Binder builds the commit above: push it first"
     if git.get("dirty"):
         note += "; the working tree had uncommitted changes when recorded, so commit them and export again"
+    if git.get("untracked"):
+        note += f"; {git['untracked']} files were untracked when recorded (git add and commit what the replay needs)"
     return url, note
 
 
-def _flags_at_export(notebook_path: Path) -> tuple[Optional[list[dict[str, Any]]], str]:
+def _flags_at_export(notebook_path: Path, session_id: Optional[str]) -> tuple[Optional[list[dict[str, Any]]], str]:
+    """The analysis engine's flags for the notebook as exported (imported lazily: it may be absent)."""
     try:
-        from .analysis import analyze_notebook  # type: ignore[attr-defined]
+        from .analysis import analyze_notebook
     except ImportError:
         return None, "the analysis engine is not installed in this version; run `jupyter repro check` later"
     try:
-        result = analyze_notebook(notebook_path)
+        report = analyze_notebook(notebook_path, session=session_id) if session_id else \
+            analyze_notebook(notebook_path)
+        flags = report.to_dict()["flags"] if hasattr(report, "to_dict") else list(report)
+        return [dict(f) for f in flags], "repro_kernel.analysis at export time"
     except Exception as exc:  # the export must not fail because a check did
-        return None, f"analysis failed ({type(exc).__name__}: {exc})"
-    flags = result.get("flags", result) if isinstance(result, dict) else result
-    try:
-        return [dict(f) if isinstance(f, dict) else dict(vars(f)) for f in flags], "from repro_kernel.analysis"
-    except Exception as exc:
-        return None, f"analysis returned an unexpected value ({type(exc).__name__})"
+        return None, f"analysis failed ({type(exc).__name__}: {str(exc)[:120]})"
 
 
 def build_export(
@@ -235,6 +236,13 @@ def build_export(
     finally:
         if journal is not None:
             journal.close()
+
+
+def _git_root(path: Path) -> Optional[Path]:
+    for parent in path.parents:
+        if (parent / ".git").exists():
+            return parent
+    return None
 
 
 def default_output_dir(notebook_path: Path) -> Path:
@@ -269,11 +277,13 @@ def _render(
     cache = FileHashCache()
     inputs = []
     for item in plan.inputs:
-        current = cache.facts(item["abspath"])
+        item = dict(item)
+        current_path = item.pop("current", item["abspath"])
+        current = cache.facts(current_path)
         sha256 = None
         source: Optional[Path] = None
         if current.hash == item["hash"]:
-            source = Path(item["abspath"])
+            source = Path(current_path)
         elif journal is not None and item["hash"] in snapshots and journal.has_object(item["hash"]):
             source = journal.object_path(item["hash"])
         if source is not None:
@@ -307,15 +317,17 @@ def _render(
     env = plan.environment
     reqs = _requirements(plan)
     git = env.get("git") if env else None
-    try:
-        repo_root = Path(git["root"]) if git and git.get("root") else None
-        labpath = os.path.relpath(output_dir / "replay.ipynb", repo_root) if repo_root else None
-        if labpath and labpath.startswith(".."):
-            labpath = os.path.relpath(notebook_path, repo_root)
-    except (ValueError, TypeError):
-        labpath = None
+    repo_root = _git_root(notebook_path) or (Path(git["root"]) if git and git.get("root") else None)
+    labpath = None
+    if repo_root is not None:
+        for candidate in (output_dir / "replay.ipynb", notebook_path):
+            rel = os.path.relpath(candidate, repo_root)
+            if not rel.startswith(".."):
+                labpath = Path(rel).as_posix()
+                break
     url, note = binder_url(git, labpath)
-    flags, flags_note = _flags_at_export(notebook_path)
+    flags, flags_note = _flags_at_export(
+        notebook_path, next((x['session_id'] for x in plan.sessions if x['replayed']), None))
 
     script, uses_ipython = _render_script(plan, nb_name)
     export.files["replay.py"] = script.encode("utf-8")
@@ -344,7 +356,7 @@ def _render(
         "recorded": plan.recorded,
         "notebook": {
             "name": nb_name,
-            "path": os.path.relpath(notebook_path, repo_root) if git and git.get("root") else nb_name,
+            "path": Path(os.path.relpath(notebook_path, repo_root)).as_posix() if repo_root else nb_name,
             "sha256": __import__("hashlib").sha256(notebook_path.read_bytes()).hexdigest(),
             "kernelspec": dict(nb.metadata.get("kernelspec") or {}) or None,
             "language": (nb.metadata.get("language_info") or {}).get("name"),

@@ -410,7 +410,7 @@ def plan_steps(
         for gen in rnd.get("generators") or []:
             if gen.get("seeded"):
                 continue
-            if gen.get("kind") == "numpy.Generator" and gen.get("entropy") is not None:
+            if gen.get("kind") in ("numpy.default_rng", "numpy.Generator") and gen.get("entropy") is not None:
                 step.generators.append({"kind": gen["kind"], "name": gen.get("name"), "entropy": gen["entropy"]})
             else:
                 not_guaranteed.append(f"step {step.index} creates an unseeded {gen.get('kind')} "
@@ -468,7 +468,8 @@ def plan_steps(
         hash_seed = None
         not_guaranteed.append("the session ran with a random hash seed (PYTHONHASHSEED unset): anything that "
                               "depends on the iteration order of a set of strings may differ")
-    modules = [m for r in records for m in (r.get("modules") or [])] + _modules_from_code(steps, env)
+    modules = [m for r in records for m in (r.get("modules") or [])]
+    modules += _modules_from_code(steps, env, modules)
     all_sessions = journal.sessions(notebook=nb_name)
     sessions = [{"session_id": s["session_id"], "started_at": s["started_at"], "ended_at": s["ended_at"],
                  "executions": journal.count_executions(s["session_id"]),
@@ -477,9 +478,12 @@ def plan_steps(
     if others:
         not_guaranteed.append(f"{len(others)} other recorded sessions of this notebook (before a kernel restart) "
                               "are not part of the replay")
-    workdir = Path((env or {}).get("cwd") or notebook_path.parent)
+    # Jupyter starts a notebook's kernel in the notebook's folder; relative reads resolve there, wherever the
+    # project has moved since it was recorded.
+    for item in used_inputs:
+        item["current"] = str(notebook_path.parent / item["rel"]) if item["rel"] is not None else item["abspath"]
     return _finish(ExportPlan(mode, True, steps, used_inputs, list(network.values()), sessions, env, hash_seed,
-                              modules, workdir if workdir.is_dir() else notebook_path.parent, not_guaranteed, notes))
+                              modules, notebook_path.parent, not_guaranteed, notes))
 
 
 def _finish(plan: ExportPlan) -> ExportPlan:
@@ -488,7 +492,8 @@ def _finish(plan: ExportPlan) -> ExportPlan:
     return plan
 
 
-def _modules_from_code(steps: list[Step], env: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
+def _modules_from_code(steps: list[Step], env: Optional[dict[str, Any]] = None,
+                       known: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
     """Top-level modules the steps import, with the distribution that provides them (when known)."""
     from importlib import metadata
 
@@ -500,21 +505,36 @@ def _modules_from_code(steps: list[Step], env: Optional[dict[str, Any]] = None) 
                 names.add(match.group(1))
             else:
                 names |= {n.strip().split(".")[0] for n in match.group(2).split(",")}
+    names -= set(getattr(sys, "stdlib_module_names", ()))
+    names -= {m["name"] for m in known}
     if not names:
         return []
-    mapping = metadata.packages_distributions()
     recorded = (env or {}).get("distributions") or {}
     found = []
+    unresolved = []
     for name in sorted(names):
-        dists = mapping.get(name)
-        if not dists:
-            continue
-        dist = dists[0].lower().replace("_", "-").replace(".", "-")
-        version = recorded.get(dist) if env else None
-        if version is None and env is None:
-            try:
-                version = metadata.version(dists[0])
-            except metadata.PackageNotFoundError:
-                version = None
-        found.append({"name": name, "distribution": dist, "version": version})
+        guess = _ALIASES.get(name, name.lower().replace("_", "-"))
+        if guess in recorded:
+            found.append({"name": name, "distribution": guess, "version": recorded[guess]})
+        else:
+            unresolved.append(name)
+    if unresolved:  # packages_distributions() reads every installed distribution's metadata: slow, so last
+        mapping = metadata.packages_distributions()
+        for name in unresolved:
+            dists = mapping.get(name)
+            if not dists:
+                continue
+            dist = dists[0].lower().replace("_", "-").replace(".", "-")
+            version = recorded.get(dist) if env else None
+            if version is None and env is None:
+                try:
+                    version = metadata.version(dists[0])
+                except metadata.PackageNotFoundError:
+                    version = None
+            found.append({"name": name, "distribution": dist, "version": version})
     return found
+
+
+_ALIASES = {"sklearn": "scikit-learn", "skimage": "scikit-image", "cv2": "opencv-python", "PIL": "pillow",
+            "yaml": "pyyaml", "bs4": "beautifulsoup4", "dateutil": "python-dateutil", "mpl_toolkits": "matplotlib",
+            "attr": "attrs", "google": "protobuf"}

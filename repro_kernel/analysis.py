@@ -637,7 +637,7 @@ def analyze_notebook(
     nb = read_notebook(path)
     page = cells_from_dicts([dict(c, source=c.get("source")) for c in nb.get("cells", [])])
     context = Context(notebook_dir=path.resolve().parent, file_facts=FileHashCache().facts,
-                      current_environment=current_environment(), notebook_metadata=dict(nb.get("metadata") or {}))
+                      notebook_metadata=dict(nb.get("metadata") or {}))
     opened: Optional[Journal] = None
     owned = False
     if journal is not False:
@@ -661,6 +661,7 @@ def analyze_notebook(
                 context.environment = sessions.get(session_id, {}).get("environment") or {}
                 context.previous_environment = previous_environment(opened, path.name, session_id, {})
                 context.snapshot_hashes = opened.snapshot_hashes()
+                context.current_environment = current_environment()
         if records:
             executions = build_executions(records, map_executions(records, page))
         else:

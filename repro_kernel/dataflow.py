@@ -583,7 +583,7 @@ class _Visitor(ast.NodeVisitor):
             if name == "repro" and line.split()[:1] == ["seed"]:
                 self.seeds.append(("%repro seed", "all", line.split(maxsplit=1)[-1]))
             elif name in PYTHON_LINE_MAGICS and line.strip():
-                self._merge(analyze_code(line))
+                self._merge(analyze_code(_strip_options(line)))
             elif name in ("pip", "conda", "mamba", "uv") and line.split()[:1] in (
                 ["install"], ["update"], ["upgrade"], ["uninstall"], ["remove"]
             ):
@@ -599,6 +599,8 @@ class _Visitor(ast.NodeVisitor):
             body = rest[1] if len(rest) > 1 else ""
             if name in PYTHON_CELL_MAGICS:
                 self._merge(analyze_code(body))
+                if name != "capture" and line.strip():
+                    self._merge(analyze_code(_strip_options(line)))  # %%timeit's setup line
                 if name == "capture" and line.split():
                     target = [w for w in line.split() if not w.startswith("-")]
                     if target:
@@ -645,6 +647,16 @@ class _Visitor(ast.NodeVisitor):
         self.installs += facts.installs
         self.gpu += facts.gpu_uses
         self.determinism += facts.determinism
+
+
+def _strip_options(line: str) -> str:
+    """The Python part of ``%timeit -n1 -r 3 f(x)``-style magic arguments."""
+    words = line.split(" ")
+    while words and (words[0].startswith("-") or not words[0]):
+        word = words.pop(0)
+        if word in ("-n", "-r", "-p", "-s", "-l", "-T", "-D") and words:
+            words.pop(0)
+    return " ".join(words)
 
 
 def _draw_source(dotted: str, last: str) -> Optional[str]:

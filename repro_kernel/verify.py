@@ -197,8 +197,10 @@ def _verify_folder(
         return cell
 
     bar = _progress(progress, len(steps))
+    # The kernel's own log (e.g. its transport warning) goes to a file, not into our one-line report.
+    kernel_log = tempfile.TemporaryFile(mode="w+")
     try:
-        with client.setup_kernel(env=env):
+        with client.setup_kernel(env=env, stderr=kernel_log, stdout=kernel_log):
             requirements = [r["distribution"] for r in manifest["requirements"]]
             versions = json.loads(_stream_text(run(_ENV_CHECK % json.dumps(requirements))) or "{}")
             for req in manifest["requirements"]:
@@ -251,6 +253,7 @@ def _verify_folder(
             hashes_cell = run("print(_repro.report())")
             hashes = json.loads(_stream_text(hashes_cell) or "{}")
     finally:
+        kernel_log.close()
         if bar is not None:
             bar[0].stop()
     _apply_hashes(report, steps, hashes)

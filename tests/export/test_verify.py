@@ -1,0 +1,170 @@
+"""`jupyter repro verify`: replay in a fresh kernel, per-step comparison, and every bad input in one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from repro_kernel.export import export_notebook
+from repro_kernel.manifest import seal
+from repro_kernel.verify import render_report, verify_export
+from tests.export.conftest import cli, manifest_of
+
+
+@pytest.fixture(scope="module")
+def exported(recorded: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shutil
+
+    target = tmp_path_factory.mktemp("verify") / "project"
+    shutil.copytree(recorded.parent, target, ignore=shutil.ignore_patterns("weather.repro"))
+    return export_notebook(target / recorded.name, mode="history")
+
+
+def clone(exported: Path, where: Path) -> Path:
+    """A private copy of the project holding the export (the replay reads the data beside it)."""
+    import shutil
+
+    shutil.copytree(exported.parent, where)
+    return where / exported.name
+
+
+def test_history_replay_reproduces_every_step_including_unseeded_randomness(exported: Path) -> None:
+    report = verify_export(exported)
+    assert report.exit_code == 0, render_report(report)
+    assert {s.outcome for s in report.steps} == {"reproduced"}
+    manifest = manifest_of(exported)
+    assert len(report.steps) == len(manifest["steps"])
+    by_index = {s.index: s for s in report.steps}
+    # Steps whose outputs the saved notebook shows are compared output by output, the others by hash/status.
+    assert all(by_index[s["index"]].compared == "outputs" for s in manifest["steps"] if s["recorded_outputs"])
+    table = render_report(report)
+    assert "reproduced" in table and f"{len(report.steps)} steps" in table
+
+
+def test_json_report_through_the_cli_the_way_the_sidebar_reads_it(exported: Path) -> None:
+    result = cli("verify", str(exported), "--json")
+    assert result.returncode == 0, result.stderr[-1500:]
+    report = json.loads(result.stdout)
+    assert report["reproduced"] is True and report["exit_code"] == 0
+    assert report["counts"] == {"reproduced": len(manifest_of(exported)["steps"])}
+    assert {"index", "label", "outcome", "compared", "detail", "seconds"} <= set(report["steps"][0])
+
+
+def test_changed_data_is_reported_in_one_line_naming_the_file_and_both_hashes(exported: Path,
+                                                                              tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "p"
+    shutil.copytree(exported.parent, project)
+    csv = project / "weather.csv"
+    csv.write_text(csv.read_text().replace("Oslo,3.5", "Oslo,4.5"))
+    recorded_hash = manifest_of(project / exported.name)["inputs"][0]["hash"]
+    result = cli("verify", str(project / exported.name))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "changed data: weather.csv" in lines[0] and recorded_hash in lines[0]
+    assert lines[0].count("blake3:") == 2
+    # The script itself stops before the step that reads it, naming the file and both hashes.
+    run = subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "replay.py"],
+                         cwd=project / exported.name, capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "weather.csv changed since it was recorded" in run.stdout + run.stderr
+    assert recorded_hash in run.stdout + run.stderr
+
+
+def test_tampered_manifest_and_script_are_bad_input(exported: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = clone(exported, tmp_path / "t")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["steps"][0]["random"] = {}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    result = cli("verify", str(folder))
+    assert result.returncode == 2
+    assert "modified after export" in result.stderr and result.stderr.count("\n") == 1
+    shutil.rmtree(folder.parent)
+    folder = clone(exported, folder.parent)
+    with open(folder / "replay.py", "a") as handle:
+        handle.write("\nimport os\n")
+    result = cli("verify", str(folder), "--json")
+    assert result.returncode == 2 and "replay.py was modified after export" in result.stderr
+    assert json.loads(result.stdout)["problems"], "--json still reports on stdout"
+    (folder / "manifest.json").write_text("{\"schema_version\": 99}")
+    result = cli("verify", str(folder))
+    assert result.returncode == 2 and "schema_version 99" in result.stderr
+
+
+def test_missing_packages_are_reported_one_line_each(exported: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = clone(exported, tmp_path / "m")
+    manifest = manifest_of(folder)
+    manifest["requirements"].append({"distribution": "no-such-dist-xyz", "version": "1.0", "modules": ["nsd"]})
+    sealed = [k for k in manifest["integrity"]["files"]]
+    seal(manifest, folder, sealed)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    result = cli("verify", str(folder))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"jupyter repro verify: missing package: no-such-dist-xyz==1.0 is not installed for kernel python3; "
+        f"pip install -r {folder.resolve() / 'requirements.txt'}"]
+
+
+def test_a_step_that_no_longer_reproduces_is_shown_with_a_short_diff(exported: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = clone(exported, tmp_path / "d")
+    manifest = manifest_of(folder)
+    # Drop the recorded random state of the steps that draw from NumPy: their outputs must now differ.
+    for step in manifest["steps"]:
+        step["random"].pop("numpy", None)
+    seal(manifest, folder, list(manifest["integrity"]["files"]))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    report = verify_export(folder)
+    assert report.exit_code == 1
+    differs = [s for s in report.steps if s.outcome == "differs"]
+    assert differs and any("array([" in s.detail for s in differs)
+    assert all(len(s.detail.splitlines()) <= 7 for s in differs)
+
+
+def test_rtol_accepts_small_numeric_noise(exported: Path, tmp_path: Path) -> None:
+    import shutil
+
+    import nbformat
+
+    folder = clone(exported, tmp_path / "r")
+    nb = nbformat.read(folder / "replay.ipynb", as_version=4)
+    changed = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "stream":
+                continue
+            first, _, rest = out["text"].partition("\n")
+            try:
+                value = float(first)
+            except ValueError:
+                continue
+            out["text"] = f"{value * (1 + 1e-9)!r}\n{rest}"
+            changed += 1
+    assert changed, "the recorded session prints a number"
+    nbformat.write(nb, folder / "replay.ipynb")
+    manifest = manifest_of(folder)
+    seal(manifest, folder, list(manifest["integrity"]["files"]))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    strict = verify_export(folder)
+    loose = verify_export(folder, rtol=1e-6)
+    assert strict.exit_code == 1 and loose.exit_code == 0
+
+
+def test_verify_accepts_a_notebook_and_bad_targets_get_one_line(exported: Path, tmp_path: Path) -> None:
+    notebook = exported.parent / "weather.ipynb"
+    report = verify_export(notebook)
+    assert report.exit_code == 0
+    result = cli("verify", str(tmp_path / "nothing-here"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    result = cli("verify", str(exported), "--kernel", "no-such-kernel")
+    assert result.returncode == 2 and "no kernel named" in result.stderr

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -41,6 +42,7 @@ DEFAULT_SEVERITY = {
 # Kinds that need the page (cell order and current sources) to be judged.
 PAGE_KINDS = ("out-of-order", "edited-since-run", "never-run", "hidden-state")
 # Names IPython puts in the namespace itself: never hidden state.
+_IPYTHON_NAMES = frozenset({"In", "Out", "get_ipython", "exit", "quit", "display", "_", "__", "___"})
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i?\d+|_(ih|oh|dh|ii|iii)|In|Out|get_ipython|exit|quit|display)$")
 
 
@@ -91,6 +93,23 @@ class Execution:
     record: Optional[dict[str, Any]] = None
     writes: dict[str, Optional[str]] = field(default_factory=dict)  # name -> value key (None: unknown)
     seen: dict[str, Optional["Write"]] = field(default_factory=dict)  # name read -> the write it saw
+    tags: frozenset[str] = frozenset()  # which rules have anything to look at here (computed once)
+
+    def __post_init__(self) -> None:
+        facts, record = self.facts, self.record or {}
+        random = record.get("random") or {}
+        tags = set()
+        if facts.seeds or facts.random_draws or facts.unseeded_generators or random.get("unseeded_draw"):
+            tags.add("random")
+        if facts.imported_modules or record.get("modules") or facts.determinism or facts.gpu_uses:
+            tags.add("gpu")
+        if record.get("modules") or facts.installs:
+            tags.add("environment")
+        if record.get("files_read") or record.get("files_written"):
+            tags.add("files")
+        if record.get("network"):
+            tags.add("network")
+        self.tags = frozenset(tags)
 
 
 @dataclass
@@ -100,6 +119,10 @@ class Write:
     name: str
     execution: Execution
     key: Optional[str]
+    seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.seq = self.execution.seq
 
     def same_value_as(self, other: Optional["Write"]) -> bool:
         return other is not None and self.key is not None and self.key == other.key
@@ -180,6 +203,11 @@ def normalize_source(source: Union[str, list[str], None]) -> str:
         return ""
     if isinstance(source, list):
         source = "".join(source)
+    return _normalize(source)
+
+
+@lru_cache(maxsize=16384)
+def _normalize(source: str) -> str:
     return "\n".join(line.rstrip() for line in source.rstrip().splitlines())
 
 
@@ -200,6 +228,7 @@ def _is_code(cell: Cell) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in cell.source.splitlines())
 
 
+@lru_cache(maxsize=4096)
 def _is_control(code: str) -> bool:
     """Executions of jupyter-repro's own magics say nothing about the user's work."""
     stripped = code.strip()
@@ -262,17 +291,23 @@ def map_executions(records: list[dict[str, Any]], cells: list[Cell]) -> list[Opt
 def build_executions(records: list[dict[str, Any]], mapping: list[Optional[str]]) -> list[Execution]:
     """Executions with their writes (eager bindings, mutations, deletions), in the order they ran."""
     executions = []
-    for record, cell in zip(records, mapping):
-        code = record.get("code") or ""
-        if _is_control(code):
-            continue
-        facts = analyze_code(code)
-        ok = record.get("status", "ok") == "ok"
-        execution = Execution(int(record.get("seq") or len(executions) + 1), cell, code,
-                              record.get("execution_count"), ok, facts, record)
-        _fill_writes(execution, record.get("defined") or ())
-        executions.append(execution)
+    for index, (record, cell) in enumerate(zip(records, mapping)):
+        execution = _execution(record, index)
+        if execution is not None:
+            execution.cell = cell
+            executions.append(execution)
     return executions
+
+
+def _execution(record: dict[str, Any], index: int) -> Optional[Execution]:
+    code = record.get("code") or ""
+    if _is_control(code):
+        return None
+    ok = record.get("status", "ok") == "ok"
+    execution = Execution(int(record.get("seq") or index + 1), None, code, record.get("execution_count"), ok,
+                          analyze_code(code), record)
+    _fill_writes(execution, record.get("defined") or ())
+    return execution
 
 
 def _fill_writes(execution: Execution, recorded_defined: Any = ()) -> None:
@@ -314,7 +349,11 @@ def resolve(executions: list[Execution]) -> dict[str, Write]:
     Reading a function's name charges the reader with the globals the function's body reads and rebinds
     (resolved when it runs, as Python does), so the dependency lands on the cell that calls it.
     """
-    current: dict[str, Write] = {}
+    return resolve_more({}, executions)
+
+
+def resolve_more(current: dict[str, Write], executions: list[Execution]) -> dict[str, Write]:
+    """:func:`resolve` continued from the final writes ``current`` of earlier executions (updated in place)."""
     for execution in executions:
         seen = execution.seen
         stack = list(reversed(execution.facts.eager_used))
@@ -339,12 +378,18 @@ def resolve(executions: list[Execution]) -> dict[str, Write]:
 
 # -- the rules --------------------------------------------------------------------------------------
 
-def analyze(executions: list[Execution], cells: list[Cell], context: Context) -> tuple[list[Flag], dict[str, str]]:
-    """Run every rule; return the flags and, per kind that could not be judged, the reason."""
+def analyze(
+    executions: list[Execution], cells: list[Cell], context: Context, final: Optional[dict[str, Write]] = None
+) -> tuple[list[Flag], dict[str, str]]:
+    """Run every rule; return the flags and, per kind that could not be judged, the reason.
+
+    ``final``: the result of :func:`resolve` on ``executions`` when the caller keeps it (live updates).
+    """
     from . import analysis_data
 
     not_judged: dict[str, str] = {}
-    final = resolve(executions)
+    if final is None:
+        final = resolve(executions)
     by_id = {c.id: c for c in cells}
     last: dict[str, Execution] = {}
     for execution in executions:
@@ -386,32 +431,45 @@ def _names(names: list[str], limit: int = 3) -> str:
 
 def _stale(executions: list[Execution], last: dict[str, Execution], final: dict[str, Write],
            by_id: dict[str, Cell]) -> list[Flag]:
-    flags = []
+    """Cells whose inputs changed after they last ran, one flag per execution that changed them."""
+    groups: dict[int, tuple[Execution, dict[str, list[str]]]] = {}
     for cell_id, execution in last.items():
         if cell_id not in by_id:
             continue
-        changed: dict[str, Write] = {}
+        changed: list[Write] = []
+        seq = execution.seq
+        get = final.get
         for name, seen in execution.seen.items():
-            now = final.get(name)
-            if now is None or now.execution.seq <= execution.seq or now.same_value_as(seen):
+            now = get(name)
+            if now is None or now.seq <= seq:
                 continue
-            if seen is None and now.key == "<deleted>":
-                continue
-            changed[name] = now
-        if not changed:
-            continue
-        names = sorted(changed)
-        writers = sorted({w.execution.cell for w in changed.values() if w.execution.cell and w.execution.cell != cell_id},
-                         key=lambda c: by_id[c].index if c in by_id else 10**9)
-        by = ", ".join(_label(w.execution.cell, by_id, w.execution) for w in
-                       sorted(changed.values(), key=lambda w: w.execution.seq)[-1:])
+            if now.key is not None and (now.key == (seen.key if seen is not None else "<deleted>")):
+                continue  # rebound to the same value (or deleted before it was ever defined)
+            changed.append(now)
+        if changed:
+            latest = max(changed, key=lambda w: w.execution.seq).execution
+            group = groups.setdefault(latest.seq, (latest, {}))[1]
+            group[cell_id] = sorted(w.name for w in changed)
+    flags = []
+    for writer, stale in groups.values():
+        cells = sorted(stale, key=lambda c: by_id[c].index)
+        names = sorted({n for ns in stale.values() for n in ns})
+        which = _cell_list([by_id[c] for c in cells])
         flags.append(Flag(
-            "stale", [cell_id] + [w for w in writers if w in by_id],
-            f"{by_id[cell_id].label} read {_names(names)}, changed since by {by}: its output may not match the state",
-            f"re-run {by_id[cell_id].label} (or restart and run all) so its output matches",
-            details={"names": names, "changed_by": writers},
+            "stale", cells,
+            f"{which} read {_names(names)}, changed since by {_label(writer.cell, by_id, writer)}: "
+            f"{'its output' if len(cells) == 1 else 'their outputs'} may not match the state",
+            f"re-run {which} (or restart and run all)",
+            details={"names": names, "changed_by": writer.cell, "by_cell": stale},
         ))
     return flags
+
+
+def _cell_list(cells: list[Cell], limit: int = 4) -> str:
+    if len(cells) == 1:
+        return cells[0].label
+    shown = ", ".join(str(c.index + 1) for c in cells[:limit])
+    return f"cells {shown}" + (f" and {len(cells) - limit} more" if len(cells) > limit else "")
 
 
 def _out_of_order(executions: list[Execution], last: dict[str, Execution], by_id: dict[str, Cell],
@@ -503,10 +561,18 @@ def _defines_now(cells: list[Cell]) -> tuple[set[str], bool]:
     star = False
     for cell in cells:
         if cell.cell_type == "code":
-            facts = analyze_code(cell.source)
-            names.update(facts.defined)
-            star = star or bool(facts.star_imports) or any(m.split()[:1] in (["run"], ["load"]) for m in facts.magics)
+            defined, opaque = _cell_defines(cell.source)
+            names.update(defined)
+            star = star or opaque
     return names, star
+
+
+@lru_cache(maxsize=16384)
+def _cell_defines(source: str) -> tuple[tuple[str, ...], bool]:
+    """Names a cell's source defines, and whether it may define more than the AST shows (star, %run)."""
+    facts = analyze_code(source)
+    opaque = bool(facts.star_imports) or any(m.split()[:1] in (["run"], ["load"]) for m in facts.magics)
+    return tuple(facts.defined), opaque
 
 
 def _hidden_state(last: dict[str, Execution], cells: list[Cell], by_id: dict[str, Cell]) -> list[Flag]:
@@ -517,7 +583,7 @@ def _hidden_state(last: dict[str, Execution], cells: list[Cell], by_id: dict[str
             continue
         hidden: dict[str, str] = {}
         for name, seen in execution.seen.items():
-            if name in defined_now or _IPYTHON_NAME.match(name):
+            if name in defined_now or name in _IPYTHON_NAMES or _IPYTHON_NAME.match(name):
                 continue
             if seen is None:
                 if has_star:
@@ -592,16 +658,57 @@ def live_report(recorder: Any, cells: Optional[list[dict[str, Any]]]) -> Report:
         context.previous_environment = previous_environment(
             journal, getattr(recorder, "notebook", None), getattr(recorder, "session_id", None), _live_cache)
     if cells is not None:
-        page = cells_from_dicts(cells)
+        cached = _live_cache.get("page")
+        if cached is not None and cached[0] is cells and cached[1] == len(cells):
+            page = cached[2]
+        else:
+            page = cells_from_dicts(cells)
+            _live_cache["page"] = (cells, len(cells), page)  # the comm replaces the list on every change
     else:
         page, context.positions_known = _page_from_records(records), False
+    state = _LiveState.for_recorder(recorder, records)
     mapping = map_executions(records, page)
-    executions = build_executions(records, mapping)
-    flags, not_judged = analyze(executions, page, context)
+    for execution, index in zip(state.executions, state.indices):
+        execution.cell = mapping[index]
+    executions = state.executions
+    flags, not_judged = analyze(executions, page, context, final=state.final)
     return Report(flags, page, notebook=getattr(recorder, "notebook", None),
                   journal=str(journal.database_path) if journal is not None else None,
                   session_id=getattr(recorder, "session_id", None), executions=len(executions),
                   not_judged=not_judged)
+
+
+class _LiveState:
+    """What a live update can keep from the previous one: records only ever get appended to a session, and
+    which write each execution saw does not depend on the page, so only new records are resolved."""
+
+    def __init__(self, session_id: Optional[str]) -> None:
+        self.session_id = session_id
+        self.count = 0
+        self.last: Optional[dict[str, Any]] = None
+        self.executions: list[Execution] = []
+        self.indices: list[int] = []
+        self.final: dict[str, Write] = {}
+
+    @classmethod
+    def for_recorder(cls, recorder: Any, records: list[dict[str, Any]]) -> "_LiveState":
+        key = f"state:{id(recorder)}"
+        state = _live_cache.get(key)
+        session_id = getattr(recorder, "session_id", None)
+        if (state is None or state.session_id != session_id or state.count > len(records)
+                or (state.count and records[state.count - 1] is not state.last)):
+            state = _live_cache[key] = cls(session_id)
+        fresh = []
+        for index in range(state.count, len(records)):
+            execution = _execution(records[index], index)
+            if execution is not None:
+                fresh.append(execution)
+                state.indices.append(index)
+        state.executions.extend(fresh)
+        resolve_more(state.final, fresh)
+        state.count = len(records)
+        state.last = records[-1] if records else None
+        return state
 
 
 def _page_from_records(records: list[dict[str, Any]]) -> list[Cell]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
@@ -77,6 +78,7 @@ def project_root(context: "Context") -> Path:
     return Path(root) if root else (context.notebook_dir or Path.cwd())
 
 
+@lru_cache(maxsize=4096)
 def _outside(path: str, root: Path) -> bool:
     try:
         Path(path).resolve().relative_to(root.resolve())
@@ -99,6 +101,8 @@ def _files(executions: list["Execution"], context: "Context", by_id: dict[str, "
 
     history: dict[str, list[tuple[str, Optional[str], "Execution", Any]]] = {}
     for execution in executions:
+        if "files" not in execution.tags:
+            continue
         record = execution.record or {}
         for kind in ("files_read", "files_written"):
             for access in record.get(kind) or ():
@@ -300,7 +304,21 @@ def _current_digest(path: str, recorded: str, algorithm: str) -> Optional[str]:
     return _digest_cache[key]
 
 
+_head_cache: dict[Path, tuple[float, Optional[str]]] = {}
+
+
 def _git_head(folder: Path) -> Optional[str]:
+    """The HEAD commit of the repository holding ``folder`` (re-read at most once a second)."""
+    now = time.monotonic()
+    cached = _head_cache.get(folder)
+    if cached is not None and now - cached[0] < 1.0:
+        return cached[1]
+    head = _read_git_head(folder)
+    _head_cache[folder] = (now, head)
+    return head
+
+
+def _read_git_head(folder: Path) -> Optional[str]:
     """The HEAD commit of the repository holding ``folder``, read from .git without running git."""
     for candidate in [folder, *folder.parents]:
         dot_git = candidate / ".git"
@@ -335,6 +353,8 @@ def _network_recorded(executions: list["Execution"], by_id: dict[str, "Cell"]) -
 
     hosts: dict[str, list["Execution"]] = {}
     for execution in executions:
+        if "network" not in execution.tags:
+            continue
         for access in (execution.record or {}).get("network") or ():
             host = str(access.get("host") or access.get("url") or "?")
             if host.startswith(_LOOPBACK):
@@ -389,10 +409,15 @@ def _randomness(executions: list["Execution"], cells: list["Cell"], context: "Co
         order.sort(key=lambda e: by_id[e.cell].index if e.cell in by_id else 10**9)
         executions = order
     for execution in executions:
+        if "random" not in execution.tags:
+            continue
         facts = execution.facts
         for _call, source, _value in facts.seeds:
             seeded.update(("python", "numpy", "torch", "torch_cuda", "tensorflow") if source in ("all", None) else (source,))
-        random = (execution.record or {}).get("random") or {}
+        random = execution.record.get("random") if execution.record else None
+        if not (facts.random_draws or facts.unseeded_generators or (random and random.get("unseeded_draw"))):
+            continue
+        random = random or {}
         sources = random.get("sources") or {}
         found: list[str] = []
         if random.get("unseeded_draw"):
@@ -463,6 +488,8 @@ def _environment(executions: list["Execution"], context: "Context", by_id: dict[
     imported: dict[str, tuple[Optional[str], "Execution"]] = {}
     changed: list[tuple[str, str, str, "Execution"]] = []
     for execution in executions:
+        if "environment" not in execution.tags:
+            continue
         for module in (execution.record or {}).get("modules") or ():
             dist = module.get("distribution")
             if not dist:
@@ -472,7 +499,7 @@ def _environment(executions: list["Execution"], context: "Context", by_id: dict[
             before = start.get(dist)
             if before and module.get("version") and module["version"] != before:
                 changed.append((dist, before, module["version"], execution))
-    installers = [e for e in executions if e.facts.installs]
+    installers = [e for e in executions if "environment" in e.tags and e.facts.installs]
     if installers or changed:
         cells = _cells_of(installers + [c[3] for c in changed], by_id)
         what = (f"{changed[0][0]} went from {changed[0][1]} to {changed[0][2]}" if changed
@@ -535,8 +562,11 @@ def _gpu(executions: list["Execution"], context: "Context", by_id: dict[str, "Ce
     settings: set[str] = set()
     gpu_hint: list["Execution"] = []
     for execution in executions:
-        names = list(execution.facts.imported_modules)
-        names += [m.get("name") for m in (execution.record or {}).get("modules") or ()]
+        if "gpu" not in execution.tags:
+            continue
+        facts = execution.facts
+        modules = execution.record.get("modules") if execution.record else None
+        names = list(facts.imported_modules) + [m.get("name") for m in modules or ()]
         for name in names:
             framework = GPU_FRAMEWORKS.get(str(name))
             if framework:

@@ -1,0 +1,57 @@
+"""Output normalisation: what verify treats as the same output, and what it must not."""
+
+from __future__ import annotations
+
+import base64
+
+from repro_kernel.normalize import compare_outputs, normalize_text, numbers_close
+
+
+def out(text: str, kind: str = "text/plain") -> dict:
+    return {"output_type": "execute_result", "data": {kind: text}, "metadata": {}, "execution_count": 1}
+
+
+def test_volatile_parts_are_normalised() -> None:
+    assert normalize_text("<Foo object at 0x7f3a2b1c9d40>") == normalize_text("<Foo object at 0x7f00deadbeef>")
+    assert normalize_text("saved /tmp/tmpab12cd/out.csv") == normalize_text("saved /tmp/tmpzz99/out.csv")
+    assert normalize_text("CPU times: user 3 ms\nWall time: 5.72 µs\n1") == normalize_text(
+        "CPU times: user 9 ms\nWall time: 8 ms\n1")
+    assert normalize_text('<div id="sk-container-id-3">') == normalize_text('<div id="sk-container-id-1">')
+    assert normalize_text("\x1b[31mred\x1b[0m  \r\n") == "red"
+
+
+def test_real_differences_are_not_normalised_away() -> None:
+    assert normalize_text("0.1234") != normalize_text("0.1235")
+    assert normalize_text("array([1, 2])") != normalize_text("array([2, 1])")
+    assert not compare_outputs([out("1.0")], [out("1.5")]).same
+
+
+def test_rtol_is_relative_and_only_about_numbers() -> None:
+    assert numbers_close("x = 1.000000001, n=3", "x = 1.0, n=3", rtol=1e-6)
+    assert not numbers_close("x = 1.01", "x = 1.0", rtol=1e-6)
+    assert not numbers_close("x = 1.0 a", "x = 1.0 b", rtol=1.0)
+    assert compare_outputs([out("1.000000001")], [out("1.0")], rtol=1e-6).same
+    assert not compare_outputs([out("1.000000001")], [out("1.0")]).same
+
+
+def test_images_compare_by_hash_and_diffs_are_short() -> None:
+    png_a = base64.b64encode(b"\x89PNG-a").decode()
+    png_b = base64.b64encode(b"\x89PNG-b").decode()
+    assert compare_outputs([out(png_a, "image/png")], [out(png_a, "image/png")]).same
+    differs = compare_outputs([out(png_a, "image/png")], [out(png_b, "image/png")])
+    assert not differs.same and "image/png differs" in differs.diff
+    long_a = "\n".join(str(i) for i in range(100))
+    long_b = "\n".join(str(i * 2) for i in range(100))
+    diff = compare_outputs([out(long_a)], [out(long_b)]).diff
+    assert len(diff.splitlines()) <= 8 and "more changed lines" in diff
+
+
+def test_streams_merge_and_stderr_is_not_compared() -> None:
+    recorded = [{"output_type": "stream", "name": "stdout", "text": "a\n"},
+                {"output_type": "stream", "name": "stdout", "text": "b\n"},
+                {"output_type": "stream", "name": "stderr", "text": "warning 1\n"}]
+    replayed = [{"output_type": "stream", "name": "stdout", "text": "a\nb\n"},
+                {"output_type": "stream", "name": "stderr", "text": "other warning\n"}]
+    assert compare_outputs(recorded, replayed).same
+    missing = compare_outputs(recorded, [])
+    assert not missing.same and "missing" in missing.diff

@@ -110,9 +110,9 @@ export class KernelConnector implements Repro.ITransport {
       const next: Repro.ConnectionState =
         this._state === 'connecting' ? 'not-loaded' : 'no-kernel';
       this._comm = null;
-      this._rejectAll('the kernel closed the repro comm');
       this._setState(next);
       handshake.resolve(next);
+      this._rejectAll('the kernel closed the repro comm');
     };
 
     const requestId = UUID.uuid4();

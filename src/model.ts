@@ -231,12 +231,19 @@ export class ReproModel implements IReproModel {
     sender: Repro.ITransport,
     state: Repro.ConnectionState
   ): void {
+    const wasConnected = this._state === 'connected';
     this._state = state;
     if (state !== 'connected') {
       this._lastNotebook = null;
     }
-    if (state === 'not-loaded' && this._status && !this._fromSavedCopy) {
-      this._status = { ...this._status, recording: false };
+    if (wasConnected && state !== 'connected') {
+      // The kernel that recorded is gone (restart, change, shutdown): what it reported no
+      // longer describes this kernel. The saved copy in the notebook still has it.
+      this._status = null;
+      this._flags = [];
+      this._cellKinds = {};
+      this._verifyResult = null;
+      this._flagsChanged.emit();
     }
     this._changed.emit();
   }

@@ -113,6 +113,7 @@ export class CellBadges implements IDisposable {
     node.textContent = label;
     node.dataset.severity = worst;
     node.dataset.kinds = entries.map(e => e.kind).join(' ');
+    node.dataset.cellId = cell.model.id;
     node.title = description;
     node.setAttribute(
       'aria-label',

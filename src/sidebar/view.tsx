@@ -48,7 +48,35 @@ function shortHash(hash: string | null | undefined): string {
 }
 
 function formatTime(epochSeconds: number | null | undefined): string {
-  return epochSeconds ? new Date(epochSeconds * 1000).toLocaleString() : '—';
+  if (!epochSeconds) {
+    return '—';
+  }
+  const date = new Date(epochSeconds * 1000);
+  const today = new Date().toDateString() === date.toDateString();
+  return today
+    ? date.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })
+    : date.toLocaleString(undefined, {
+        dateStyle: 'medium',
+        timeStyle: 'short'
+      });
+}
+
+/**
+ * Kernel messages quote names and commands in backticks; show those as code.
+ */
+function Text(props: { text: string }): JSX.Element {
+  const parts = props.text.split('`');
+  return (
+    <>
+      {parts.map((part, i) =>
+        i % 2 === 1 && i < parts.length - 1 ? (
+          <code key={i}>{part}</code>
+        ) : (
+          <React.Fragment key={i}>{part}</React.Fragment>
+        )
+      )}
+    </>
+  );
 }
 
 function formatDuration(seconds: number | null | undefined): string {
@@ -140,9 +168,9 @@ function StatusSection(props: IReproViewProps): JSX.Element {
       className="jp-repro-section jp-repro-status"
       aria-labelledby="jp-repro-status-title"
     >
-      <h2 id="jp-repro-status-title" className="jp-repro-title">
+      <h3 id="jp-repro-status-title" className="jp-repro-title">
         {props.notebookName ?? trans.__('No notebook')}
-      </h2>
+      </h3>
       <div
         className="jp-repro-state"
         data-state={state}
@@ -276,8 +304,14 @@ function FlagsSection(props: IReproViewProps): JSX.Element {
                     data-kind={flag.kind}
                     data-severity={flag.severity}
                   >
-                    <div className="jp-repro-message">{flag.message}</div>
-                    {flag.fix && <div className="jp-repro-fix">{flag.fix}</div>}
+                    <div className="jp-repro-message">
+                      <Text text={flag.message} />
+                    </div>
+                    {flag.fix && (
+                      <div className="jp-repro-fix">
+                        <Text text={flag.fix} />
+                      </div>
+                    )}
                     {flag.cells.length > 0 && (
                       <div className="jp-repro-cells">
                         {flag.cells.slice(0, FLAG_CELLS).map(cellId => (

@@ -3,6 +3,7 @@ import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, SidePanel } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
+import { Panel, Widget } from '@lumino/widgets';
 import * as React from 'react';
 
 import { reproIcon } from '../icons';
@@ -129,8 +130,13 @@ function cellInfoFor(
 export class ReproSidebar extends SidePanel {
   constructor(options: ReproSidebar.IOptions) {
     const trans = options.translator.load('jupyter_repro');
-    super({ translator: options.translator });
+    // A plain Panel as content: one section, no accordion title bar.
+    super({ content: new Panel(), translator: options.translator });
     this.id = SIDEBAR_ID;
+    const title = new Widget({ node: document.createElement('h2') });
+    title.node.textContent = trans.__('Reproducibility');
+    title.addClass('jp-repro-panelTitle');
+    this.header.addWidget(title);
     this.addClass('jp-repro-sidebar');
     this.title.icon = reproIcon;
     this.title.caption = trans.__('Reproducibility');

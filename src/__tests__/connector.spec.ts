@@ -1,0 +1,331 @@
+import { ISessionContext } from '@jupyterlab/apputils';
+import { PromiseDelegate } from '@lumino/coreutils';
+import { Signal } from '@lumino/signaling';
+
+import { KernelConnector, START_CODE } from '../connector';
+import { Repro } from '../tokens';
+
+/**
+ * A comm whose other end the test plays.
+ */
+class FakeComm {
+  constructor(readonly targetName: string) {}
+  isDisposed = false;
+  opened: any = null;
+  sent: any[] = [];
+  onMsg: (msg: any) => void = () => undefined;
+  onClose: (msg: any) => void = () => undefined;
+
+  open(data: any) {
+    this.opened = data;
+  }
+
+  send(data: any) {
+    this.sent.push(data);
+  }
+
+  close() {
+    this.onClose({});
+    this.isDisposed = true;
+  }
+
+  /** The kernel sends a comm message. */
+  receive(data: any) {
+    this.onMsg({ content: { comm_id: 'x', data } });
+  }
+
+  /** The kernel closes the comm. */
+  kernelCloses() {
+    this.isDisposed = true;
+    this.onClose({ content: { comm_id: 'x', data: {} } });
+  }
+}
+
+class FakeKernel {
+  status = 'idle';
+  isDisposed = false;
+  comms: FakeComm[] = [];
+  executed: any[] = [];
+  executeReply: any = { content: { status: 'ok' } };
+
+  createComm(target: string) {
+    const comm = new FakeComm(target);
+    this.comms.push(comm);
+    return comm;
+  }
+
+  requestExecute(content: any) {
+    this.executed.push(content);
+    return { done: Promise.resolve(this.executeReply) };
+  }
+
+  get lastComm(): FakeComm {
+    return this.comms[this.comms.length - 1];
+  }
+}
+
+class FakeSessionContext {
+  session: { kernel: FakeKernel | null } = { kernel: new FakeKernel() };
+  kernelChanged = new Signal<any, any>(this);
+  statusChanged = new Signal<any, string>(this);
+  iopubMessage = new Signal<any, any>(this);
+  readyDelegate = new PromiseDelegate<void>();
+  get ready() {
+    return this.readyDelegate.promise;
+  }
+  get kernel(): FakeKernel {
+    return this.session.kernel!;
+  }
+}
+
+const tick = () => new Promise(resolve => setTimeout(resolve, 0));
+
+function setup() {
+  const context = new FakeSessionContext();
+  const connector = new KernelConnector({
+    sessionContext: context as unknown as ISessionContext,
+    notebookPath: () => 'work/analysis.ipynb'
+  });
+  const states: Repro.ConnectionState[] = [];
+  const messages: any[] = [];
+  connector.stateChanged.connect((_, state) => states.push(state));
+  connector.messageReceived.connect((_, message) => messages.push(message));
+  return { context, connector, states, messages };
+}
+
+/** Answer the hello of the comm most recently opened. */
+function answerHello(kernel: FakeKernel, status: Partial<Repro.IStatus> = {}) {
+  const comm = kernel.lastComm;
+  comm.receive({
+    type: 'hello-reply',
+    request_id: comm.opened.request_id,
+    success: true,
+    version: 1,
+    status: { recording: true, ...status }
+  });
+}
+
+describe('KernelConnector', () => {
+  it('opens the repro comm with hello once the session is ready', async () => {
+    const { context, connector, states, messages } = setup();
+    expect(connector.state).toBe('no-kernel');
+    context.readyDelegate.resolve();
+    await tick();
+    const comm = context.kernel.lastComm;
+    expect(comm.targetName).toBe('repro');
+    expect(comm.opened).toMatchObject({
+      type: 'hello',
+      version: 1,
+      notebook: 'work/analysis.ipynb'
+    });
+    expect(typeof comm.opened.request_id).toBe('string');
+    expect(connector.state).toBe('connecting');
+
+    answerHello(context.kernel, { session_id: 's1' });
+    expect(connector.state).toBe('connected');
+    expect(states).toEqual(['connecting', 'connected']);
+    expect(messages[0]).toMatchObject({
+      type: 'hello-reply',
+      status: { session_id: 's1' }
+    });
+    connector.dispose();
+  });
+
+  it('reports not-loaded when the kernel closes the comm at once', async () => {
+    const { connector, context } = setup();
+    const handshake = connector.connect();
+    context.kernel.lastComm.kernelCloses();
+    expect(await handshake).toBe('not-loaded');
+    expect(connector.state).toBe('not-loaded');
+    await expect(connector.request({ type: 'status' })).rejects.toThrow(
+      /start recording/
+    );
+    connector.dispose();
+  });
+
+  it('matches replies to requests by request_id and relays pushes', async () => {
+    const { connector, context, messages } = setup();
+    void connector.connect();
+    answerHello(context.kernel);
+    const comm = context.kernel.lastComm;
+
+    const exported = connector.request({ type: 'export' });
+    const status = connector.request({ type: 'status' });
+    const [exportMsg, statusMsg] = comm.sent;
+    expect(exportMsg.type).toBe('export');
+    expect(exportMsg.request_id).not.toBe(statusMsg.request_id);
+
+    // Replies may come in any order.
+    comm.receive({
+      type: 'status-reply',
+      request_id: statusMsg.request_id,
+      success: true,
+      status: { recording: true, executions: 2 }
+    });
+    comm.receive({
+      type: 'export-reply',
+      request_id: exportMsg.request_id,
+      success: true,
+      directory: '/w/analysis.repro'
+    });
+    expect((await exported).directory).toBe('/w/analysis.repro');
+    expect((await status).status?.executions).toBe(2);
+
+    comm.receive({ type: 'flags', flags: [], cells: {} });
+    expect(messages[messages.length - 1]).toEqual({
+      type: 'flags',
+      flags: [],
+      cells: {}
+    });
+    // Replies are not relayed as pushes.
+    expect(messages.filter(m => m.type === 'export-reply')).toEqual([]);
+    connector.dispose();
+  });
+
+  it('rejects a failed reply with its one-line error', async () => {
+    const { connector, context } = setup();
+    void connector.connect();
+    answerHello(context.kernel);
+    const comm = context.kernel.lastComm;
+    const snapshot = connector.request({ type: 'snapshot', paths: ['x'] });
+    comm.receive({
+      type: 'snapshot-reply',
+      request_id: comm.sent[0].request_id,
+      success: false,
+      error: 'x: no such file; check the path'
+    });
+    await expect(snapshot).rejects.toThrow('x: no such file; check the path');
+    connector.dispose();
+  });
+
+  it('follows a restart: drops the comm, then reopens it when idle', async () => {
+    const { connector, context, states } = setup();
+    void connector.connect();
+    answerHello(context.kernel);
+    const first = context.kernel.lastComm;
+    const pending = connector.request({ type: 'status' });
+
+    context.statusChanged.emit('restarting');
+    expect(connector.state).toBe('no-kernel');
+    await expect(pending).rejects.toThrow(/restarted/);
+    // The old comm's late messages are ignored.
+    first.receive({ type: 'flags', flags: [{ kind: 'stale' }], cells: {} });
+
+    context.statusChanged.emit('starting');
+    expect(context.kernel.comms).toHaveLength(1);
+    context.statusChanged.emit('idle');
+    expect(context.kernel.comms).toHaveLength(2);
+    // The restarted kernel has not loaded the recorder.
+    context.kernel.lastComm.kernelCloses();
+    expect(connector.state).toBe('not-loaded');
+    expect(states).toEqual([
+      'connecting',
+      'connected',
+      'no-kernel',
+      'connecting',
+      'not-loaded'
+    ]);
+    // Later idles do not keep knocking.
+    context.statusChanged.emit('idle');
+    expect(context.kernel.comms).toHaveLength(2);
+    connector.dispose();
+  });
+
+  it('follows a kernel change', async () => {
+    const { connector, context } = setup();
+    void connector.connect();
+    answerHello(context.kernel);
+    const newKernel = new FakeKernel();
+    context.session.kernel = newKernel;
+    context.kernelChanged.emit({ newValue: newKernel });
+    expect(connector.state).toBe('connecting');
+    expect(newKernel.comms).toHaveLength(1);
+    answerHello(newKernel);
+    expect(connector.state).toBe('connected');
+
+    context.session.kernel = null;
+    context.kernelChanged.emit({ newValue: null });
+    expect(connector.state).toBe('no-kernel');
+    connector.dispose();
+  });
+
+  it('starts recording silently and reconnects', async () => {
+    const { connector, context } = setup();
+    const handshake = connector.connect();
+    context.kernel.lastComm.kernelCloses();
+    await handshake;
+
+    const started = connector.startRecording();
+    await tick();
+    expect(context.kernel.executed).toEqual([
+      expect.objectContaining({
+        code: START_CODE,
+        silent: true,
+        store_history: false
+      })
+    ]);
+    expect(context.kernel.comms).toHaveLength(2);
+    answerHello(context.kernel);
+    await started;
+    expect(connector.state).toBe('connected');
+    connector.dispose();
+  });
+
+  it('says what to install when the kernel lacks repro_kernel', async () => {
+    const { connector, context } = setup();
+    context.kernel.executeReply = {
+      content: {
+        status: 'error',
+        ename: 'ModuleNotFoundError',
+        evalue: "No module named 'repro_kernel'"
+      }
+    };
+    await expect(connector.startRecording()).rejects.toThrow(
+      /pip install jupyter-repro/
+    );
+    expect(context.kernel.comms).toHaveLength(0);
+    connector.dispose();
+  });
+
+  it('fails start when the comm still closes after loading', async () => {
+    const { connector, context } = setup();
+    const started = connector.startRecording();
+    await tick();
+    context.kernel.lastComm.kernelCloses();
+    await expect(started).rejects.toThrow(/did not answer/);
+  });
+
+  it('reconnects after the user loads the recorder in a cell', async () => {
+    const { connector, context } = setup();
+    const handshake = connector.connect();
+    context.kernel.lastComm.kernelCloses();
+    await handshake;
+
+    const executeInput = (code: string) =>
+      context.iopubMessage.emit({
+        header: { msg_type: 'execute_input' },
+        content: { code }
+      });
+    executeInput('x = 1');
+    context.statusChanged.emit('idle');
+    expect(context.kernel.comms).toHaveLength(1);
+
+    executeInput('%load_ext repro_kernel\n%repro start');
+    context.statusChanged.emit('busy');
+    context.statusChanged.emit('idle');
+    expect(context.kernel.comms).toHaveLength(2);
+    answerHello(context.kernel);
+    expect(connector.state).toBe('connected');
+    connector.dispose();
+  });
+
+  it('closes its comm and rejects requests when disposed', async () => {
+    const { connector, context } = setup();
+    void connector.connect();
+    answerHello(context.kernel);
+    const pending = connector.request({ type: 'status' });
+    connector.dispose();
+    await expect(pending).rejects.toThrow(/closed/);
+    expect(context.kernel.lastComm.isDisposed).toBe(true);
+  });
+});

@@ -542,14 +542,6 @@ def _environment(executions: list["Execution"], context: "Context", by_id: dict[
                 "run it with the Python version it was written for, or re-run and save it here",
                 details={"saved_with": language, "here": here},
             ))
-        installers = [e for e in executions if e.facts.installs]
-        if installers:
-            cells = _cells_of(installers, by_id)
-            flags.append(Flag(
-                "environment-drift", cells, f"{_labels(cells, by_id)} install packages from inside the notebook",
-                "move the installs to requirements.txt and pin their versions",
-                details={"installs": [i for e in installers for i in e.facts.installs]},
-            ))
     return flags
 
 

@@ -91,6 +91,15 @@ _TORCH_DRAWS = frozenset(
      "bernoulli", "multinomial", "poisson"}
 )
 
+# scikit-learn callables that draw from NumPy's global state unless given ``random_state``.
+RANDOM_STATE_CALLS = frozenset(
+    {"train_test_split", "RandomForestClassifier", "RandomForestRegressor", "ExtraTreesClassifier",
+     "ExtraTreesRegressor", "GradientBoostingClassifier", "GradientBoostingRegressor", "KMeans", "MiniBatchKMeans",
+     "TSNE", "ShuffleSplit", "StratifiedShuffleSplit", "MLPClassifier", "MLPRegressor", "SGDClassifier",
+     "SGDRegressor", "IsolationForest", "RandomizedSearchCV", "make_classification", "make_regression",
+     "make_blobs", "DecisionTreeClassifier", "DecisionTreeRegressor"}
+)
+
 # Magics whose argument or body is Python that runs in the user's namespace.
 PYTHON_LINE_MAGICS = frozenset({"time", "timeit", "prun", "debug", "capture"})
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "prun", "debug", "capture", "memit", "snakeviz"})
@@ -552,6 +561,10 @@ class _Visitor(ast.NodeVisitor):
                 self.unseeded.append(dotted)
         else:
             draw = _draw_source(dotted, last)
+            if draw is None and last in RANDOM_STATE_CALLS and not any(
+                kw.arg in ("random_state", "seed") for kw in node.keywords
+            ):
+                draw = "numpy"  # scikit-learn without random_state draws from NumPy's global state
             if draw is not None:
                 self.draws.append((dotted, draw))
         setting = DETERMINISM_CALLS.get(dotted) or DETERMINISM_CALLS.get(last)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -25,6 +26,44 @@ def live_flags(recorder: Recorder, cells: Optional[list[dict[str, Any]]]) -> dic
     return analyze_live(recorder, cells)
 
 
+class _FlagsWorker:
+    """Recomputes the flags off the cell's path: a request made while cells run back to back is folded into
+    one analysis, run on a background thread once no new request came for ``delay`` seconds. One worker per
+    comm, so analyses never overlap."""
+
+    def __init__(self, compute: Callable[[], None], delay: float = 0.05) -> None:
+        self.compute = compute
+        self.delay = delay
+        self._due: Optional[float] = None
+        self._cond = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+        self._stopped = False
+
+    def request(self, delay: Optional[float] = None) -> None:
+        with self._cond:
+            self._due = time.monotonic() + (self.delay if delay is None else delay)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="repro-flags", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopped and (self._due is None or time.monotonic() < self._due):
+                    timeout = None if self._due is None else max(0.0, self._due - time.monotonic())
+                    self._cond.wait(timeout)
+                if self._stopped:
+                    return
+                self._due = None
+            self.compute()
+
+
 class ReproComm:
     """Owns the comm target; keeps the comms the frontend opened and pushes updates to them."""
 
@@ -32,6 +71,8 @@ class ReproComm:
         self.recorder = recorder
         self.comms: dict[str, Any] = {}
         self.cells: Optional[list[dict[str, Any]]] = None
+        self.flags_worker = _FlagsWorker(self._push_flags)
+        self._analysis_lock = threading.Lock()
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "hello": self._hello,
             "status": lambda msg: {"status": self.recorder.status()},
@@ -40,7 +81,7 @@ class ReproComm:
             "notebook": self._notebook,
             "snapshot": self._snapshot,
             "export": self._export,
-            "flags": lambda msg: self._flags(),
+            "flags": self._flags_request,
             "verify": lambda msg: {},
         }
 
@@ -62,6 +103,7 @@ class ReproComm:
             manager.unregister_target(TARGET_NAME, self._on_open)
         if self._on_recorder_event in self.recorder.listeners:
             self.recorder.listeners.remove(self._on_recorder_event)
+        self.flags_worker.stop()
         for c in list(self.comms.values()):
             try:
                 c.close()
@@ -97,8 +139,8 @@ class ReproComm:
             self.recorder.report_fault(f"comm {kind}", exc)
             reply.update(success=False, error=f"{type(exc).__name__}: {exc}")
         comm.send(reply)
-        if kind in ("notebook", "hello", "start", "snapshot") and reply.get("success"):
-            self._push_flags()
+        if kind in ("notebook", "hello", "start", "stop", "snapshot") and reply.get("success"):
+            self.flags_worker.request(delay=0.0 if kind != "notebook" else None)
 
     def _hello(self, data: dict[str, Any]) -> dict[str, Any]:
         notebook = data.get("notebook")
@@ -143,8 +185,10 @@ class ReproComm:
         directory = export_notebook(notebook, mode=data.get("mode") or "slice", force=True)
         return {"directory": str(directory)}
 
-    def _flags(self) -> dict[str, Any]:
-        return live_flags(self.recorder, self.cells)
+    def _flags_request(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The flags come as a `flags` push right after this reply (computed off the kernel's main path)."""
+        self.flags_worker.request(delay=0.0)
+        return {}
 
     # -- pushes -----------------------------------------------------------------------------------
 
@@ -162,7 +206,8 @@ class ReproComm:
         if not self.comms:
             return
         try:
-            payload = live_flags(self.recorder, self.cells)
+            with self._analysis_lock:
+                payload = live_flags(self.recorder, self.cells)
         except ImportError:
             return
         except Exception as exc:
@@ -176,10 +221,10 @@ class ReproComm:
         if kind == "record":
             self._push("record", {"record": payload})
             self._push("status", {"status": self.recorder.status()})
-            self._push_flags()
+            self.flags_worker.request()
         elif kind == "status":
             self._push("status", {"status": payload})
-            self._push_flags()
+            self.flags_worker.request()
 
     # -- verify runs in a thread so the kernel stays responsive ------------------------------------
 

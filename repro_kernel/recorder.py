@@ -47,6 +47,7 @@ class _Pending:
     display_hash: Any = None
     displays: int = 0
     generators: list[dict[str, Any]] = field(default_factory=list)
+    rng_marks: Optional[dict[str, Any]] = None
 
 
 @dataclass
@@ -64,6 +65,15 @@ def notebook_from_environment(shell: Any) -> Optional[str]:
         if isinstance(candidate, str) and candidate.endswith(".ipynb"):
             return candidate
     return None
+
+
+def _numpy_drawn_since_seeding(state: Any) -> bool:
+    """NumPy's global MT19937 sits at position 624 with no cached Gaussian right after seeding (which
+    importing NumPy does from OS entropy); anything else means a draw happened since."""
+    try:
+        return int(state["state"]["pos"]) != 624 or bool(state["has_gauss"])
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 class Recorder(Configurable):
@@ -94,6 +104,8 @@ class Recorder(Configurable):
         self.journal: Optional[Journal] = None
         self.environment: dict[str, Any] = {}
         self.records: list[dict[str, Any]] = []
+        self._timeline: list[dict[str, Any]] = []
+        self._inputs: dict[str, dict[str, Any]] = {}
         self.listeners: list[Listener] = []
         self.file_cache = FileHashCache()
         self.faults: list[str] = []
@@ -105,6 +117,7 @@ class Recorder(Configurable):
         self._seen_names: set[str] = set()
         self._kernel_dists: Optional[frozenset[str]] = None
         self._rng_tap = randomness.DefaultRngTap()
+        self._rng_last: Optional[tuple[dict[str, tuple[Any, str]], dict[str, Any]]] = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -139,8 +152,11 @@ class Recorder(Configurable):
         )
         self.journal.begin_session(self.session_id, self.notebook, self.environment, self.started_at)
         self.records = []
+        self._timeline = []
+        self._inputs = {}
         self._seq = 0
         self._random = _RandomBook()
+        self._rng_last = None
         self._known_modules = {name.partition(".")[0] for name in list(sys.modules)}
         self._seen_names = set(self.shell.user_ns)
         audit.install()
@@ -196,13 +212,15 @@ class Recorder(Configurable):
             self._pending = None
             return
         try:
+            rng, rng_marks = self._rng_before()
             self._pending = _Pending(
                 code=info.raw_cell or "",
                 cell_id=getattr(info, "cell_id", None),
                 started_at=time.time(),
                 perf_start=0.0,
-                rng=randomness.capture(),
+                rng=rng,
                 module_count=len(sys.modules),
+                rng_marks=rng_marks,
             )
             self._hook_displays()
             self._rng_tap.calls = self._pending.generators
@@ -211,6 +229,16 @@ class Recorder(Configurable):
         except Exception as exc:
             self._pending = None
             self.report_fault("pre_run_cell", exc)
+
+    def _rng_before(self) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
+        """Random states before the cell (those read after the last cell, unless anything moved since)
+        and their cheap marks."""
+        marks = randomness.marks()
+        if self._rng_last is not None:
+            states, last_marks = self._rng_last
+            if randomness.same_marks(marks, last_marks):
+                return states, marks
+        return randomness.capture(), marks
 
     def post_run_cell(self, result: Any) -> None:
         events = audit.end()
@@ -225,6 +253,7 @@ class Recorder(Configurable):
             assert self.journal is not None
             self.journal.append(record, self.notebook)
             self.records.append(record)
+            self._index(record)
         except Exception as exc:
             self.report_fault("post_run_cell", exc)
             return
@@ -331,7 +360,12 @@ class Recorder(Configurable):
         for _call, source, _value in facts.seeds:
             for seeded in (randomness.SOURCES if source in ("all", None) else (source,)):
                 book.seeded[seeded] = True
-        after = randomness.capture()
+        marks_after = randomness.marks()
+        if randomness.same_marks(marks_after, pending.rng_marks) and set(pending.rng) == set(marks_after):
+            after = pending.rng  # nothing drew: skip reading the full states again
+        else:
+            after = randomness.capture()
+        self._rng_last = (after, marks_after)
         sources: dict[str, Any] = {}
         unseeded = False
         for source, (state, fp) in pending.rng.items():
@@ -344,9 +378,11 @@ class Recorder(Configurable):
             sources[source] = {"before": fp, "after": fp_after, "state_ref": ref}
             if fp_after != fp and not book.seeded.get(source):
                 unseeded = True
-        for source, (_state, fp) in after.items():
+        for source, (state, fp) in after.items():
             if source not in sources:  # imported during this cell: its state before is unknown
                 sources[source] = {"before": None, "after": fp, "state_ref": None}
+                if source == "numpy" and _numpy_drawn_since_seeding(state) and not book.seeded.get(source):
+                    unseeded = True
         # Generators in call order, as the default_rng tap saw them; then generators bound to names that
         # the tap could not see (NumPy imported in this very cell, RandomState, random.Random).
         generators = list(pending.generators)
@@ -465,10 +501,16 @@ class Recorder(Configurable):
 
     # -- views -----------------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
-        """The status object of the comm protocol (docs/contracts.md)."""
+    TIMELINE_LIMIT = 500
+
+    def status(self, timeline_limit: Optional[int] = TIMELINE_LIMIT) -> dict[str, Any]:
+        """The status object of the comm protocol (docs/contracts.md).
+
+        Built from tables kept up to date as records arrive, so its cost does not grow with the session;
+        the timeline holds the latest ``timeline_limit`` executions (``executions`` counts them all).
+        """
         git = self.environment.get("git") or None
-        inputs = self.inputs()
+        timeline = self._timeline if timeline_limit is None else self._timeline[-timeline_limit:]
         return {
             "recording": self.recording,
             "session_id": self.session_id,
@@ -485,39 +527,43 @@ class Recorder(Configurable):
             if not git or "commit" not in git
             else {"commit": git.get("commit"), "branch": git.get("branch"), "dirty": bool(git.get("dirty"))},
             "journal": str(self.journal.database_path) if self.journal else None,
-            "inputs": inputs,
-            "timeline": [
-                {
-                    "seq": r["seq"],
-                    "cell_id": r["cell_id"],
-                    "execution_count": r["execution_count"],
-                    "duration_s": r["duration_s"],
-                    "status": r["status"],
-                    "random": any(
-                        s["before"] != s["after"] for s in r["random"].get("sources", {}).values()
-                    )
-                    or bool(r["random"].get("generators")),
-                    "data": bool(r["files_read"]),
-                }
-                for r in self.records
-            ],
+            "inputs": self.inputs(),
+            "timeline": list(timeline),
             "faults": len(self.faults),
         }
 
+    def _index(self, record: dict[str, Any]) -> None:
+        """Keep the timeline and the table of inputs current, one record at a time."""
+        random = record["random"]
+        self._timeline.append(
+            {
+                "seq": record["seq"],
+                "cell_id": record["cell_id"],
+                "execution_count": record["execution_count"],
+                "duration_s": record["duration_s"],
+                "status": record["status"],
+                "random": any(s["before"] != s["after"] for s in random.get("sources", {}).values())
+                or bool(random.get("generators")),
+                "data": bool(record["files_read"]),
+            }
+        )
+        for f in record["files_read"]:
+            if f["path"] not in self._inputs:
+                self._inputs[f["path"]] = {
+                    "path": f["rel"] or f["path"],
+                    "abspath": f["path"],
+                    "hash": f["hash"],
+                    "size": f["size"],
+                }
+
     def inputs(self) -> list[dict[str, Any]]:
-        """Files read this session, latest hash first seen, whether preserved and whether changed since."""
-        snapshots = self.journal.snapshot_hashes() if self.journal else set()
-        seen: dict[str, dict[str, Any]] = {}
-        for record in self.records:
-            for f in record["files_read"]:
-                if f["path"] not in seen:
-                    seen[f["path"]] = {"path": f["rel"] or f["path"], "abspath": f["path"], "hash": f["hash"],
-                                       "size": f["size"]}
-        for item in seen.values():
+        """Files read this session with the hash first seen, whether preserved and whether changed since."""
+        snapshots = self.journal.snapshot_hashes() if self.journal and self._inputs else set()
+        found = []
+        for item in self._inputs.values():
             current = self.file_cache.facts(item["abspath"])
-            item["changed"] = current.hash != item["hash"]
-            item["preserved"] = item["hash"] in snapshots
-        return list(seen.values())
+            found.append({**item, "changed": current.hash != item["hash"], "preserved": item["hash"] in snapshots})
+        return found
 
     def snapshot(self, paths: list[str]) -> list[dict[str, Any]]:
         """Copy files into the journal's content-addressed store."""

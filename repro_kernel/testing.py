@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import nbformat
 from jupyter_client.manager import KernelManager
@@ -82,6 +82,31 @@ class LiveKernel:
             "outputs": outputs,
             "cell_outputs": cell_outputs,
         }
+
+    def wait_for_comm(
+        self, kind: str, timeout: float = 30, where: Optional[Callable[[dict[str, Any]], bool]] = None
+    ) -> dict[str, Any]:
+        """Read IOPub until a comm message of type ``kind`` (for which ``where`` holds) arrives; pushes
+        from the kernel's background thread can come after the kernel went idle."""
+        import queue
+        import time
+
+        def wanted(data: dict[str, Any]) -> bool:
+            return data.get("type") == kind and (where is None or where(data))
+
+        for seen in list(self.comm_messages):
+            if wanted(seen.get("data", {})):
+                self.comm_messages.remove(seen)
+                return seen["data"]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                out = self.kc.get_iopub_msg(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if out["msg_type"] == "comm_msg" and wanted(out["content"]["data"]):
+                return out["content"]["data"]
+        raise TimeoutError(f"no {kind!r} comm message within {timeout} s")
 
     def value(self, expression: str) -> Any:
         """Evaluate ``expression`` in the kernel (without recording it) and return its repr, evaluated."""

@@ -80,6 +80,7 @@ def test_nbclient_session_modules_files_and_outputs(notebook_dir: Path) -> None:
 def test_randomness_fingerprints_states_seeds_and_generators(notebook_dir: Path) -> None:
     with LiveKernel(notebook_dir) as k:
         k.run(START)
+        k.run("import numpy\nfirst_draw = numpy.random.rand()", cell_id="import-and-draw")
         k.run("import random\nu = random.random()", cell_id="py")
         k.run("import numpy as np\nnp.random.seed(7)\nv = np.random.rand(2)", cell_id="np")
         k.run("w = np.random.rand(2)", cell_id="np2")
@@ -93,6 +94,7 @@ def test_randomness_fingerprints_states_seeds_and_generators(notebook_dir: Path)
         inline = k.value("inline.tolist()")
         bound = k.value("[first, seeded, second]")
     records = {r["cell_id"]: r for r in journal_records(notebook_dir)}
+    assert records["import-and-draw"]["random"]["unseeded_draw"] is True
     py = records["py"]["random"]
     assert py["sources"]["python"]["before"] != py["sources"]["python"]["after"]
     assert py["unseeded_draw"] is True
@@ -239,7 +241,7 @@ def test_recorder_fault_never_changes_the_cell_and_is_reported_once(notebook_dir
         "from repro_kernel import get_recorder\n"
         "r = get_recorder()\n"
         "def boom(*a, **k):\n    raise RuntimeError('injected')\n"
-        + ("r._build_record = boom" if where == "post_run_cell" else "import repro_kernel.randomness as rr\nrr.capture = boom")
+        + ("r._build_record = boom" if where == "post_run_cell" else "import repro_kernel.randomness as rr\nrr.marks = boom")
     )
     with LiveKernel(notebook_dir) as k:
         k.run(START)

@@ -26,9 +26,13 @@ def _comm_roundtrip(k: LiveKernel, comm_id: str, data: dict[str, Any], *, open_:
     while True:
         out = k.kc.get_iopub_msg(timeout=30)
         if out["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+            if out["msg_type"] == "comm_msg":
+                k.comm_messages.append(out["content"])  # a push from the kernel's background thread
             continue
         if out["msg_type"] in ("comm_msg", "comm_close"):
             replies.append({"msg_type": out["msg_type"], **out["content"].get("data", {})})
+            if out["content"].get("data", {}).get("type") == "flags":
+                k.comm_messages.append(out["content"])  # for wait_for_comm too
         if out["msg_type"] == "status" and out["content"]["execution_state"] == "idle":
             return replies
 
@@ -62,11 +66,20 @@ def test_comm_protocol_handshake_requests_and_pushes(notebook_dir: Path) -> None
         assert status["inputs"][0]["path"] == "data.csv" and status["inputs"][0]["preserved"] is False
         assert status["timeline"][0]["data"] is True
 
+        # The flags follow the cell from a background thread, once no cell has finished for a moment.
+        flags = k.wait_for_comm("flags", where=lambda d: bool(d["flags"]))
+        assert "unsnapshotted-data" in {f["kind"] for f in flags["flags"]}
+        assert "unsnapshotted-data" in flags["cells"]["read"]
+
         snap = _comm_roundtrip(k, "c1", {"type": "snapshot", "paths": ["data.csv"], "request_id": 3})
         snap_reply = next(r for r in snap if r.get("type") == "snapshot-reply")
         assert snap_reply["success"] and snap_reply["snapshots"][0]["size"] == 4
         after = [r for r in snap if r.get("type") == "status"][-1]["status"]
         assert after["inputs"][0]["preserved"] is True
+
+        cleared = k.wait_for_comm(
+            "flags", where=lambda d: "unsnapshotted-data" not in {f["kind"] for f in d["flags"]})
+        assert "read" not in cleared["cells"] or "unsnapshotted-data" not in cleared["cells"]["read"]
 
         bad = _comm_roundtrip(k, "c1", {"type": "snapshot", "paths": []})
         assert bad[0]["success"] is False and "non-empty list" in bad[0]["error"]

@@ -48,6 +48,7 @@ class _Pending:
     displays: int = 0
     generators: list[dict[str, Any]] = field(default_factory=list)
     rng_marks: Optional[dict[str, Any]] = None
+    bindings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -222,6 +223,7 @@ class Recorder(Configurable):
                 module_count=len(sys.modules),
                 rng_marks=rng_marks,
             )
+            self._pending.bindings = self._note_bindings(self._pending.code)
             self._hook_displays()
             self._rng_tap.calls = self._pending.generators
             self._pending.perf_start = time.perf_counter()
@@ -239,6 +241,38 @@ class Recorder(Configurable):
             if randomness.same_marks(marks, last_marks):
                 return states, marks
         return randomness.capture(), marks
+
+    _MISSING = object()
+
+    def _note_bindings(self, code: str) -> dict[str, Any]:
+        """What the names this cell will bind are bound to now: a weak reference where the object takes
+        one (so a big array or frame is never kept alive by us), else its id and type."""
+        import weakref
+
+        noted: dict[str, Any] = {}
+        user_ns = self.shell.user_ns
+        for name in analyze_code(code).defined:
+            value = user_ns.get(name, self._MISSING)
+            try:
+                noted[name] = weakref.ref(value)
+            except TypeError:
+                noted[name] = (id(value), type(value))
+        return noted
+
+    def _changed_bindings(self, pending: _Pending) -> list[str]:
+        import weakref
+
+        user_ns = self.shell.user_ns
+        changed = []
+        for name, before in pending.bindings.items():
+            value = user_ns.get(name, self._MISSING)
+            if isinstance(before, weakref.ref):
+                same = before() is value
+            else:
+                same = before == (id(value), type(value))
+            if not same:
+                changed.append(name)
+        return changed
 
     def post_run_cell(self, result: Any) -> None:
         events = audit.end()
@@ -291,6 +325,7 @@ class Recorder(Configurable):
             ("files", lambda: self._files(record, events, errors)),
             ("random", lambda: self._random_facts(pending, facts)),
             ("namespace", lambda: self._namespace_changes(record, facts)),
+            ("bindings", lambda: setattr(record, "namespace_changed", self._changed_bindings(pending))),
         ):
             try:
                 value = action()

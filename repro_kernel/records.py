@@ -62,6 +62,7 @@ class CellRecord:
     network: list[dict[str, Any]] = field(default_factory=list)
     random: dict[str, Any] = field(default_factory=dict)
     recorder_errors: list[str] = field(default_factory=list)
+    namespace_changed: Optional[list[str]] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +88,7 @@ class CellRecord:
             "network": self.network,
             "random": self.random,
             "recorder_errors": self.recorder_errors,
+            "namespace_changed": self.namespace_changed,
         }
 
 

@@ -23,7 +23,12 @@ def test_cells_recorded_in_order_with_ids_code_status_and_names(notebook_dir: Pa
         bad = k.run("1/0", cell_id="c3")
         assert bad["reply"]["status"] == "error"
         k.run("del c\na += 1", cell_id="c1")
+        k.run("import math\nif False:\n    b = 0\nimport numpy as np\nd = np.zeros(3)", cell_id="c4")
+        k.run("import math\nd = d\nimport json", cell_id="c5")
     records = journal_records(notebook_dir)
+    assert set(records[4]["namespace_changed"]) == {"math", "np", "d"}  # `b` was never rebound
+    assert records[5]["namespace_changed"] == ["json"]  # same module, same array object
+    records = records[:4]
     for record in records:
         validate_record(record)
     assert [r["cell_id"] for r in records] == ["c1", "c2", "c3", "c1"]

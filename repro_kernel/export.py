@@ -4,7 +4,7 @@
 content, the manifest); it is the one code path behind the CLI, the sidebar's export action
 (:func:`export_notebook`) and the nbconvert exporter (``jupyter nbconvert --to repro``). The folder holds
 ``replay.py``, ``replay.ipynb``, ``repro_replay.py`` (the runtime), ``manifest.json``, ``requirements.txt``,
-``binder/``, ``random/`` (the recorded random states) and, with ``--bundle-data``, ``files/``.
+``binder/``, ``random-states.jsonl`` (the recorded random states) and, with ``--bundle-data``, ``files/``.
 """
 
 from __future__ import annotations
@@ -117,35 +117,45 @@ def _render_script(plan: ExportPlan, nb_name: str) -> tuple[str, bool]:
     return "\n".join(lines), uses_ipython
 
 
+def dumps_listing(document: dict[str, Any], key: str) -> str:
+    """JSON of ``document`` with the list under ``key`` one item a line (C encoder) and the rest indented."""
+    head = {k: v for k, v in document.items() if k != key}
+    items = ",\n".join("  " + json.dumps(item, ensure_ascii=False, sort_keys=True) for item in document[key])
+    rest = json.dumps(head, indent=1, ensure_ascii=False, sort_keys=True)
+    listing = "{\n " + json.dumps(key) + ": [\n" + items + ("\n" if items else "") + " ]"
+    return listing + (",\n" + rest[2:] if head else "\n}") + "\n"
+
+
+def _code_cell(cell_id: str, source: str, count: Optional[int], outputs: list[Any],
+               metadata: dict[str, Any]) -> dict[str, Any]:
+    return {"cell_type": "code", "id": cell_id, "source": source, "execution_count": count,
+            "outputs": outputs, "metadata": metadata}
+
+
 def _render_notebook(plan: ExportPlan, nb: nbformat.NotebookNode, nb_name: str) -> bytes:
-    setup = nbformat.v4.new_code_cell(
+    setup = _code_cell(
+        "repro-setup",
         "# jupyter-repro replay: each following cell is one recorded step; running a cell first checks its\n"
         "# input files and restores the random state recorded before it.\n"
         "import repro_replay\n_repro = repro_replay.start_notebook('.')",
-        id="repro-setup",
+        None, [], {"tags": ["repro-setup"]},
     )
-    setup.metadata["tags"] = ["repro-setup"]
-    intro = nbformat.v4.new_markdown_cell(
-        f"# Replay of `{nb_name}`\n\nWritten by jupyter-repro {version} in *{plan.mode}* mode: "
-        f"{len(plan.steps)} steps in the order they ran. Outputs below are the recorded ones.",
-        id="repro-intro",
-    )
+    intro = {"cell_type": "markdown", "id": "repro-intro", "metadata": {}, "source":
+             f"# Replay of `{nb_name}`\n\nWritten by jupyter-repro {version} in *{plan.mode}* mode: "
+             f"{len(plan.steps)} steps in the order they ran. Outputs below are the recorded ones."}
     cells = [intro, setup]
     for step in plan.steps:
-        cell = nbformat.v4.new_code_cell(step.code, id=f"step-{step.index}")
-        cell.execution_count = step.execution_count
-        cell.outputs = [nbformat.from_dict(o) for o in (step.outputs or [])]
-        cell.metadata["repro"] = {"step": step.index, "label": step.label()}
-        cells.append(cell)
-    out = nbformat.v4.new_notebook(cells=cells, metadata={
+        cells.append(_code_cell(f"step-{step.index}", step.code, step.execution_count, list(step.outputs or []),
+                                {"repro": {"step": step.index, "label": step.label()}}))
+    out = nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "cells": cells, "metadata": {
         "kernelspec": nb.metadata.get("kernelspec", {"name": "python3", "display_name": "Python 3",
                                                       "language": "python"}),
         "language_info": nb.metadata.get("language_info", {"name": "python"}),
         "repro": {"manifest": MANIFEST_NAME},
-    })
-    # nbformat.writes validates every cell; the cells above are well-formed by construction, and a
-    # 1,000-step export must stay well under a second.
-    return (json.dumps(out, indent=1, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    }})
+    # nbformat.writes validates every cell and indents with the pure-Python encoder; the cells above are
+    # well-formed by construction, and a 1,000-step export must stay well under a second: one cell a line.
+    return dumps_listing(out, "cells").encode("utf-8")
 
 
 def _requirements(plan: ExportPlan) -> list[dict[str, Any]]:
@@ -261,16 +271,23 @@ def _render(
     nb_name = notebook_path.name
     not_guaranteed = list(plan.not_guaranteed)
 
-    # Random states, copied out of the journal's object store.
+    # Random states, copied out of the journal's object store into one file (one line per state: a
+    # 1,000-step export must not write 1,000 small files).
+    states: dict[str, str] = {}
     for step in plan.steps:
         for ref in step.random.values():
-            if ref and f"random/{ref}.json" not in export.files and journal is not None:
+            if ref and ref not in states and journal is not None:
                 try:
-                    export.files[f"random/{ref}.json"] = journal.get_object(ref)
+                    states[ref] = journal.get_object(ref).decode("ascii")
                 except ReproError:
                     not_guaranteed.append(f"step {step.index}: a random state ({ref[:12]}) is missing from the "
                                           "journal; that step's randomness is not restored")
                     step.random = {k: v for k, v in step.random.items() if v != ref}
+    if states:
+        # The recorder's blobs are canonical JSON already: embed them as they are.
+        export.files[runtime.RANDOM_STATES] = "".join(
+            f'{{"ref":"{ref}","state":{blob}}}\n' for ref, blob in states.items()
+        ).encode("ascii")
 
     # Data inputs: checked by hash before use; with --bundle-data copied into files/.
     snapshots = journal.snapshot_hashes() if journal is not None else set()
@@ -427,9 +444,7 @@ def write_export(export: Export, directory: Path, *, force: bool = False) -> Pat
         sealed = [rel for rel in export.files if not rel.startswith("files/")]
         seal(export.manifest, staging, sealed)
         validate_manifest(export.manifest)
-        (staging / MANIFEST_NAME).write_text(
-            json.dumps(export.manifest, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
+        (staging / MANIFEST_NAME).write_text(dumps_listing(export.manifest, "steps"), encoding="utf-8")
         if directory.exists():
             shutil.rmtree(directory)
         os.replace(staging, directory)

@@ -7,7 +7,6 @@ files as ``resources['outputs']`` (``nb.repro/manifest.json`` ...) with ``replay
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -17,6 +16,12 @@ from nbformat import NotebookNode
 from traitlets import Bool, Unicode, default
 
 from .manifest import MANIFEST_NAME, canonical, validate_manifest
+
+
+def dumps_listing(document: dict[str, Any], key: str) -> str:
+    from .export import dumps_listing as dumps
+
+    return dumps(document, key)
 
 
 class ReproExporter(Exporter):
@@ -65,7 +70,7 @@ class ReproExporter(Exporter):
         }
         manifest["integrity"]["manifest"] = hashlib.sha256(canonical(manifest)).hexdigest()
         validate_manifest(manifest)
-        outputs[f"{folder}/{MANIFEST_NAME}"] = (json.dumps(manifest, indent=1, ensure_ascii=False) + "\n").encode()
+        outputs[f"{folder}/{MANIFEST_NAME}"] = dumps_listing(manifest, "steps").encode("utf-8")
         resources.setdefault("outputs", {}).update(outputs)
         # nbconvert writes the main output as <unique_key><extension>: put replay.py inside the folder too.
         resources["unique_key"] = os.path.join(folder, "replay")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,23 @@ def seal(manifest: dict[str, Any], folder: Path, files: list[str]) -> dict[str, 
     return manifest
 
 
+@lru_cache(maxsize=1)
+def _fast_validator() -> Any:
+    """fastjsonschema's compiled validator (the schema uses only draft-07 keywords), or None."""
+    try:
+        import fastjsonschema
+    except ImportError:
+        return None
+    schema = dict(load_schema("manifest"), **{"$schema": "http://json-schema.org/draft-07/schema#"})
+    return fastjsonschema.compile(schema)
+
+
 def validate_manifest(manifest: Any, where: str = "manifest.json") -> None:
-    """Raise :class:`ManifestError` (one line) if ``manifest`` does not match the shipped schema."""
+    """Raise :class:`ManifestError` (one line) if ``manifest`` does not match the shipped schema.
+
+    A compiled validator checks a 1,000-step manifest in milliseconds; jsonschema (the reference) runs when
+    it fails, to name the best-matching error.
+    """
     import jsonschema
 
     if not isinstance(manifest, dict):
@@ -60,6 +76,13 @@ def validate_manifest(manifest: Any, where: str = "manifest.json") -> None:
             f"{where} has schema_version {version!r}; this jupyter-repro reads {MANIFEST_SCHEMA_VERSION}",
             hint="export again with this version, or install the jupyter-repro that wrote it",
         )
+    fast = _fast_validator()
+    if fast is not None:
+        try:
+            fast(manifest)
+            return
+        except Exception:
+            pass  # fall through to the reference validator for a precise message
     validator = jsonschema.Draft202012Validator(load_schema("manifest"))
     error = jsonschema.exceptions.best_match(validator.iter_errors(manifest))
     if error is not None:

@@ -27,7 +27,7 @@ from typing import Any, Optional
 
 RUNTIME_VERSION = 1
 MANIFEST_NAME = "manifest.json"
-RANDOM_DIR = "random"
+RANDOM_STATES = "random-states.jsonl"
 _HOOK_GLOBAL = "_repro_replay_runtime"
 
 
@@ -68,9 +68,10 @@ def file_digest(path: Path, algorithm: str) -> str:
 # -- random states ----------------------------------------------------------------------------------------
 
 
-def restore_random_state(blob: bytes) -> str:
-    """Set the RNG described by ``blob`` (jupyter-repro's canonical JSON) to that state; return its source."""
-    data = json.loads(blob)
+def restore_random_state(blob: bytes | dict[str, Any]) -> str:
+    """Set the RNG described by ``blob`` (jupyter-repro's canonical JSON, or it parsed) to that state; return
+    its source."""
+    data = blob if isinstance(blob, dict) else json.loads(blob)
     source, payload = data["source"], data["state"]
     if source == "python":
         import random
@@ -220,6 +221,7 @@ class Replay:
                 self._code_index.setdefault(digest, []).append(index)
         self._shell: Any = None
         self._pending_code: Optional[str] = None
+        self._states: Optional[dict[str, dict[str, Any]]] = None
 
     # -- once per run ------------------------------------------------------------------------------------
 
@@ -269,16 +271,28 @@ class Replay:
             return self.workdir / item["rel"]
         return Path(item["abspath"])
 
+    def random_states(self) -> dict[str, dict[str, Any]]:
+        """The recorded random states by reference, read once from ``random-states.jsonl``."""
+        if self._states is None:
+            self._states = {}
+            path = self.folder / RANDOM_STATES
+            if path.exists():
+                with open(path, encoding="ascii") as handle:
+                    for line in handle:
+                        if line.strip():
+                            item = json.loads(line)
+                            self._states[item["ref"]] = item["state"]
+        return self._states
+
     def restore_random(self, index: int, namespace: Optional[dict[str, Any]] = None) -> None:
         step = self.steps[index]
         for source, ref in sorted(step.get("random", {}).items()):
             if not ref or (source == "torch_cuda" and "torch" not in sys.modules):
                 continue
-            blob_path = self.folder / RANDOM_DIR / f"{ref}.json"
-            try:
-                blob = blob_path.read_bytes()
-            except OSError as exc:
-                raise ReplayError(f"step {index}: random state {blob_path.name} is missing; export again") from exc
+            blob = self.random_states().get(ref)
+            if blob is None:
+                raise ReplayError(f"step {index}: random state {ref[:12]} is missing from {RANDOM_STATES}; "
+                                  "export again")
             restore_random_state(blob)
         entropies = [int(g["entropy"]) for g in step.get("generators", []) if g.get("entropy") is not None]
         self.entropy.pending = entropies

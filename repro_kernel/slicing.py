@@ -266,6 +266,8 @@ def _library_file(path: str, env: Optional[dict[str, Any]]) -> bool:
 
 def _choose_session(journal: Any, nb_name: str, counts: set[int]) -> Optional[dict[str, Any]]:
     sessions = journal.sessions(notebook=nb_name)
+    if len(sessions) == 1:
+        return sessions[0]
     best, best_score = None, -1
     for session in sessions:  # oldest first: a later session wins ties
         records = journal.executions(session_id=session["session_id"])

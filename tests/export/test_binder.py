@@ -75,3 +75,23 @@ def test_a_fresh_venv_from_the_binder_folder_verifies_and_reproduces(tmp_path: P
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["reproduced"] is True and report["counts"] == {"reproduced": 4}
+
+
+def test_repo2docker_reads_the_binder_folder_without_a_docker_engine(tmp_path: Path) -> None:
+    """`jupyter-repo2docker --no-build --debug` renders the Dockerfile Binder would build: no engine needed."""
+    exe = shutil.which("jupyter-repo2docker") or str(Path(sys.executable).with_name("jupyter-repo2docker"))
+    if not Path(exe).exists():
+        pytest.skip("jupyter-repo2docker is not installed (pip install jupyter-repo2docker)")
+    project = tmp_path / "project"
+    nb = make_notebook([START, "import numpy as np\nnp.arange(3).sum()"])
+    execute_notebook(nb, project / "tiny.ipynb")
+    export = export_notebook(project / "tiny.ipynb")
+    result = subprocess.run([exe, "--no-build", "--debug", "--no-run", str(export)], capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dockerfile = result.stdout + result.stderr
+    assert "Building conda environment for python=%d.%d" % sys.version_info[:2] in dockerfile
+    assert 'pip install --no-cache-dir -r "binder/requirements.txt"' in dockerfile
+    import numpy
+
+    assert f"numpy=={numpy.__version__}" in (export / "binder" / "requirements.txt").read_text()

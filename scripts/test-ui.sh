@@ -4,6 +4,7 @@
 # Installs what it needs (chromium, the ui-tests node packages); Playwright starts the server
 # and stops it when the run ends. Screenshots land in ui-tests/screenshots/.
 #   bash scripts/test-ui.sh [playwright args, e.g. -g "CSV"]
+#   bash scripts/test-ui.sh --measure   the 1,000-cell speed measurement (ui-tests/measurements/)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -46,4 +47,10 @@ export REPRO_UI_PORT JUPYTERLAB_GALATA_ROOT_DIR
 trap 'rm -rf "$JUPYTERLAB_GALATA_ROOT_DIR"' EXIT
 rm -rf screenshots
 
-jlpm playwright test "$@"
+if [ "${1:-}" = "--measure" ]; then
+  shift
+  export REPRO_MEASURE=1
+  jlpm playwright test tests/measure.spec.ts --reporter=list "$@"
+else
+  jlpm playwright test "$@"
+fi

@@ -139,6 +139,10 @@ export namespace Repro {
     journal?: string | null;
     inputs?: IDataInput[];
     timeline?: ITimelineEntry[];
+    /**
+     * Recorder faults so far (the cells themselves were untouched).
+     */
+    faults?: number;
   }
 
   /**

@@ -42,9 +42,6 @@ export class CellBadges implements IDisposable {
       return;
     }
     this._isDisposed = true;
-    if (this._frame) {
-      cancelAnimationFrame(this._frame);
-    }
     Signal.clearData(this);
     for (const cell of this._panel.content.widgets) {
       this._clear(cell);
@@ -52,10 +49,10 @@ export class CellBadges implements IDisposable {
   }
 
   /**
-   * Redraw now (tests and measurements call this; changes call it on the next frame).
+   * Redraw now (tests call this; changes call it once the current task is done).
    */
   update(): void {
-    this._frame = 0;
+    this._scheduled = false;
     if (this._isDisposed) {
       return;
     }
@@ -74,8 +71,11 @@ export class CellBadges implements IDisposable {
   }
 
   private _schedule(): void {
-    if (!this._frame && !this._isDisposed) {
-      this._frame = requestAnimationFrame(() => this.update());
+    // A microtask, not the next animation frame: the badges then paint in the same frame as
+    // the message that changed them, and a burst of changes in one task still draws once.
+    if (!this._scheduled && !this._isDisposed) {
+      this._scheduled = true;
+      queueMicrotask(() => this.update());
     }
   }
 
@@ -156,7 +156,7 @@ export class CellBadges implements IDisposable {
   private _onActivate: (cellId: string) => void;
   private _watched: NotebookPanel['content']['model'] = null;
   private _drawn = new WeakMap<Cell, { key: string; node: HTMLElement }>();
-  private _frame = 0;
+  private _scheduled = false;
   private _isDisposed = false;
 }
 

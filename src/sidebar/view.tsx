@@ -218,6 +218,17 @@ function StatusSection(props: IReproViewProps): JSX.Element {
           <dd title={status.environment_fingerprint ?? ''}>
             <code>{shortHash(status.environment_fingerprint)}</code>
           </dd>
+          {!!status.faults && (
+            <>
+              <dt>{trans.__('Recorder')}</dt>
+              <dd>
+                <span className="jp-repro-tag" data-severity="warning">
+                  {trans.__('%1 faults', status.faults)}
+                </span>{' '}
+                {trans.__('see %repro status')}
+              </dd>
+            </>
+          )}
           <dt>{trans.__('Git')}</dt>
           <dd>
             {git ? (
@@ -262,7 +273,7 @@ function FlagsSection(props: IReproViewProps): JSX.Element {
       {model?.fromSavedCopy && (
         <p className="jp-repro-notice">
           {trans.__(
-            'Last known flags, saved with the notebook on %1. Connect a recording kernel to refresh them.',
+            'Last known flags, saved with the notebook (%1). Start recording to refresh them.',
             formatTime(model.savedAt)
           )}
         </p>
@@ -421,6 +432,7 @@ function TimelineSection(props: IReproViewProps): JSX.Element | null {
     return null;
   }
   const rows = showAll ? timeline : timeline.slice(-TIMELINE_ROWS);
+  const executions = model?.status?.executions ?? timeline.length;
   return (
     <section
       className="jp-repro-section jp-repro-timeline"
@@ -428,15 +440,24 @@ function TimelineSection(props: IReproViewProps): JSX.Element | null {
     >
       <h3 id="jp-repro-timeline-title" className="jp-repro-heading">
         {trans.__('Execution order')}
-        <span className="jp-repro-count">{timeline.length}</span>
+        <span className="jp-repro-count">{executions}</span>
       </h3>
+      {executions > timeline.length && (
+        <p className="jp-repro-empty">
+          {trans.__(
+            'The kernel sends the last %1 of %2 executions.',
+            timeline.length,
+            executions
+          )}
+        </p>
+      )}
       {rows.length < timeline.length && (
         <button
           type="button"
           className="jp-repro-linkButton"
           onClick={() => setShowAll(true)}
         >
-          {trans.__('Show all %1 executions', timeline.length)}
+          {trans.__('Show all %1', timeline.length)}
         </button>
       )}
       <ol className="jp-repro-steps">
@@ -618,6 +639,17 @@ function ActionsSection(props: IReproViewProps): JSX.Element | null {
  */
 export function ReproView(props: IReproViewProps): JSX.Element {
   const { model, trans } = props;
+  if (!model) {
+    return (
+      <div className="jp-repro-view">
+        <p className="jp-repro-empty">
+          {trans.__(
+            'Open a notebook to see what would stop it from reproducing.'
+          )}
+        </p>
+      </div>
+    );
+  }
   return (
     <div className="jp-repro-view">
       <StatusSection {...props} />
@@ -630,11 +662,6 @@ export function ReproView(props: IReproViewProps): JSX.Element {
       <InputsSection {...props} />
       <TimelineSection {...props} />
       <ActionsSection {...props} />
-      {!model && (
-        <p className="jp-repro-empty">
-          {trans.__('Open a notebook to see its reproducibility.')}
-        </p>
-      )}
     </div>
   );
 }

@@ -1,7 +1,7 @@
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, SidePanel } from '@jupyterlab/ui-components';
-import { Message } from '@lumino/messaging';
+import { Message, MessageLoop } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 import * as React from 'react';
@@ -84,11 +84,22 @@ class ReproBody extends ReactWidget {
   }
 
   private _refresh(): void {
-    // A hidden panel renders when it is shown again.
-    if (this.isVisible) {
-      this.update();
+    // A hidden panel renders when it is shown again. A visible one renders once the current
+    // task is done rather than on the next animation frame, so it paints in the frame the
+    // kernel's message arrived in; a burst of changes in one task still renders once.
+    if (!this.isVisible || this._scheduled) {
+      return;
     }
+    this._scheduled = true;
+    queueMicrotask(() => {
+      this._scheduled = false;
+      if (!this.isDisposed) {
+        MessageLoop.sendMessage(this, Widget.Msg.UpdateRequest);
+      }
+    });
   }
+
+  private _scheduled = false;
 
   private _model: IReproModel | null = null;
 }

@@ -98,9 +98,30 @@ test.describe('Reproducibility sidebar and badges (real kernel)', () => {
     );
     await screenshot(page, 'edited-since-run');
 
-    await page.notebook.runCell(1);
-    await expect(group).toHaveCount(0);
-    await expect(badge(page, 'second')).toHaveCount(0);
+    // Saved with the notebook: reopened, it shows the last flags before any recorder runs.
+    await page.notebook.save();
+    await page.notebook.close();
+    await page.kernel.shutdownAll();
+    await page.evaluate(async path => {
+      await (window as any).jupyterapp.commands.execute('docmanager:open', {
+        path
+      });
+    }, `${tmpPath}/edit.ipynb`);
+    await openSidebar(page);
+    await expect(panel.locator('.jp-repro-title')).toHaveText('edit.ipynb');
+    await expect(panel.locator('.jp-repro-notice')).toContainText(
+      'saved with the notebook'
+    );
+    await expect(group).toBeVisible();
+    await expect(badge(page, 'second')).toHaveAttribute(
+      'data-kinds',
+      /edited-since-run/
+    );
+    await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
+      'data-state',
+      'not-loaded'
+    );
+    await screenshot(page, 'reopened-saved-flags');
   });
 
   test('reading a CSV flags unsnapshotted-data until Snapshot', async ({
@@ -139,6 +160,27 @@ test.describe('Reproducibility sidebar and badges (real kernel)', () => {
     await expect(group).toHaveCount(0);
     await expect(badge(page, 'read')).toHaveCount(0);
     await screenshot(page, 'snapshotted');
+
+    // Dark theme: the panel and badges take their colours from the theme.
+    await page.notebook.runCell(0);
+    await page.notebook.addCell('code', "extra = open('data.csv').read()");
+    await page.theme.setDarkTheme();
+    await page.contents.uploadContent(
+      'a,b\n9,9\n',
+      'text',
+      `${tmpPath}/more.csv`
+    );
+    await page.notebook.setCell(1, 'code', "extra = open('more.csv').read()");
+    await page.notebook.runCell(1);
+    await expect(
+      panel.locator('.jp-repro-input[data-path$="more.csv"]')
+    ).toHaveAttribute('data-preserved', 'false');
+    const background = await panel.evaluate(
+      node => getComputedStyle(node).backgroundColor
+    );
+    expect(background).not.toBe('rgb(255, 255, 255)');
+    await screenshot(page, 'dark-theme');
+    await page.theme.setLightTheme();
   });
 });
 

@@ -69,10 +69,10 @@ def notebook_from_environment(shell: Any) -> Optional[str]:
 
 
 def _numpy_drawn_since_seeding(state: Any) -> bool:
-    """NumPy's global MT19937 sits at position 624 with no cached Gaussian right after seeding (which
-    importing NumPy does from OS entropy); anything else means a draw happened since."""
+    """NumPy's global MT19937 sits at position 623 with no cached Gaussian right after importing NumPy
+    seeds it from OS entropy (NumPy 1.26 and 2.x alike); anything else means a draw happened since."""
     try:
-        return int(state["state"]["pos"]) != 624 or bool(state["has_gauss"])
+        return int(state["state"]["pos"]) != 623 or bool(state["has_gauss"])
     except (KeyError, TypeError, ValueError):
         return False
 

@@ -1,0 +1,121 @@
+"""`jupyter repro export --mlflow`: a recorded session logged to a real MLflow SQLite store, read back."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import START, execute_notebook, make_notebook
+
+pytest.importorskip("mlflow", reason="the test extra installs mlflow-skinny")
+
+
+def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
+         python: str = sys.executable, prelude: str = "") -> subprocess.CompletedProcess[str]:
+    code = f"{prelude}\nfrom repro_kernel.cli import main\nmain({list(args)!r})"
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    run_env.update(env or {})
+    return subprocess.run([python, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=180,
+                          env=run_env)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session recorded at a git commit that seeds two generators and reads a CSV."""
+    project = tmp_path_factory.mktemp("mlflow") / "project"
+    project.mkdir()
+    (project / "points.csv").write_text("x,y\n1,2\n3,5\n")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "points.csv"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "data"], cwd=project, check=True)
+    nb = make_notebook([
+        START,
+        "import random\nimport numpy as np\nrandom.seed(7)\nnp.random.seed(11)",
+        "rows = open('points.csv').read().splitlines()[1:]\nlen(rows)",
+        "print(random.random(), np.random.rand())",
+    ])
+    execute_notebook(nb, project / "fit.ipynb")
+    return project / "fit.ipynb"
+
+
+def _commit(project: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_export_logs_a_run_with_seeds_commit_and_artifacts(recorded: Path) -> None:
+    from mlflow import MlflowClient
+
+    project = recorded.parent
+    result = _cli("export", recorded.name, "-o", "fit.repro", "--mlflow", cwd=project)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "logged MLflow run" in result.stdout
+    store = project / "mlflow.db"
+    assert store.is_file(), "the default store is a SQLite file beside the notebook"
+    run_id = result.stdout.split("logged MLflow run ")[1].split()[0]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's own deprecations are not under test
+        client = MlflowClient(tracking_uri=f"sqlite:///{store}")
+        run = client.get_run(run_id)
+        artifacts = {a.path for a in client.list_artifacts(run_id)}
+        manifest_copy = Path(client.download_artifacts(run_id, "manifest.json", str(project / "dl")))
+        experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "jupyter-repro"
+    assert experiment.artifact_location.startswith((project / "mlruns").as_uri())
+    assert run.info.status == "FINISHED"
+    params, tags = run.data.params, run.data.tags
+    assert params["repro.mode"] == "slice"
+    assert "step 1: random.seed(7)" in params["repro.seeds"] and "np.random.seed(11)" in params["repro.seeds"]
+    assert params["requirement.numpy"] == __import__("numpy").__version__
+    assert params["repro.inputs"] == "1"
+    assert params["git.commit"] == tags["mlflow.source.git.commit"] == _commit(project)
+    assert tags["mlflow.source.type"] == "NOTEBOOK"
+    assert tags["mlflow.source.name"].endswith("fit.ipynb")
+    assert tags["repro.git.dirty"] == "false", "no tracked file was modified (untracked ones count apart)"
+    assert artifacts == {"manifest.json", "replay.py", "requirements.txt"}
+    assert manifest_copy.read_bytes() == (project / "fit.repro" / "manifest.json").read_bytes()
+    assert tags["repro.manifest.sha256"] in manifest_copy.read_text()
+
+
+def test_an_explicit_store_and_experiment(recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow import MlflowClient
+
+    from repro_kernel.mlflow_log import log_export
+
+    project = recorded.parent
+    if not (project / "fit.repro").exists():
+        pytest.skip("needs the export of the test above")
+    uri = f"sqlite:///{project / 'mlflow.db'}"  # already migrated by the test above: keeps this one fast
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "team")
+    logged = log_export(project / "fit.repro", notebook=recorded, tracking_uri=uri)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client = MlflowClient(tracking_uri=uri)
+        run = client.get_run(logged.run_id)
+        assert client.get_experiment(run.info.experiment_id).name == "team"
+    assert logged.tracking_uri == uri
+    assert run.data.params["git.commit"] == _commit(project)
+
+
+def test_without_mlflow_the_export_stops_first_with_the_install_line(recorded: Path) -> None:
+    project = recorded.parent
+    result = _cli("export", recorded.name, "-o", "none.repro", "--mlflow", cwd=project,
+                  prelude="import sys; sys.modules['mlflow'] = None  # as if MLflow were not installed")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "pip install 'jupyter-repro[mlflow]'" in result.stderr
+    assert not (project / "none.repro").exists(), "nothing is written when the run cannot be logged"
+
+
+def test_a_bad_tracking_uri_is_one_line(recorded: Path) -> None:
+    result = _cli("export", recorded.name, "-o", "bad.repro", "--mlflow=nosuchscheme://x", cwd=recorded.parent)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert "MLflow could not log the export" in result.stderr

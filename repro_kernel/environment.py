@@ -167,6 +167,13 @@ def _version_of(dist: str) -> Optional[str]:
         return None
 
 
+def _fixed_hash_seed() -> Optional[str]:
+    value = os.environ.get("PYTHONHASHSEED")
+    if value is None or value == "random":
+        return "0" if not sys.flags.hash_randomization else None
+    return value
+
+
 def capture_environment(
     notebook_dir: Path, notebook: Optional[str], extra_env: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -178,6 +185,8 @@ def capture_environment(
             "implementation": platform.python_implementation(),
             "executable": sys.executable,
             "prefix": sys.prefix,
+            # The seed of str hashes (and so of set iteration order) when it is fixed; None when random.
+            "hash_seed": _fixed_hash_seed(),
         },
         "os": {"system": platform.system(), "release": platform.release(), "platform": platform.platform()},
         "machine": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import blake3
 
@@ -41,6 +41,25 @@ def hash_file(path: str) -> str:
                 break
             hasher.update(chunk)
     return PREFIX + hasher.hexdigest()
+
+
+def output_hash(display_digest: Optional[bytes], value: Any) -> Optional[str]:
+    """The recorder's hash of what a cell showed: the BLAKE3 digest of its rich displays (mime type and
+    data, in mime order, message after message) and of its result value.
+
+    The result enters as its repr when it is a small scalar or string, else as its type's name (a repr of a
+    large object would cost time in proportion to the user's data). None when the cell showed nothing.
+    The exported replay runtime (repro_kernel/replay.py) computes the same hash; a test pins the two.
+    """
+    parts: list[bytes] = []
+    if display_digest is not None:
+        parts.append(display_digest)
+    if value is not None:
+        if isinstance(value, (int, float, str, bool, bytes)) and len(repr(value)) < 10_000:
+            parts.append(repr(value).encode("utf-8", "surrogatepass"))
+        else:
+            parts.append(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
+    return hash_bytes(b"\0".join(parts)) if parts else None
 
 
 @dataclass(frozen=True)

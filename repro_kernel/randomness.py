@@ -200,6 +200,34 @@ def fingerprints() -> dict[str, str]:
     return {source: fp for source, (_state, fp) in capture().items()}
 
 
+def initial_state(source: str) -> Optional[tuple[Any, str]]:
+    """The state ``source`` had right after it was imported, rebuilt from what it keeps of its seeding;
+    (state, fingerprint), or None when it cannot be known (e.g. NumPy's global state was re-seeded since).
+
+    A framework imported *inside* a cell has no state "before the cell"; this is the one it started with, and
+    restoring it before the replayed step (which then imports the already-imported module) reproduces draws
+    made right after the import.
+    """
+    try:
+        if source == "numpy":
+            np = sys.modules["numpy"]
+            seed_seq = getattr(np.random.mtrand._rand._bit_generator, "seed_seq", None)
+            if seed_seq is None:
+                return None
+            fresh = np.random.MT19937(np.random.SeedSequence(seed_seq.entropy)).state
+            state = {"bit_generator": "MT19937", "state": fresh["state"], "has_gauss": 0, "gauss": 0.0}
+            return state, _np_fingerprint(state)
+        if source == "torch":
+            torch = sys.modules["torch"]
+            generator = torch.Generator()
+            generator.manual_seed(torch.initial_seed())
+            state = generator.get_state()
+            return state, _torch_fingerprint(state)
+    except Exception:
+        return None
+    return None
+
+
 # -- serialisation ---------------------------------------------------------------------------------------
 
 

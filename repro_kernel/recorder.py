@@ -24,7 +24,7 @@ from traitlets.config import Configurable
 from . import audit, randomness
 from .dataflow import analyze_code
 from .environment import capture_environment, distribution_of, kernel_distributions
-from .hashing import FileHashCache, hash_bytes, hash_text
+from .hashing import FileHashCache, hash_text, output_hash
 from .journal import JOURNAL_DIRNAME, Journal
 from .records import CellRecord, FileAccess
 from .redact import redact_code, redact_url
@@ -414,10 +414,22 @@ class Recorder(Configurable):
             if fp_after != fp and not book.seeded.get(source):
                 unseeded = True
         for source, (state, fp) in after.items():
-            if source not in sources:  # imported during this cell: its state before is unknown
-                sources[source] = {"before": None, "after": fp, "state_ref": None}
-                if source == "numpy" and _numpy_drawn_since_seeding(state) and not book.seeded.get(source):
-                    unseeded = True
+            if source in sources:
+                continue
+            # Imported during this cell: "before" is the state it was seeded with at import, when known.
+            entry: dict[str, Any] = {"before": None, "after": fp, "state_ref": None}
+            initial = randomness.initial_state(source)
+            if initial is not None:
+                assert self.journal is not None
+                entry["before"] = initial[1]
+                entry["state_ref"] = self.journal.put_object(randomness.serialize(source, initial[0]))
+                book.stored_fp[source], book.stored_ref[source] = initial[1], entry["state_ref"]
+                drawn = initial[1] != fp
+            else:
+                drawn = source == "numpy" and _numpy_drawn_since_seeding(state)
+            if drawn and not book.seeded.get(source):
+                unseeded = True
+            sources[source] = entry
         # Generators in call order, as the default_rng tap saw them; then generators bound to names that
         # the tap could not see (NumPy imported in this very cell, RandomState, random.Random).
         generators = list(pending.generators)
@@ -499,16 +511,8 @@ class Recorder(Configurable):
         return msg
 
     def _output_hash(self, pending: _Pending, result: Any) -> Optional[str]:
-        parts: list[bytes] = []
-        if pending.display_hash is not None:
-            parts.append(pending.display_hash.digest())
-        value = getattr(result, "result", None)
-        if value is not None:
-            if isinstance(value, (int, float, str, bool, bytes)) and len(repr(value)) < 10_000:
-                parts.append(repr(value).encode("utf-8", "surrogatepass"))
-            else:
-                parts.append(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
-        return hash_bytes(b"\0".join(parts)) if parts else None
+        display = pending.display_hash.digest() if pending.display_hash is not None else None
+        return output_hash(display, getattr(result, "result", None))
 
     # -- faults and listeners --------------------------------------------------------------------------
 

@@ -146,3 +146,50 @@ def test_torch_random_state_is_captured_and_restorable(notebook_dir: Path) -> No
     with Journal(notebook_dir / ".repro", create=False) as journal:
         randomness.restore(journal.get_object(draw["sources"]["torch"]["state_ref"]))
     assert torch.rand(3).tolist() == b
+
+
+def test_output_hash_matches_the_replay_runtime() -> None:
+    """The exported runtime re-implements the recorder's output hash; both must agree."""
+    import blake3
+
+    from repro_kernel.hashing import output_hash
+    from repro_kernel.replay import _OutputHasher
+
+    display = {"content": {"data": {"text/plain": "Figure", "image/png": "iVBORw0KGgo=", "text/html": "<b>é</b>"}}}
+    for value in (None, 3, 2.5, "text", b"raw", True, [1, 2], {"a": 1}, "x" * 20_000):
+        for displays in ([], [display], [display, display]):
+            hasher = _OutputHasher()
+            digest = None
+            for msg in displays:
+                hasher.on_display(msg)
+                if digest is None:
+                    digest = blake3.blake3()
+                data = msg["content"]["data"]
+                for mime in sorted(data):
+                    digest.update(mime.encode())
+                    digest.update(data[mime].encode("utf-8"))
+            ours = output_hash(digest.digest() if digest is not None else None, value)
+            assert hasher.finish(value) == ours, (value, len(displays))
+
+
+@pytest.mark.torch
+def test_frameworks_imported_inside_a_cell_get_their_import_time_state(notebook_dir: Path) -> None:
+    with LiveKernel(notebook_dir) as k:
+        k.run(START)
+        k.run("import numpy as np\nimport torch\na = np.random.rand(2)\nt = torch.rand(2)", cell_id="both")
+        a, t = k.value("a.tolist()"), k.value("t.tolist()")
+    record = journal_records(notebook_dir)[0]
+    sources = record["random"]["sources"]
+    assert record["random"]["unseeded_draw"] is True
+    import numpy as np
+    import torch
+
+    from repro_kernel import randomness
+    from repro_kernel.journal import Journal
+
+    with Journal(notebook_dir / ".repro", create=False) as journal:
+        for source in ("numpy", "torch"):
+            assert sources[source]["before"] and sources[source]["before"] != sources[source]["after"]
+            randomness.restore(journal.get_object(sources[source]["state_ref"]))
+    assert np.random.rand(2).tolist() == a
+    assert torch.rand(2).tolist() == t

@@ -465,7 +465,11 @@ def plan_steps(
         not_guaranteed.append(f"steps {', '.join(map(str, entry['steps']))} read from the network "
                               f"({entry['url'] or entry['host']}): that data may have changed")
 
-    hash_seed = ((env or {}).get("environment_variables") or {}).get("PYTHONHASHSEED")
+    recorded = (env or {}).get("python") or {}
+    if "hash_seed" in recorded:  # the recorder says outright whether the seed was fixed
+        hash_seed = recorded["hash_seed"]
+    else:
+        hash_seed = ((env or {}).get("environment_variables") or {}).get("PYTHONHASHSEED")
     if hash_seed in (None, "random", "<redacted>"):
         hash_seed = None
         not_guaranteed.append("the session ran with a random hash seed (PYTHONHASHSEED unset): anything that "

@@ -67,6 +67,8 @@ class _FlagsWorker:
 class ReproComm:
     """Owns the comm target; keeps the comms the frontend opened and pushes updates to them."""
 
+    PUSHED_TIMELINE = 50  # timeline entries in the status pushed after each cell
+
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder
         self.comms: dict[str, Any] = {}
@@ -219,8 +221,11 @@ class ReproComm:
         if not self.comms:
             return
         if kind == "record":
-            self._push("record", {"record": payload})
-            self._push("status", {"status": self.recorder.status()})
+            # Kept small: the pushes after every cell must not grow with the session (full records are in
+            # the journal; the full timeline comes with `hello`, `start` and `status` replies).
+            recorder = self.recorder
+            self._push("record", {"entry": recorder.timeline_entry(-1), "executions": len(recorder.records)})
+            self._push("status", {"status": recorder.status(timeline_limit=self.PUSHED_TIMELINE)})
             self.flags_worker.request()
         elif kind == "status":
             self._push("status", {"status": payload})

@@ -571,6 +571,9 @@ class Recorder(Configurable):
             "faults": len(self.faults),
         }
 
+    def timeline_entry(self, index: int) -> dict[str, Any]:
+        return dict(self._timeline[index])
+
     def _index(self, record: dict[str, Any]) -> None:
         """Keep the timeline and the table of inputs current, one record at a time."""
         random = record["random"]

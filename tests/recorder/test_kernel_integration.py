@@ -59,8 +59,9 @@ def test_comm_protocol_handshake_requests_and_pushes(notebook_dir: Path) -> None
         k.comm_messages.clear()
         k.run("import pandas as pd\ndf = pd.read_csv('data.csv')", cell_id="read")
         pushed = [m["data"] for m in k.comm_messages if m.get("data")]
-        record = next(m for m in pushed if m["type"] == "record")["record"]
-        assert record["cell_id"] == "read" and record["files_read"][0]["rel"] == "data.csv"
+        record = next(m for m in pushed if m["type"] == "record")
+        assert record["entry"]["cell_id"] == "read" and record["entry"]["data"] is True
+        assert record["executions"] == 1
         status = [m for m in pushed if m["type"] == "status"][-1]["status"]
         assert status["executions"] == 1
         assert status["inputs"][0]["path"] == "data.csv" and status["inputs"][0]["preserved"] is False

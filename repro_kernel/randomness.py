@@ -256,49 +256,9 @@ def serialize(source: str, state: Any) -> bytes:
     return json.dumps({"source": source, "state": payload}, separators=(",", ":")).encode("ascii")
 
 
-def restore(blob: bytes) -> str:
-    """Set the RNG described by ``blob`` (from :func:`serialize`) to that state; return its source."""
-    data = json.loads(blob)
-    source, payload = data["source"], data["state"]
-    if source == "python":
-        import random
-
-        random.setstate((payload[0], tuple(payload[1]), payload[2]))
-    elif source == "numpy":
-        import numpy as np
-
-        np.random.set_state(
-            (
-                payload["bit_generator"],
-                np.array(payload["key"], dtype=np.uint32),
-                payload["pos"],
-                payload["has_gauss"],
-                payload["gauss"],
-            )
-        )
-    elif source == "torch":
-        import numpy as np
-        import torch
-
-        raw = np.frombuffer(base64.b64decode(payload), dtype=np.uint8).copy()
-        torch.random.set_rng_state(torch.from_numpy(raw))
-    elif source == "torch_cuda":
-        import numpy as np
-        import torch
-
-        if torch.cuda.is_available():
-            states = [
-                torch.from_numpy(np.frombuffer(base64.b64decode(p), dtype=np.uint8).copy())
-                for p in payload
-            ]
-            torch.cuda.set_rng_state_all(states[: torch.cuda.device_count()])
-    elif source == "tensorflow":
-        import tensorflow as tf
-
-        tf.random.get_global_generator().reset(payload)
-    else:
-        raise ValueError(f"unknown random source {source!r}")
-    return source
+# Restoring lives in the replay runtime (which an exported folder carries without jupyter-repro installed);
+# the recorder's tests and tools use that one implementation.
+from .replay import restore_random_state as restore  # noqa: E402
 
 
 class DefaultRngTap:

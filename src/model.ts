@@ -113,16 +113,17 @@ export class ReproModel implements IReproModel {
   }
 
   /**
-   * Replay the session in a fresh kernel (the kernel runs `jupyter repro verify`).
+   * Export the session as it is now and replay it in a fresh kernel (the kernel runs
+   * `jupyter repro verify`); the result names the folder it verified.
    */
   async verify(): Promise<Repro.IVerifyResult | null> {
     this._verifyResult = null;
     return this._run('verify', async () => {
-      const request: Repro.Request = this._exportDirectory
-        ? { type: 'verify', directory: this._exportDirectory }
-        : { type: 'verify' };
-      const reply = await this._transport.request(request);
+      const reply = await this._transport.request({ type: 'verify' });
       this._verifyResult = reply.result ?? null;
+      if (this._verifyResult?.folder) {
+        this._exportDirectory = this._verifyResult.folder;
+      }
       return this._verifyResult;
     });
   }

@@ -161,20 +161,30 @@ export namespace Repro {
   }
 
   /**
-   * One step of a verify report (the kernel's `jupyter repro verify --json`).
+   * One step of a verify report (`jupyter repro verify --json`).
    */
   export interface IVerifyStep {
-    seq?: number;
+    index?: number;
+    label?: string;
+    /**
+     * `reproduced`, `differs`, `error` or `not-run`.
+     */
+    outcome?: string;
+    compared?: string;
+    detail?: string;
+    seconds?: number;
     cell_id?: string | null;
-    status: string;
-    message?: string | null;
     [key: string]: any;
   }
 
   export interface IVerifyResult {
-    ok?: boolean;
-    reproducible?: boolean;
+    folder?: string;
+    reproduced?: boolean;
+    exit_code?: number;
+    counts?: { [outcome: string]: number };
     steps?: IVerifyStep[];
+    problems?: string[];
+    warnings?: string[];
     [key: string]: any;
   }
 

@@ -189,17 +189,30 @@ describe('ReproModel', () => {
     expect(model.busy.size).toBe(0);
   });
 
-  it('keeps the export directory and verifies that folder', async () => {
+  it('keeps the export directory; verify exports afresh and names its folder', async () => {
     transport.replies.export = { directory: '/work/nb.repro' };
-    transport.replies.verify = { result: { ok: true, steps: [] } };
+    const report = {
+      folder: '/work/nb-2.repro',
+      reproduced: false,
+      counts: { reproduced: 1, differs: 1 },
+      steps: [
+        { index: 1, label: 'In[1] cell 1', outcome: 'reproduced' },
+        {
+          index: 2,
+          label: 'In[2] cell 2',
+          outcome: 'differs',
+          detail: 'output differs'
+        }
+      ]
+    };
+    transport.replies.verify = { result: report };
     expect(await model.exportSession()).toBe('/work/nb.repro');
     expect(model.exportDirectory).toBe('/work/nb.repro');
-    const result = await model.verify();
-    expect(result).toEqual({ ok: true, steps: [] });
-    expect(transport.requests[1]).toEqual({
-      type: 'verify',
-      directory: '/work/nb.repro'
-    });
+    expect(await model.verify()).toEqual(report);
+    expect(model.verifyResult).toEqual(report);
+    // The kernel exports the session as it is now, not an older folder.
+    expect(transport.requests[1]).toEqual({ type: 'verify' });
+    expect(model.exportDirectory).toBe('/work/nb-2.repro');
   });
 
   it('shows a failed action as an error and clears its busy mark', async () => {

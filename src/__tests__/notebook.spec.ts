@@ -300,5 +300,22 @@ describe('a notebook with the recorder', () => {
       expect(saved.status).not.toHaveProperty('journal');
       sync.dispose();
     });
+
+    it('writes the latest flags into a save that follows at once', async () => {
+      const sync = new NotebookSync(panel, model);
+      await context.ready;
+      transport.setState('connected');
+      const notebook = panel.content.model!;
+      transport.push({
+        type: 'status',
+        status: { recording: true, executions: 1 }
+      });
+      const flags = [flagOn([notebook.cells.get(1).id], 'edited-since-run')];
+      transport.push({ type: 'flags', flags, cells: {} });
+      await context.save();
+      const saved = notebook.getMetadata(METADATA_KEY) as Repro.ISavedState;
+      expect(saved.flags).toEqual(flags);
+      sync.dispose();
+    });
   });
 });

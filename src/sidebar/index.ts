@@ -102,15 +102,29 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         await tracker.currentModel?.start();
       }
     });
+    // Export works from the saved notebook (its slice follows the saved outputs), so save
+    // first: the export then matches what the user sees.
+    const saveFirst = async () => {
+      const panel = tracker.currentPanel;
+      if (panel?.context.model.dirty && !panel.context.model.readOnly) {
+        await panel.context.save();
+      }
+    };
     commands.addCommand(CommandIDs.exportSession, {
       label: trans.__('Export Replay Folder'),
       isEnabled: isLive,
-      execute: async () => tracker.currentModel?.exportSession()
+      execute: async () => {
+        await saveFirst();
+        return tracker.currentModel?.exportSession();
+      }
     });
     commands.addCommand(CommandIDs.verify, {
       label: trans.__('Restart and Verify in a Fresh Kernel'),
       isEnabled: isLive,
-      execute: async () => tracker.currentModel?.verify()
+      execute: async () => {
+        await saveFirst();
+        return tracker.currentModel?.verify();
+      }
     });
     commands.addCommand(CommandIDs.snapshot, {
       label: trans.__('Snapshot Data Inputs'),
@@ -158,6 +172,7 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
           void commands.execute(CommandIDs.snapshot, { paths }),
         onGoToCell: cellId =>
           void commands.execute(CommandIDs.goToCell, { cellId }),
+        displayPath: directory => browserPath(directory) ?? directory,
         onOpenDirectory: directory => {
           const path = browserPath(directory);
           if (path !== null) {

@@ -27,6 +27,10 @@ export interface IReproViewProps {
   onSnapshot: (paths: string[]) => void;
   onGoToCell: (cellId: string) => void;
   onOpenDirectory: (directory: string) => void;
+  /**
+   * How to show a kernel-side path (relative to the server root when inside it).
+   */
+  displayPath: (path: string) => string;
 }
 
 /**
@@ -516,57 +520,62 @@ function VerifyResult(props: {
   onGoToCell: (cellId: string) => void;
 }): JSX.Element {
   const { result, trans } = props;
-  const ok = result.ok ?? result.reproducible;
-  const steps: Repro.IVerifyStep[] = Array.isArray(result.steps)
-    ? result.steps
-    : Array.isArray(result.cells)
-      ? result.cells
-      : [];
+  const ok = result.reproduced;
+  const steps = Array.isArray(result.steps) ? result.steps : [];
+  const counts = Object.entries(result.counts ?? {})
+    .map(([outcome, n]) => `${n} ${outcome}`)
+    .join(' · ');
   return (
     <div className="jp-repro-verify" data-ok={String(ok)}>
       <div className="jp-repro-verifySummary" role="status">
         {ok === true
-          ? trans.__('Verified: every step reproduced.')
+          ? trans.__('Reproduced: every step matched.')
           : ok === false
-            ? trans.__('Not reproduced: see the steps below.')
+            ? trans.__('Not reproduced.')
             : trans.__('Verify finished.')}
+        {counts && <span className="jp-repro-counts"> {counts}</span>}
       </div>
-      {steps.length > 0 ? (
+      {(result.problems ?? []).map((problem, i) => (
+        <div key={i} className="jp-repro-error">
+          <Text text={problem} />
+        </div>
+      ))}
+      {steps.length > 0 && (
         <ol className="jp-repro-steps">
-          {steps.map((step, i) => (
-            <li
-              key={i}
-              className="jp-repro-step"
-              data-status={step.status}
-              data-cell-id={step.cell_id ?? ''}
-            >
-              <span className="jp-repro-seq">{step.seq ?? i + 1}</span>
-              {step.cell_id !== undefined && (
-                <CellLink
-                  cellId={step.cell_id ?? null}
-                  info={props.info}
-                  trans={trans}
-                  onGoToCell={props.onGoToCell}
-                />
-              )}
-              <span
-                className="jp-repro-tag"
-                data-severity={
-                  ['ok', 'match', 'same', 'passed'].includes(step.status)
-                    ? 'ok'
-                    : 'error'
-                }
+          {steps.map((step, i) => {
+            const outcome = step.outcome ?? '';
+            return (
+              <li
+                key={i}
+                className="jp-repro-step jp-repro-verifyStep"
+                data-outcome={outcome}
               >
-                {step.status}
-              </span>
-              {step.message && (
-                <span className="jp-repro-fix">{step.message}</span>
-              )}
-            </li>
-          ))}
+                <span className="jp-repro-seq">{step.index ?? i + 1}</span>
+                {step.cell_id ? (
+                  <CellLink
+                    cellId={step.cell_id}
+                    info={props.info}
+                    trans={trans}
+                    onGoToCell={props.onGoToCell}
+                  />
+                ) : (
+                  <span className="jp-repro-label">{step.label}</span>
+                )}
+                <span
+                  className="jp-repro-tag"
+                  data-severity={outcome === 'reproduced' ? 'ok' : 'error'}
+                >
+                  {outcome}
+                </span>
+                {step.detail && (
+                  <span className="jp-repro-fix">
+                    <Text text={step.detail} />
+                  </span>
+                )}
+              </li>
+            );
+          })}
         </ol>
-      ) : (
-        <pre className="jp-repro-json">{JSON.stringify(result, null, 2)}</pre>
       )}
     </div>
   );
@@ -618,7 +627,7 @@ function ActionsSection(props: IReproViewProps): JSX.Element | null {
             title={trans.__('Show in the file browser')}
             onClick={() => props.onOpenDirectory(model.exportDirectory!)}
           >
-            {model.exportDirectory}
+            {props.displayPath(model.exportDirectory)}
           </button>
         </p>
       )}

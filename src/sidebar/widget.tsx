@@ -24,6 +24,7 @@ export type SidebarActions = Pick<
   | 'onSnapshot'
   | 'onGoToCell'
   | 'onOpenDirectory'
+  | 'displayPath'
 >;
 
 /**

@@ -65,6 +65,8 @@ export class NotebookSync implements IDisposable {
     );
     model.changed.connect(this._onModelChanged, this);
     model.flagsChanged.connect(this._onFlagsChanged, this);
+    // A save right after a push must not miss it: flush before the file is written.
+    panel.context.saveState.connect(this._onSaveState, this);
     void panel.context.ready.then(() => {
       if (this._isDisposed || !panel.model) {
         return;
@@ -107,6 +109,13 @@ export class NotebookSync implements IDisposable {
 
   private _onFlagsChanged(): void {
     void this._saveDebouncer.invoke();
+  }
+
+  private _onSaveState(sender: unknown, state: string): void {
+    if (state === 'started') {
+      void this._saveDebouncer.stop();
+      this._saveMetadata();
+    }
   }
 
   private _sendNotebook(): void {

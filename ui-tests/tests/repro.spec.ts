@@ -211,11 +211,22 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
     const directory = panel.locator('.jp-repro-directory');
     await expect(directory).toBeVisible();
     const written = (await directory.textContent())!.trim();
-    expect(written).toMatch(/restart\.repro\/?$/);
+    expect(written).toBe(`${tmpPath}/restart.repro`);
     expect(
       await page.contents.directoryExists(`${tmpPath}/restart.repro`)
     ).toBe(true);
     await screenshot(page, 'exported');
+
+    // Restart and verify: a fresh kernel replays the export, step by step.
+    await panel.getByRole('button', { name: 'Restart and verify' }).click();
+    const verify = panel.locator('.jp-repro-verify');
+    await expect(verify).toBeVisible({ timeout: 90000 });
+    await expect(verify).toHaveAttribute('data-ok', 'true');
+    await expect(verify.locator('.jp-repro-verifyStep')).toHaveCount(2);
+    await expect(
+      verify.locator('.jp-repro-verifyStep[data-outcome="reproduced"]')
+    ).toHaveCount(2);
+    await screenshot(page, 'verified');
     // The path opens in the file browser.
     await directory.click();
     await expect(page.locator('.jp-BreadCrumbs')).toContainText(

@@ -649,7 +649,7 @@ def render(r: dict[str, Any]) -> str:
     row(f"NumPy, {P['matmul_count']} matmuls {P['matmul_n']}x{P['matmul_n']}", r["numpy"], "indistinguishable")
     size_mib = r["file"]["bytes"] >> 20
     row(f"read a {size_mib} MiB file, first time", r["file"]["first"], "hashing ≥ 1 GB/s")
-    row(f"read the same file again, unchanged", r["file"]["again"], "re-check < 0.1 ms")
+    row("read the same file again, unchanged", r["file"]["again"], "re-check < 0.1 ms")
     row(f"trivial cell, {P['namespace_names']:,} names + {P['namespace_array_floats'] * 8 >> 20} MiB array in namespace",
         r["namespace"], "no scaling with namespace")
     w("")

@@ -38,9 +38,10 @@ def _per_call_us(fn: Callable[[int], Any], n: int) -> float:
 
 def callbacks_us(n: int = 300, tag: str = "") -> float:
     """Median µs of one pre_run_cell + post_run_cell pair for a fresh trivial cell, comm pushes excluded."""
-    import repro_kernel
     from IPython import get_ipython
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
+
+    import repro_kernel
 
     rec = repro_kernel.get_recorder(get_ipython())
     base = 20_000_000 + hash(tag) % 1_000_000 * 100
@@ -60,10 +61,10 @@ def callbacks_us(n: int = 300, tag: str = "") -> float:
 
 
 def breakdown(n: int = 500, top: int = 25, tag: str = "") -> dict[str, Any]:
-    import repro_kernel
     from IPython import get_ipython
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
+    import repro_kernel
     from repro_kernel import randomness
     from repro_kernel.dataflow import analyze_code
     from repro_kernel.hashing import hash_text

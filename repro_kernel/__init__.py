@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._version_info import version as __version__
+from ._version_info import version as __version__  # noqa: F401  (re-exported)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

@@ -799,12 +799,12 @@ def read_notebook(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise NotebookError(f"cannot read {path} ({exc})", hint="check the file's permissions and encoding")
+        raise NotebookError(f"cannot read {path} ({exc})", hint="check the file's permissions and encoding") from exc
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
         raise NotebookError(f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})",
-                            hint="the file is damaged; restore it from git or a checkpoint")
+                            hint="the file is damaged; restore it from git or a checkpoint") from None
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise NotebookError(f"{path} is JSON but not a Jupyter notebook (no cells)",
                             hint="name an .ipynb file saved by Jupyter")
@@ -814,7 +814,7 @@ def read_notebook(path: Path) -> dict[str, Any]:
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotebookError(f"{path} is not a valid notebook ({first[:160]})",
-                            hint="open and re-save it in JupyterLab, or run `jupyter trust`/nbformat to repair it")
+                            hint="open and re-save it in JupyterLab, or run `jupyter trust`/nbformat to repair it") from None
     return nb
 
 

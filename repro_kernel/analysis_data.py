@@ -158,7 +158,7 @@ def _files(executions: list["Execution"], context: "Context", by_id: dict[str, "
                 "absolute-path", cells,
                 f"{_labels(cells, by_id, readers)} read {path} through an absolute path"
                 f"{' outside the project' if _outside(path, root) else ''}: it will not exist elsewhere",
-                f"copy the file into the project folder and read it by a relative path",
+                "copy the file into the project folder and read it by a relative path",
                 details={"path": path, "literal": spelled[0] if spelled else None},
             ))
     return flags

@@ -83,8 +83,8 @@ _DRAW_PREFIXES = (
 _NOT_DRAWS = frozenset(
     {"seed", "get_state", "set_state", "getstate", "setstate", "default_rng", "RandomState", "Generator",
      "PCG64", "MT19937", "Philox", "SFC64", "SeedSequence", "Random", "SystemRandom", "BitGenerator",
-     "manual_seed", "set_seed", "get_rng_state", "set_rng_state", "initial_seed", "Generator",
-     "get_global_generator", "set_global_generator", "stateless_normal", "stateless_uniform"}
+     "manual_seed", "set_seed", "get_rng_state", "set_rng_state", "initial_seed", "get_global_generator",
+     "set_global_generator", "stateless_normal", "stateless_uniform"}
 )
 _TORCH_DRAWS = frozenset(
     {"rand", "randn", "randint", "randperm", "rand_like", "randn_like", "randint_like", "normal",

@@ -320,19 +320,17 @@ class Recorder(Configurable):
             deleted=facts.deleted,
             mutated=facts.mutated,
         )
-        for step, action in (
-            ("modules", lambda: self._new_modules(pending, facts)),
+        # Each part is independent: a fault in one is noted in the record and the others still run.
+        steps: tuple[tuple[str, Callable[[], None]], ...] = (
+            ("modules", lambda: setattr(record, "modules", self._new_modules(pending, facts))),
             ("files", lambda: self._files(record, events, errors)),
-            ("random", lambda: self._random_facts(pending, facts)),
+            ("random", lambda: setattr(record, "random", self._random_facts(pending, facts))),
             ("namespace", lambda: self._namespace_changes(record, facts)),
             ("bindings", lambda: setattr(record, "namespace_changed", self._changed_bindings(pending))),
-        ):
+        )
+        for step, action in steps:
             try:
-                value = action()
-                if step == "modules":
-                    record.modules = value  # type: ignore[assignment]
-                elif step == "random":
-                    record.random = value  # type: ignore[assignment]
+                action()
             except Exception as exc:
                 errors.append(f"{step}: {type(exc).__name__}: {exc}")
                 self.report_fault(step, exc)

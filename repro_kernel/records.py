@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any, Optional
 
@@ -92,7 +92,7 @@ class CellRecord:
         }
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """Load a JSON Schema shipped in ``repro_kernel/schemas/`` (e.g. ``cell-record``)."""
     text = resources.files("repro_kernel.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")

@@ -319,7 +319,7 @@ def plan_steps(
     exec_by_count = {r["execution_count"]: r for r in records if r.get("execution_count") is not None}
     matched: dict[int, int] = {}  # record position -> cell index
     position = {id(r): n for n, r in enumerate(records)}
-    for count, (i, cell) in by_count.items():
+    for count, (i, _cell) in by_count.items():
         record = exec_by_count.get(count)
         if record is not None:
             matched[position[id(record)]] = i

@@ -21,8 +21,9 @@ def test_corpus_notebook_reproduces_every_step(name: str, tmp_path: Path) -> Non
     failing = [s for s in result["steps"] if s[1] != "reproduced"]
     assert result["exit_code"] == 0 and not failing, failing
     if name == "matplotlib_0":
-        from repro_kernel.export import export_notebook  # noqa: F401  (already exported by evaluate)
         import json
+
+        from repro_kernel.export import export_notebook  # noqa: F401  (already exported by evaluate)
 
         manifest = json.loads((path.with_name(f"{name}.history.repro") / "manifest.json").read_text())
         assert any(s["recorded_outputs"] for s in manifest["steps"])

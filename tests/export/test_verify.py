@@ -99,7 +99,6 @@ def test_tampered_manifest_and_script_are_bad_input(exported: Path, tmp_path: Pa
 
 
 def test_missing_packages_are_reported_one_line_each(exported: Path, tmp_path: Path) -> None:
-    import shutil
 
     folder = clone(exported, tmp_path / "m")
     manifest = manifest_of(folder)
@@ -115,7 +114,6 @@ def test_missing_packages_are_reported_one_line_each(exported: Path, tmp_path: P
 
 
 def test_a_step_that_no_longer_reproduces_is_shown_with_a_short_diff(exported: Path, tmp_path: Path) -> None:
-    import shutil
 
     folder = clone(exported, tmp_path / "d")
     manifest = manifest_of(folder)
@@ -132,7 +130,6 @@ def test_a_step_that_no_longer_reproduces_is_shown_with_a_short_diff(exported: P
 
 
 def test_rtol_accepts_small_numeric_noise(exported: Path, tmp_path: Path) -> None:
-    import shutil
 
     import nbformat
 

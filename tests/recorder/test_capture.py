@@ -11,8 +11,8 @@ import pytest
 
 from repro_kernel.journal import Journal
 from repro_kernel.records import validate_record
-from tests.conftest import START, execute_notebook, journal_records, make_notebook
 from repro_kernel.testing import LiveKernel
+from tests.conftest import START, execute_notebook, journal_records, make_notebook
 
 
 def test_cells_recorded_in_order_with_ids_code_status_and_names(notebook_dir: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -10,8 +9,8 @@ import pytest
 
 from repro_kernel.journal import Journal
 from repro_kernel.redact import REDACTED, filter_environment, looks_secret_value, redact_url
-from tests.conftest import START
 from repro_kernel.testing import LiveKernel
+from tests.conftest import START
 
 SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",

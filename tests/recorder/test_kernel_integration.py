@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import START, journal_records
 from repro_kernel.testing import LiveKernel
+from tests.conftest import START, journal_records
 
 
 def _comm_roundtrip(k: LiveKernel, comm_id: str, data: dict[str, Any], *, open_: bool = False) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Every test suite, on a fresh machine or again: installs what it needs, then runs
+#   0. ruff on the Python code
 #   1. pytest against real kernels (new stack: IPython 9, ipykernel 7, NumPy 2)
 #   2. the recorder's tests against the old stack (IPython 8, ipykernel 6, NumPy 1.26)
 #   3. jest (the frontend model and connector) and the lint check
@@ -23,6 +24,7 @@ suite() {
   NAMES+=("$name ($((SECONDS - start)) s)"); CODES+=("$code")
 }
 
+suite "ruff (Python lint)" ruff check repro_kernel tests benchmarks scripts
 suite "pytest (new stack)" python -m pytest -q
 suite "pytest (old stack)" bash scripts/test-old-stack.sh
 suite "jest + lint" bash scripts/test-js.sh

@@ -41,7 +41,7 @@ export class ReproModel implements IReproModel {
   }
 
   get timeline(): ReadonlyArray<Repro.ITimelineEntry> {
-    return this._status?.timeline ?? [];
+    return this._timeline;
   }
 
   get fromSavedCopy(): boolean {
@@ -169,6 +169,7 @@ export class ReproModel implements IReproModel {
       return;
     }
     this._status = saved.status ?? null;
+    this._timeline = [];
     this._flags = Array.isArray(saved.flags) ? saved.flags : [];
     this._cellKinds = saved.cells ?? {};
     this._fromSavedCopy = true;
@@ -223,9 +224,16 @@ export class ReproModel implements IReproModel {
   }
 
   private _setStatus(status: Repro.IStatus | undefined | null): void {
-    if (status) {
-      this._status = status;
+    if (!status) {
+      return;
     }
+    const sameSession =
+      this._status?.session_id && this._status.session_id === status.session_id;
+    this._status = status;
+    this._timeline = mergeTimeline(
+      sameSession ? this._timeline : [],
+      status.timeline ?? []
+    );
   }
 
   private _onStateChanged(
@@ -241,6 +249,7 @@ export class ReproModel implements IReproModel {
       // The kernel that recorded is gone (restart, change, shutdown): what it reported no
       // longer describes this kernel. The saved copy in the notebook still has it.
       this._status = null;
+      this._timeline = [];
       this._flags = [];
       this._cellKinds = {};
       this._verifyResult = null;
@@ -273,9 +282,15 @@ export class ReproModel implements IReproModel {
         this._flagsChanged.emit();
         break;
       }
-      case 'record':
-        // The status push that follows each record carries the timeline.
-        return;
+      case 'record': {
+        // The status push that follows each record carries the timeline too.
+        const entry = (message as { entry?: Repro.ITimelineEntry }).entry;
+        if (!entry) {
+          return;
+        }
+        this._timeline = mergeTimeline(this._timeline, [entry]);
+        break;
+      }
       default:
         return;
     }
@@ -285,6 +300,7 @@ export class ReproModel implements IReproModel {
   private _transport: Repro.ITransport;
   private _state: Repro.ConnectionState;
   private _status: Repro.IStatus | null = null;
+  private _timeline: Repro.ITimelineEntry[] = [];
   private _flags: Repro.IFlag[] = [];
   private _cellKinds: { [cellId: string]: string[] } = {};
   private _fromSavedCopy = false;
@@ -297,6 +313,30 @@ export class ReproModel implements IReproModel {
   private _isDisposed = false;
   private _changed = new Signal<IReproModel, void>(this);
   private _flagsChanged = new Signal<IReproModel, void>(this);
+}
+
+/**
+ * The most timeline entries the model keeps (the journal has them all).
+ */
+const TIMELINE_KEPT = 5000;
+
+/**
+ * Merge a newer stretch of the timeline (the kernel pushes only the latest entries) into what
+ * the model holds: entries are ordered by `seq`, the newer copy of an entry wins.
+ */
+export function mergeTimeline(
+  held: ReadonlyArray<Repro.ITimelineEntry>,
+  newer: ReadonlyArray<Repro.ITimelineEntry>
+): Repro.ITimelineEntry[] {
+  if (!newer.length) {
+    return [...held];
+  }
+  const first = newer[0].seq;
+  const kept = held.filter(entry => entry.seq < first);
+  const merged = kept.concat(newer);
+  return merged.length > TIMELINE_KEPT
+    ? merged.slice(merged.length - TIMELINE_KEPT)
+    : merged;
 }
 
 const SEVERITY_RANK: { [severity: string]: number } = {

@@ -227,7 +227,7 @@ export namespace Repro {
    * Messages the kernel pushes without a request.
    */
   export type Push =
-    | { type: 'record'; record: ICellRecord }
+    | { type: 'record'; record?: ICellRecord; entry?: ITimelineEntry }
     | ({ type: 'flags' } & IFlagsPayload)
     | { type: 'status'; status: IStatus };
 

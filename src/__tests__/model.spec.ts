@@ -147,6 +147,52 @@ describe('ReproModel', () => {
     expect(model.status?.executions).toBe(4);
   });
 
+  it('merges the short timeline pushes into the full one it got first', () => {
+    const entry = (seq: number) => ({
+      seq,
+      cell_id: `c${seq}`,
+      execution_count: seq,
+      duration_s: 0,
+      status: 'ok',
+      random: false,
+      data: false
+    });
+    const range = (from: number, to: number) =>
+      Array.from({ length: to - from + 1 }, (_, i) => entry(from + i));
+    transport.push({
+      type: 'hello-reply',
+      success: true,
+      version: 1,
+      status: { ...status, executions: 100, timeline: range(1, 100) }
+    });
+    transport.push({
+      type: 'record',
+      entry: entry(101),
+      executions: 101
+    } as any);
+    expect(model.timeline.map(e => e.seq)).toEqual(
+      range(1, 101).map(e => e.seq)
+    );
+    // The push after a cell carries only the latest entries.
+    transport.push({
+      type: 'status',
+      status: { ...status, executions: 102, timeline: range(53, 102) }
+    });
+    expect(model.timeline).toHaveLength(102);
+    expect(model.timeline[101].seq).toBe(102);
+    // A new session starts a new timeline.
+    transport.push({
+      type: 'status',
+      status: {
+        ...status,
+        session_id: 'new',
+        executions: 1,
+        timeline: range(1, 1)
+      }
+    });
+    expect(model.timeline.map(e => e.seq)).toEqual([1]);
+  });
+
   it('reports a protocol version mismatch', () => {
     transport.push({ type: 'hello-reply', success: true, version: 2, status });
     expect(model.lastError).toMatch(/protocol 2/);

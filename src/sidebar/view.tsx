@@ -449,7 +449,7 @@ function TimelineSection(props: IReproViewProps): JSX.Element | null {
       {executions > timeline.length && (
         <p className="jp-repro-empty">
           {trans.__(
-            'The kernel sends the last %1 of %2 executions.',
+            'The last %1 of %2 executions (the journal has them all).',
             timeline.length,
             executions
           )}

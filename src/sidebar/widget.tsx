@@ -1,3 +1,4 @@
+import { ICodeCellModel } from '@jupyterlab/cells';
 import { NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, SidePanel } from '@jupyterlab/ui-components';
@@ -5,6 +6,7 @@ import { Message, MessageLoop } from '@lumino/messaging';
 import { Signal } from '@lumino/signaling';
 import { Panel, Widget } from '@lumino/widgets';
 import * as React from 'react';
+import { flushSync } from 'react-dom';
 
 import { reproIcon } from '../icons';
 import { IReproModel, IReproTracker } from '../tokens';
@@ -28,7 +30,7 @@ export type SidebarActions = Pick<
 >;
 
 /**
- * Renders the current notebook's model; re-renders (coalesced by Lumino) on its changes.
+ * Renders the current notebook's model, right after each change (see `_refresh`).
  */
 class ReproBody extends ReactWidget {
   constructor(
@@ -53,6 +55,14 @@ class ReproBody extends ReactWidget {
     this.update();
   }
 
+  /**
+   * Commit the React tree synchronously: a root's render would otherwise wait for React's
+   * scheduler, behind whatever else the page is busy with.
+   */
+  protected onUpdateRequest(msg: Message): void {
+    flushSync(() => super.onUpdateRequest(msg));
+  }
+
   protected render(): JSX.Element {
     const panel = this._tracker.currentPanel;
     return (
@@ -61,7 +71,7 @@ class ReproBody extends ReactWidget {
         notebookName={panel ? panel.context.localPath.split('/').pop()! : null}
         settings={this._tracker.settings}
         trans={this._trans}
-        cellInfo={cellInfoFor(panel)}
+        cellInfo={this._cellInfo}
         {...this._actions}
       />
     );
@@ -75,12 +85,33 @@ class ReproBody extends ReactWidget {
   }
 
   private _follow(model: IReproModel | null): void {
+    const panel = this._tracker.currentPanel;
+    if (panel !== this._panel) {
+      this._panel?.model?.contentChanged.disconnect(this._onContent, this);
+      this._panel?.model?.cells.changed.disconnect(this._onCells, this);
+      this._panel = panel;
+      this._cellIndex = null;
+      panel?.model?.contentChanged.connect(this._onContent, this);
+      panel?.model?.cells.changed.connect(this._onCells, this);
+    }
     if (model === this._model) {
       return;
     }
     this._model?.changed.disconnect(this._refresh, this);
     this._model = model;
     model?.changed.connect(this._refresh, this);
+    this._refresh();
+  }
+
+  /**
+   * Edits only invalidate the cell index; adding, moving or deleting cells renumbers them.
+   */
+  private _onContent(): void {
+    this._cellIndex = null;
+  }
+
+  private _onCells(): void {
+    this._cellIndex = null;
     this._refresh();
   }
 
@@ -100,25 +131,16 @@ class ReproBody extends ReactWidget {
     });
   }
 
-  private _scheduled = false;
-
-  private _model: IReproModel | null = null;
-}
-
-/**
- * Look up cells of a notebook by id; built lazily, once per render.
- */
-function cellInfoFor(
-  panel: NotebookPanel | null
-): (cellId: string) => ICellInfo | null {
-  let index: Map<string, ICellInfo> | null = null;
-  return (cellId: string) => {
-    const cells = panel?.model?.cells;
+  /**
+   * Look up a cell of the current notebook by id; the index is built once per change.
+   */
+  private _cellInfo = (cellId: string): ICellInfo | null => {
+    const cells = this._panel?.model?.cells;
     if (!cells) {
       return null;
     }
-    if (!index) {
-      index = new Map();
+    if (!this._cellIndex) {
+      const index = new Map<string, ICellInfo>();
       for (let i = 0; i < cells.length; i++) {
         const cell = cells.get(i);
         const source = cell.sharedModel.getSource();
@@ -126,14 +148,20 @@ function cellInfoFor(
           index: i,
           executionCount:
             cell.type === 'code'
-              ? ((cell as any).executionCount ?? null)
+              ? ((cell as ICodeCellModel).executionCount ?? null)
               : null,
           preview: source.split('\n', 1)[0].slice(0, 80)
         });
       }
+      this._cellIndex = index;
     }
-    return index.get(cellId) ?? null;
+    return this._cellIndex.get(cellId) ?? null;
   };
+
+  private _model: IReproModel | null = null;
+  private _panel: NotebookPanel | null = null;
+  private _cellIndex: Map<string, ICellInfo> | null = null;
+  private _scheduled = false;
 }
 
 /**

@@ -46,6 +46,14 @@ def test_the_docs_show_commands_and_every_skip_is_still_shown() -> None:
     assert not stale, f"listed as not run but no longer in the docs: {stale}"
 
 
+def test_every_image_and_local_link_in_the_docs_exists() -> None:
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
+            if target.startswith(("http://", "https://")):
+                continue
+            assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
+
+
 @pytest.mark.slow
 def test_every_documented_command_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # `jupyter` is this environment's, as for a user who activated it.

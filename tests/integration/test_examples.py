@@ -84,7 +84,8 @@ def test_the_tour_triggers_each_flag_and_its_fixes_clear_them(tmp_path: Path) ->
     for cell in nb.cells:
         kind = _tour(cell).get("kind")
         if kind:  # the flag names the cell the tour says it will (the trigger, or the cell it affects)
-            assert set(_tour(cell).get("flags", [cell.id])) <= by_kind.get(kind, set()), (kind, sorted((f.kind, f.cells) for f in found.flags))
+            expected = set(_tour(cell).get("flags", [cell.id]))
+            assert expected <= by_kind.get(kind, set()), (kind, sorted((f.kind, f.cells) for f in found.flags))
 
     for cell in nb.cells:
         if "fixed" in _tour(cell):

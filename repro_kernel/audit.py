@@ -67,6 +67,29 @@ _SYSTEM_PREFIXES = tuple(
 _CODE_SUFFIXES = (".py", ".pyc", ".pyd", ".so", ".pth", ".dylib", ".dll")
 
 
+def _tool_dirs() -> tuple[str, ...]:
+    """Caches and settings of the tools themselves (matplotlib's font list, IPython and Jupyter config):
+    read by libraries on their own, never the user's data."""
+    home = os.path.expanduser("~")
+    dirs = [
+        os.path.join(home, ".cache", "matplotlib"),
+        os.path.join(home, ".cache", "fontconfig"),
+        os.path.join(home, ".config", "matplotlib"),
+        os.path.join(home, ".matplotlib"),
+        os.path.join(home, ".ipython"),
+        os.path.join(home, ".jupyter"),
+        os.path.join(home, ".local", "share", "jupyter"),
+        os.path.join(home, ".config", "dask"),
+    ]
+    for variable in ("MPLCONFIGDIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR"):
+        if os.environ.get(variable):
+            dirs.append(os.environ[variable])
+    return tuple(os.path.realpath(d) + os.sep for d in dirs)
+
+
+_TOOL_DIRS = _tool_dirs()
+
+
 def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tuple[
     dict[str, None], dict[str, None], list[dict[str, Any]]
 ]:
@@ -86,7 +109,7 @@ def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tup
             except TypeError:
                 continue
             path = os.path.abspath(path)
-            if path.endswith(_CODE_SUFFIXES) or path.startswith(_SYSTEM_PREFIXES):
+            if path.endswith(_CODE_SUFFIXES) or path.startswith(_SYSTEM_PREFIXES) or path.startswith(_TOOL_DIRS):
                 continue
             if ignore_dirs and path.startswith(ignore_dirs):
                 continue

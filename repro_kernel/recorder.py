@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
@@ -66,6 +67,27 @@ def notebook_from_environment(shell: Any) -> Optional[str]:
         if isinstance(candidate, str) and candidate.endswith(".ipynb"):
             return candidate
     return None
+
+
+@lru_cache(maxsize=1024)
+def _imports_only(code: str) -> bool:
+    """True when the cell does nothing but import (IPython magics such as %matplotlib allowed)."""
+    import ast
+
+    from .dataflow import to_python
+
+    try:
+        body = ast.parse(to_python(code)).body
+    except SyntaxError:
+        return False
+    has_import = False
+    for node in body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            has_import = True
+        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                  and getattr(node.value.func, "attr", "") in ("run_line_magic", "run_cell_magic")):
+            return False
+    return has_import
 
 
 def _numpy_drawn_since_seeding(state: Any) -> bool:
@@ -453,6 +475,9 @@ class Recorder(Configurable):
             unseeded = True
         if facts.unseeded_generators and not generators:
             unseeded = True
+        if unseeded and _imports_only(pending.code):
+            # A library that draws while being imported (scikit-learn does) is not the notebook drawing.
+            unseeded = False
         if "numpy.random" in sys.modules:
             self._rng_tap.install(self.shell.user_ns)
         return {

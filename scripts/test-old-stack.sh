@@ -19,4 +19,4 @@ python - <<'PY'
 import IPython, ipykernel, numpy
 print(f"old stack: IPython {IPython.__version__}, ipykernel {ipykernel.__version__}, NumPy {numpy.__version__}")
 PY
-python -m pytest -q -p no:cacheprovider -m "not torch" tests/recorder "$@"
+python -m pytest -q -p no:cacheprovider -m "not torch and not scientific" tests/recorder "$@"

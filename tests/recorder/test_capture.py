@@ -322,3 +322,20 @@ def test_plain_ipython_terminal_records(notebook_dir: Path) -> None:
     assert "42" in proc.stdout
     records = journal_records(notebook_dir)
     assert [r["code"] for r in records] == ["x = 6 * 7\nprint(x)"]
+
+
+@pytest.mark.scientific
+def test_library_imports_and_tool_caches_are_not_the_notebooks_doing(notebook_dir: Path, tmp_path: Path) -> None:
+    """scikit-learn draws from `random` while being imported and matplotlib reads its font cache: neither is
+    randomness or data of the notebook's own."""
+    with LiveKernel(notebook_dir, env={"MPLCONFIGDIR": str(tmp_path / "mpl")}) as k:
+        k.run(START)
+        k.run("import sklearn\nfrom sklearn.ensemble import RandomForestClassifier", cell_id="sklearn")
+        k.run("%matplotlib inline\nimport matplotlib.pyplot as plt", cell_id="matplotlib")
+        k.run("fig = plt.figure()\nplt.plot([1, 2])\nplt.show()", cell_id="plot")
+        k.run("import random\nx = random.random()", cell_id="draw")
+    records = {r["cell_id"]: r for r in journal_records(notebook_dir)}
+    assert records["sklearn"]["random"]["unseeded_draw"] is False
+    assert records["draw"]["random"]["unseeded_draw"] is True
+    for cell_id in ("matplotlib", "plot"):
+        assert records[cell_id]["files_read"] == [], records[cell_id]["files_read"]

@@ -15,7 +15,7 @@ fi
 # shellcheck disable=SC1091
 . .venv/bin/activate
 python -m pip install -q -U pip
-python -m pip install -q -e ".[test,test-torch]" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+python -m pip install -q -c requirements/lock.txt -e ".[test,test-torch]" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 # A kernelspec inside the venv, so every test kernel runs this environment's Python.
 python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (jupyter-repro dev)" >/dev/null
 set +u

@@ -22,12 +22,23 @@ from .redact import filter_environment, redact_url
 
 
 def installed_distributions() -> dict[str, str]:
-    """Every installed distribution and its version, by normalised name."""
+    """Every installed distribution and its version, by normalised name.
+
+    Names and versions are read from the ``<name>-<version>.dist-info`` folder names (what installers
+    write), which is hundreds of times faster than parsing every METADATA file; only other layouts (old
+    ``.egg-info``) fall back to the metadata.
+    """
     found: dict[str, str] = {}
     for dist in metadata.distributions():
-        name = dist.metadata.get("Name") if dist.metadata else None
-        if name:
-            found.setdefault(_normalise(name), dist.version)
+        folder = getattr(dist, "_path", None)
+        name = getattr(folder, "name", "")
+        if name.endswith(".dist-info") and "-" in name:
+            dist_name, version = name[: -len(".dist-info")].rsplit("-", 1)
+            found.setdefault(_normalise(dist_name), version)
+            continue
+        meta_name = dist.metadata.get("Name") if dist.metadata else None
+        if meta_name:
+            found.setdefault(_normalise(meta_name), dist.version)
     return dict(sorted(found.items()))
 
 

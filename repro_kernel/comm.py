@@ -31,7 +31,7 @@ class _FlagsWorker:
     one analysis, run on a background thread once no new request came for ``delay`` seconds. One worker per
     comm, so analyses never overlap."""
 
-    def __init__(self, compute: Callable[[], None], delay: float = 0.02) -> None:
+    def __init__(self, compute: Callable[[], None], delay: float = 0.01) -> None:
         self.compute = compute
         self.delay = delay
         self._due: Optional[float] = None

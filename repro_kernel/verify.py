@@ -51,6 +51,7 @@ class StepResult:
     compared: str  # outputs | hash | status
     detail: str = ""
     seconds: float = 0.0
+    cell_id: Optional[str] = None  # the notebook cell the step came from (JupyterLab's id), when recorded
 
 
 @dataclass
@@ -257,6 +258,9 @@ def _verify_folder(
         if bar is not None:
             bar[0].stop()
     _apply_hashes(report, steps, hashes)
+    cell_ids = {entry["index"]: entry.get("cell_id") for entry in steps}
+    for result in report.steps:
+        result.cell_id = cell_ids.get(result.index)
     report.exit_code = 0 if all(s.outcome == "reproduced" for s in report.steps) else 1
     report.total_seconds = time.perf_counter() - started
     return report

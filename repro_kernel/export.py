@@ -178,8 +178,14 @@ def _requirements_txt(reqs: list[dict[str, Any]], nb_name: str, extra: list[str]
     return "\n".join(lines) + "\n"
 
 
-def binder_url(git: Optional[dict[str, Any]], path_in_repo: Optional[str]) -> tuple[Optional[str], str]:
-    """The mybinder.org URL for the recorded commit, or None and the reason there is none."""
+def binder_url(
+    git: Optional[dict[str, Any]], path_in_repo: Optional[str], ref: Optional[str] = None
+) -> tuple[Optional[str], str]:
+    """The mybinder.org URL for ``ref`` (default: the recorded commit), or None and the reason there is none.
+
+    An export folder is written after the session's commit, so a link that opens the export's own
+    ``replay.ipynb`` names the branch (``ref``), which holds the folder once it is committed and pushed.
+    """
     if not git or not git.get("commit"):
         return None, "the notebook is not in a git repository with a commit"
     remote = git.get("remote")
@@ -190,14 +196,15 @@ def binder_url(git: Optional[dict[str, Any]], path_in_repo: Optional[str]) -> tu
     match = re.match(r"^(?:https?://|ssh://)?(?:[^@/]+@)?(github\.com|gitlab\.com)[:/]([^/]+)/(.+?)(?:\.git)?/?$",
                      remote)
     labpath = f"?labpath={quote(path_in_repo)}" if path_in_repo else ""
-    commit = git["commit"]
+    commit = ref or git["commit"]
     if match and match.group(1) == "github.com":
         url = f"https://mybinder.org/v2/gh/{match.group(2)}/{match.group(3)}/{commit}{labpath}"
     elif match:
         url = f"https://mybinder.org/v2/gl/{quote(match.group(2) + '/' + match.group(3), safe='')}/{commit}{labpath}"
     else:
         url = f"https://mybinder.org/v2/git/{quote(remote, safe='')}/{commit}{labpath}"
-    note = "Binder builds the commit above: push it first"
+    note = (f"Binder builds branch {ref}: commit this export folder, copy its binder/ to the repository root "
+            "and push first") if ref else "Binder builds the commit above: push it first"
     if git.get("dirty"):
         note += "; the working tree had uncommitted changes when recorded, so commit them and export again"
     if git.get("untracked"):
@@ -335,14 +342,15 @@ def _render(
     reqs = _requirements(plan)
     git = env.get("git") if env else None
     repo_root = _git_root(notebook_path) or (Path(git["root"]) if git and git.get("root") else None)
-    labpath = None
+    labpath, ref = None, None
     if repo_root is not None:
         for candidate in (output_dir / "replay.ipynb", notebook_path):
             rel = os.path.relpath(candidate, repo_root)
             if not rel.startswith(".."):
                 labpath = Path(rel).as_posix()
+                ref = (git or {}).get("branch") if candidate != notebook_path else None
                 break
-    url, note = binder_url(git, labpath)
+    url, note = binder_url(git, labpath, ref)
     flags, flags_note = _flags_at_export(
         notebook_path, next((x['session_id'] for x in plan.sessions if x['replayed']), None))
 
@@ -424,11 +432,39 @@ def _readme(nb_name: str, plan: ExportPlan, uses_ipython: bool, url: Optional[st
 # -- writing ------------------------------------------------------------------------------------------------------
 
 
+def _is_export_folder(directory: Path) -> bool:
+    """True for a folder an earlier export wrote: its manifest names jupyter-repro as the generator."""
+    try:
+        manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and (manifest.get("generator") or {}).get("name") == "jupyter-repro"
+
+
+def check_replaceable(directory: Path, force: bool) -> None:
+    """Refuse to write over ``directory`` unless it is absent, or ``force`` and it is empty or an export.
+
+    ``--force`` replaces an earlier export, never an arbitrary folder: ``-o . --force`` must not delete a
+    project.
+    """
+    if not directory.exists():
+        return
+    if not directory.is_dir():
+        raise BadInputError(f"{directory} exists and is not a folder", hint="choose another -o DIR")
+    if not force:
+        raise BadInputError(f"{directory} already exists", hint="pass --force to overwrite it, or -o DIR")
+    if any(directory.iterdir()) and not _is_export_folder(directory):
+        raise BadInputError(
+            f"{directory} is not a jupyter-repro export folder (no {MANIFEST_NAME} written by jupyter-repro), "
+            "so --force will not replace it",
+            hint="choose an empty or new -o DIR",
+        )
+
+
 def write_export(export: Export, directory: Path, *, force: bool = False) -> Path:
     """Write ``export`` into ``directory`` (refusing to replace an existing folder unless ``force``)."""
     directory = Path(directory)
-    if directory.exists() and not force:
-        raise BadInputError(f"{directory} already exists", hint="pass --force to overwrite it, or -o DIR")
+    check_replaceable(directory, force)
     parent = directory.resolve().parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
@@ -467,8 +503,7 @@ def export_notebook(
 
     notebook_path = Path(notebook_path).resolve()
     directory = Path(output).resolve() if output else default_output_dir(notebook_path)
-    if directory.exists() and not force:
-        raise BadInputError(f"{directory} already exists", hint="pass --force to overwrite it, or -o DIR")
+    check_replaceable(directory, force)
     nb = read_notebook(notebook_path)
     exporter = ReproExporter(mode=mode, bundle_data=bundle_data)
     export = exporter.build(nb, notebook_path, directory)

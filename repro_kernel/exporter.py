@@ -15,7 +15,7 @@ from nbconvert.exporters import Exporter
 from nbformat import NotebookNode
 from traitlets import Bool, Unicode, default
 
-from .manifest import MANIFEST_NAME, canonical, validate_manifest
+from .manifest import MANIFEST_NAME, seal_bytes, validate_manifest
 
 
 def dumps_listing(document: dict[str, Any], key: str) -> str:
@@ -59,16 +59,9 @@ class ReproExporter(Exporter):
             outputs[f"{folder}/{rel}"] = data
         for rel, source in export.copies.items():
             outputs[f"{folder}/{rel}"] = Path(source).read_bytes()
-        # Seal with the files' contents in memory (the same digests write_export computes on disk).
-        import hashlib
-
-        manifest = export.manifest
-        manifest["integrity"] = {
-            "algorithm": "sha256",
-            "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in sorted(export.files.items())
-                      if not rel.startswith("files/")},
-        }
-        manifest["integrity"]["manifest"] = hashlib.sha256(canonical(manifest)).hexdigest()
+        # Sealed from the contents in memory: the same digests write_export computes on disk.
+        manifest = seal_bytes(export.manifest, {rel: data for rel, data in export.files.items()
+                                                if not rel.startswith("files/")})
         validate_manifest(manifest)
         outputs[f"{folder}/{MANIFEST_NAME}"] = dumps_listing(manifest, "steps").encode("utf-8")
         resources.setdefault("outputs", {}).update(outputs)

@@ -2,8 +2,9 @@
 
 The manifest is validated against ``schemas/manifest.schema.json`` (``schema_version`` 1) when written and
 when read. Its ``integrity`` block holds the SHA-256 of the canonical manifest (itself excluded) and of every
-file the replay depends on (script, notebook, runtime, random states, bundled data), so a hand-edited
-manifest, script or state is reported in one line instead of replaying something else. The seal detects
+file the replay depends on (script, notebook, runtime, random states; bundled data files are checked
+against the content hashes the manifest lists for its inputs), so a hand-edited manifest, script, state or
+data file is reported in one line instead of replaying something else. The seal detects
 edits, not forgery: anyone can recompute it, so treat an export from someone else as you treat their code.
 """
 
@@ -41,10 +42,17 @@ def sha256_file(path: Path) -> str:
 
 def seal(manifest: dict[str, Any], folder: Path, files: list[str]) -> dict[str, Any]:
     """Fill ``manifest['integrity']`` for ``files`` (paths relative to ``folder``) and the manifest itself."""
-    manifest["integrity"] = {
-        "algorithm": "sha256",
-        "files": {rel: sha256_file(folder / rel) for rel in sorted(files)},
-    }
+    return seal_digests(manifest, {rel: sha256_file(folder / rel) for rel in files})
+
+
+def seal_bytes(manifest: dict[str, Any], contents: dict[str, bytes]) -> dict[str, Any]:
+    """:func:`seal` for files still in memory (the nbconvert exporter), by relative path."""
+    return seal_digests(manifest, {rel: hashlib.sha256(data).hexdigest() for rel, data in contents.items()})
+
+
+def seal_digests(manifest: dict[str, Any], digests: dict[str, str]) -> dict[str, Any]:
+    """Fill ``manifest['integrity']`` from the files' SHA-256 digests, then seal the manifest itself."""
+    manifest["integrity"] = {"algorithm": "sha256", "files": dict(sorted(digests.items()))}
     manifest["integrity"]["manifest"] = hashlib.sha256(canonical(manifest)).hexdigest()
     return manifest
 

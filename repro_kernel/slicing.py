@@ -3,8 +3,14 @@
 The slice walks the session backwards from its last execution, keeping a set of *live* names and files:
 an execution is kept when it is a target (its output is what the saved notebook shows), when it defines or
 mutates a live name, when it writes a live file, or when it changes global state the code cannot show as a
-name (``%matplotlib``, ``os.chdir``, ``pd.set_option`` ...). A kept execution makes the names it uses (and,
-for functions and classes it calls, the names their bodies use) live before it. Random state needs no
+name (``%matplotlib``, ``os.chdir``, ``pd.set_option`` ...). A step that calls a function or class an earlier
+step defined also writes what that body writes (``data.append(x)``, ``global x``), transitively through the
+callables the body uses. A kept execution makes the names it uses (and, for functions and classes it calls,
+the names their bodies use) live before it.
+
+Only a definite rebinding *kills* a live name (makes the earlier definer unnecessary): a step that raised
+kills nothing, and where the recorder confirmed which bindings really changed (``namespace_changed``) only
+those can be killed, so ``if flag: x = 5`` that did not assign keeps the earlier ``x``. Random state needs no
 dependency: the replay restores it before every kept step.
 """
 
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import re
 import sys
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +58,26 @@ class Facts:
     writes: set[str] = field(default_factory=set)
     stateful: bool = False
     defines_callable: bool = False
+    # Names only a function body binds (``global x`` inside a ``def``): the cell itself does not bind them.
+    lazy_only: set[str] = field(default_factory=set)
+    # Per function or class the cell defines: the globals its body reads / writes when it is called.
+    lazy_used: dict[str, set[str]] = field(default_factory=dict)
+    lazy_defined: dict[str, set[str]] = field(default_factory=dict)
+    failed: bool = False  # the execution raised: its assignments may not have happened
+    changed: Optional[set[str]] = None  # the bindings the recorder saw really change (None: unknown)
+
+    def binds(self) -> set[str]:
+        """Names the cell itself (not a function body it defines) may bind."""
+        return self.defined - self.lazy_only
+
+    def kills(self) -> set[str]:
+        """Names whose earlier value this execution certainly replaced."""
+        if self.failed:
+            return set()
+        killed = self.binds() - self.used - self.mutated
+        if self.changed is not None:
+            killed &= self.changed
+        return killed
 
 
 def _cell_magic(code: str) -> str | None:
@@ -90,6 +117,12 @@ def facts_of(record: dict[str, Any]) -> Facts:
     if GLOBAL_STATE.search(code):
         facts.stateful = True
     facts.defines_callable = bool(re.search(r"^\s*(async\s+def|def|class)\s", code, re.M)) or "lambda" in code
+    facts.lazy_only = set(static.defined) - set(static.eager_defined)
+    facts.lazy_used = {owner: set(names) - _IGNORED_NAMES for owner, names in static.lazy_used.items()}
+    facts.lazy_defined = {owner: set(names) for owner, names in static.lazy_defined.items()}
+    facts.failed = record.get("status") == "error"
+    changed = record.get("namespace_changed")
+    facts.changed = set(changed) if isinstance(changed, list) else None
     facts.used -= _IGNORED_NAMES
     return facts
 
@@ -111,23 +144,40 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
     closure_uses: dict[int, set[str]] = {
         i: f.used for i, f in enumerate(facts) if f.defines_callable
     }
-    last_definer: dict[str, list[int]] = {}
+    definers: dict[str, list[int]] = {}  # name -> positions that bind it, in run order
     for i, f in enumerate(facts):
-        for name in f.defined | f.mutated:
-            last_definer.setdefault(name, []).append(i)
+        for name in f.binds():
+            definers.setdefault(name, []).append(i)
 
-    def callable_needs(name: str, before: int, seen: set[str]) -> set[str]:
-        """Names the latest definition of ``name`` before ``before`` needs when called."""
+    def definer_before(name: str, before: int) -> Optional[int]:
+        positions = definers.get(name)
+        if not positions:
+            return None
+        at = bisect_left(positions, before)
+        return positions[at - 1] if at else None
+
+    def call_effects(names: set[str], before: int) -> tuple[set[str], dict[str, str]]:
+        """For a step at ``before`` that uses ``names``: the names the bodies of the callables among them need
+        when called, and the names those bodies write (each with the callable whose body writes it), following
+        the callables those bodies use in turn."""
         needs: set[str] = set()
-        for i in reversed(last_definer.get(name, [])):
-            if i < before:
-                for used in closure_uses.get(i, set()):
-                    if used not in seen:
-                        seen.add(used)
-                        needs.add(used)
-                        needs |= callable_needs(used, before, seen)
-                break
-        return needs
+        writes: dict[str, str] = {}
+        seen: set[str] = set()
+        stack = list(names)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            j = definer_before(name, before)
+            if j is None:
+                continue
+            body_uses = closure_uses.get(j, set()) | facts[j].lazy_used.get(name, set())
+            for written in facts[j].lazy_defined.get(name, ()):
+                writes.setdefault(written, name)
+            needs |= body_uses
+            stack.extend(body_uses - seen)
+        return needs, writes
 
     live: set[str] = set()
     live_files: set[str] = set()
@@ -135,11 +185,17 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
     reasons: dict[int, str] = {}
     for i in range(len(records) - 1, -1, -1):
         f = facts[i]
+        uses = f.used | f.mutated
+        needs, call_writes = call_effects(uses, i)
         reason = None
+        direct = (f.binds() | f.mutated) & live
+        through_calls = sorted(set(call_writes) & live)
         if i in target_set:
             reason = "its output is shown in the saved notebook"
-        elif (f.defined | f.mutated) & live:
-            reason = "defines " + ", ".join(sorted((f.defined | f.mutated) & live)[:5])
+        elif direct:
+            reason = "defines " + ", ".join(sorted(direct)[:5])
+        elif through_calls:
+            reason = "changes " + ", ".join(f"{n} (through {call_writes[n]})" for n in through_calls[:5])
         elif f.deleted & live:
             reason = "deletes " + ", ".join(sorted(f.deleted & live)[:5])
         elif f.writes & live_files:
@@ -150,14 +206,10 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
             continue
         kept.append(i)
         reasons[i] = reason
-        killed = f.defined - f.used - f.mutated
-        live -= killed
-        live_files -= f.writes - f.reads
-        uses = f.used | f.mutated
-        extra: set[str] = set()
-        for name in uses:
-            extra |= callable_needs(name, i, set(uses))
-        live |= uses | extra
+        live -= f.kills()
+        if not f.failed:
+            live_files -= f.writes - f.reads
+        live |= uses | needs
         live_files |= f.reads
     kept.reverse()
     defined_anywhere = set().union(*(f.defined | f.mutated for f in facts)) if facts else set()

@@ -98,6 +98,22 @@ def test_refuses_to_overwrite_without_force_in_one_line(project: Path) -> None:
     assert export_notebook(project, force=True) == first and not (first / "marker").exists()
 
 
+def test_force_replaces_an_export_but_never_another_folder(project: Path, tmp_path: Path) -> None:
+    precious = tmp_path / "mine"
+    precious.mkdir()
+    (precious / "thesis.tex").write_text("years of work")
+    result = cli("export", str(project), "-o", str(precious), "--force")
+    assert result.returncode == 2 and "not a jupyter-repro export folder" in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert (precious / "thesis.tex").read_text() == "years of work"
+    result = cli("export", str(project), "-o", str(project.parent), "--force")
+    assert result.returncode == 2 and project.exists(), "-o . --force never deletes the project"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert export_notebook(project, output=empty, force=True) == empty.resolve()
+    assert (empty / "manifest.json").exists()
+
+
 @pytest.mark.parametrize("content,what", [("{not json", "not a readable notebook"), (None, "does not exist")])
 def test_bad_notebooks_get_one_line_and_exit_2(tmp_path: Path, content: str | None, what: str) -> None:
     path = tmp_path / "broken.ipynb"
@@ -163,6 +179,9 @@ def test_binder_url_from_remote_commit_and_path() -> None:
     assert url == "https://mybinder.org/v2/gl/grp%2Fproj/abc123?labpath=nb.ipynb"
     url, _ = binder_url({**git, "remote": "https://example.org/x.git"}, None)
     assert url == "https://mybinder.org/v2/git/https%3A%2F%2Fexample.org%2Fx.git/abc123"
+    url, note = binder_url(git, "analysis.repro/replay.ipynb", ref="main")
+    assert url == "https://mybinder.org/v2/gh/org/proj/main?labpath=analysis.repro/replay.ipynb"
+    assert "branch main" in note and "commit this export folder" in note
     assert binder_url(None, "nb.ipynb")[0] is None
     assert "uncommitted" in binder_url({**git, "dirty": ["a.py"]}, None)[1]
 
@@ -170,7 +189,9 @@ def test_binder_url_from_remote_commit_and_path() -> None:
 def test_binder_readme_carries_the_url_built_from_remote_commit_and_path(project: Path) -> None:
     folder = export_notebook(project)
     manifest = manifest_of(folder)
-    commit = manifest["git"]["commit"]
-    expected = f"https://mybinder.org/v2/gh/example/weather/{commit}?labpath=weather.repro/replay.ipynb"
+    # The export folder is not in the recorded commit: the link names the branch that will hold it.
+    branch = manifest["git"]["branch"]
+    assert branch and branch != manifest["git"]["commit"]
+    expected = f"https://mybinder.org/v2/gh/example/weather/{branch}?labpath=weather.repro/replay.ipynb"
     assert manifest["binder"]["url"] == expected
     assert expected in (folder / "binder/README.md").read_text()

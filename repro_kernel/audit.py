@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
+from _thread import get_ident
 from typing import Any, Optional
 
 _events: Optional[list[tuple[Any, ...]]] = None
 _installed = False
+# Threads of the recorder itself (the flags worker, verify): what they open is never the user's cell's.
+_own_threads: set[int] = set()
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 
@@ -21,10 +24,14 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     events = _events
     if events is None:
         return
+    if _own_threads and get_ident() in _own_threads:
+        return
     if event == "open":
         events.append(("open", args[0], args[1], args[2]))
     elif event == "socket.connect":
         events.append(("connect", args[1]))
+    elif event == "socket.getaddrinfo":
+        events.append(("resolve", args[0], args[1]))
     elif event == "urllib.Request":
         events.append(("url", args[0]))
     elif event in ("os.rename", "os.remove", "shutil.copyfile", "shutil.move"):
@@ -36,6 +43,15 @@ def install() -> None:
     if not _installed:
         sys.addaudithook(_hook)
         _installed = True
+
+
+def ignore_this_thread() -> None:
+    """Call at the start of a recorder thread: its file and network access is not charged to a cell."""
+    _own_threads.add(get_ident())
+
+
+def forget_this_thread() -> None:
+    _own_threads.discard(get_ident())
 
 
 def begin() -> None:
@@ -127,6 +143,17 @@ def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tup
                     network.append({"host": host, "port": int(port), "url": None})
             elif isinstance(address, (str, bytes)):
                 continue  # a Unix socket: local, not network input
+        elif kind == "resolve":
+            # The host name a connection is about to use (requests, httpx, urllib all resolve first).
+            raw_host = event[1]
+            host = raw_host.decode("idna", "replace") if isinstance(raw_host, bytes) else raw_host
+            if isinstance(host, str) and host:
+                port = event[2]
+                port = int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None
+                key = ("resolve", host, port)
+                if key not in seen_net:
+                    seen_net.add(key)
+                    network.append({"host": host, "port": port, "url": None})
         elif kind == "url":
             url = event[1]
             if isinstance(url, str) and ("url", url) not in seen_net:

@@ -53,6 +53,15 @@ class _FlagsWorker:
             self._cond.notify()
 
     def _run(self) -> None:
+        from . import audit
+
+        audit.ignore_this_thread()
+        try:
+            self._loop()
+        finally:
+            audit.forget_this_thread()
+
+    def _loop(self) -> None:
         while True:
             with self._cond:
                 while not self._stopped and (self._due is None or time.monotonic() < self._due):
@@ -237,6 +246,9 @@ class ReproComm:
         request_id = data.get("request_id")
 
         def work() -> None:
+            from . import audit
+
+            audit.ignore_this_thread()
             reply: dict[str, Any] = {"type": "verify-reply", "request_id": request_id}
             try:
                 directory = data.get("directory")
@@ -256,6 +268,8 @@ class ReproComm:
                     reply["error"] = (proc.stderr.strip().splitlines() or ["verify failed"])[-1]
             except Exception as exc:
                 reply.update(success=False, error=f"{type(exc).__name__}: {exc}")
+            finally:
+                audit.forget_this_thread()
             comm.send(reply)
 
         threading.Thread(target=work, name="repro-verify", daemon=True).start()

@@ -35,12 +35,14 @@ from .slicing import ExportPlan, Step, backward_slice, plan_steps
 
 MODES = ("slice", "history", "document")
 RUNTIME_NAME = "repro_replay.py"
-# Distributions the replay never pins: the recorder and the kernel machinery around it.
+# Distributions the replay never pins: the recorder and the kernel machinery around it, which the replay's
+# own `jupyter-repro` requirement brings. General-purpose libraries the kernel also happens to load (psutil,
+# packaging, tornado, pygments ...) are pinned when the notebook imports them by name: the recorder lists
+# them only then.
 _NOT_PINNED = frozenset({"jupyter-repro", "ipykernel", "ipython", "jupyter-client", "jupyter-core", "comm",
-                         "traitlets", "tornado", "pyzmq", "debugpy", "prompt-toolkit", "decorator", "jedi",
-                         "parso", "pexpect", "ptyprocess", "pygments", "executing", "asttokens",
-                         "stack-data", "pure-eval", "wcwidth", "matplotlib-inline", "psutil", "nest-asyncio",
-                         "platformdirs", "packaging", "blake3", "ipython-pygments-lexers", "setuptools"})
+                         "traitlets", "pyzmq", "debugpy", "prompt-toolkit", "jedi", "parso", "pexpect",
+                         "ptyprocess", "executing", "asttokens", "stack-data", "pure-eval", "wcwidth",
+                         "matplotlib-inline", "nest-asyncio", "blake3", "ipython-pygments-lexers", "setuptools"})
 
 
 @dataclass

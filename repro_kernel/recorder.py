@@ -136,6 +136,7 @@ class Recorder(Configurable):
         self._seq = 0
         self._random = _RandomBook()
         self._known_modules: set[str] = set()
+        self._attributed_modules: set[str] = set()
         self._ignore_dirs: tuple[str, ...] = ()
         self._seen_names: set[str] = set()
         self._kernel_dists: Optional[frozenset[str]] = None
@@ -181,6 +182,7 @@ class Recorder(Configurable):
         self._random = _RandomBook()
         self._rng_last = None
         self._known_modules = {name.partition(".")[0] for name in list(sys.modules)}
+        self._attributed_modules = set()
         self._seen_names = set(self.shell.user_ns)
         audit.install()
         self._rng_tap.install(self.shell.user_ns)
@@ -360,25 +362,31 @@ class Recorder(Configurable):
         return record.to_dict()
 
     def _new_modules(self, pending: _Pending, facts: Any) -> list[dict[str, Any]]:
-        if len(sys.modules) == pending.module_count:
+        """Modules this cell brought in: new in ``sys.modules``, or imported by name for the first time
+        although the kernel had them loaded already (``import psutil``, ``from jinja2 import Template``)."""
+        explicit = [n for n in facts.imported_modules if n not in self._attributed_modules]
+        if len(sys.modules) == pending.module_count and not explicit:
             return []
         if self._kernel_dists is None:
             self._kernel_dists = kernel_distributions()
         now = {name.partition(".")[0] for name in list(sys.modules)}
-        new = sorted(n for n in now - self._known_modules if not n.startswith("_"))
+        new = sorted({n for n in now - self._known_modules if not n.startswith("_")} | set(explicit))
         self._known_modules |= now
         found = []
         for name in new:
+            module = sys.modules.get(name)
+            if module is None:
+                continue  # the import failed
             dist, version = distribution_of(name)
             if dist is None and name in sys.builtin_module_names:
                 continue
-            module = sys.modules.get(name)
-            if dist is None and module is not None:
+            if dist is None:
                 file = getattr(module, "__file__", None) or ""
                 if not file or file.startswith(sys.base_prefix):
                     continue  # the standard library
-            if dist in self._kernel_dists and name not in facts.defined:
+            if dist in self._kernel_dists and name not in facts.imported_modules and name not in facts.defined:
                 continue  # imported by the kernel itself (tracebacks, display), not by the cell
+            self._attributed_modules.add(name)
             found.append({"name": name, "distribution": dist, "version": version})
         return found
 

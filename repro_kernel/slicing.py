@@ -63,6 +63,8 @@ class Facts:
     # Per function or class the cell defines: the globals its body reads / writes when it is called.
     lazy_used: dict[str, set[str]] = field(default_factory=dict)
     lazy_defined: dict[str, set[str]] = field(default_factory=dict)
+    # What the bodies of the callables the cell defines write, for those the same cell seems to call.
+    own_call_writes: dict[str, str] = field(default_factory=dict)
     failed: bool = False  # the execution raised: its assignments may not have happened
     changed: Optional[set[str]] = None  # the bindings the recorder saw really change (None: unknown)
 
@@ -120,6 +122,12 @@ def facts_of(record: dict[str, Any]) -> Facts:
     facts.lazy_only = set(static.defined) - set(static.eager_defined)
     facts.lazy_used = {owner: set(names) - _IGNORED_NAMES for owner, names in static.lazy_used.items()}
     facts.lazy_defined = {owner: set(names) for owner, names in static.lazy_defined.items()}
+    for owner, names in facts.lazy_defined.items():
+        # `def add(x): ...` then `add(1)` in one cell: the name appears beyond its definition (a guess that
+        # errs towards keeping the cell).
+        if len(re.findall(rf"(?<![\w.]){re.escape(owner)}\b", code)) > 1:
+            for name in names:
+                facts.own_call_writes.setdefault(name, owner)
     facts.failed = record.get("status") == "error"
     changed = record.get("namespace_changed")
     facts.changed = set(changed) if isinstance(changed, list) else None
@@ -187,6 +195,8 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
         f = facts[i]
         uses = f.used | f.mutated
         needs, call_writes = call_effects(uses, i)
+        for name, owner in f.own_call_writes.items():
+            call_writes.setdefault(name, owner)
         reason = None
         direct = (f.binds() | f.mutated) & live
         through_calls = sorted(set(call_writes) & live)

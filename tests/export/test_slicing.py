@@ -101,6 +101,13 @@ def test_a_call_that_mutates_through_the_function_body_is_kept() -> None:
     assert kept(session("data = []", "def add(x):\n    data.append(x)", "add(1)", "print('hi')")) == [3]
 
 
+def test_a_function_defined_and_called_in_the_same_cell() -> None:
+    records = session("data = []", "def add(x):\n    data.append(x)\n\nadd(1)", "print(data)")
+    assert kept(records) == [0, 1, 2]
+    # Defined but not called there, and never called later: the definition is not needed.
+    assert kept(session("data = []", "def add(x):\n    data.append(x)", "print(data)")) == [0, 2]
+
+
 def test_mutation_through_a_chain_of_functions() -> None:
     records = session(
         "data = {}",

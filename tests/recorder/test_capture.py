@@ -25,7 +25,14 @@ def test_cells_recorded_in_order_with_ids_code_status_and_names(notebook_dir: Pa
         k.run("del c\na += 1", cell_id="c1")
         k.run("import math\nif False:\n    b = 0\nimport numpy as np\nd = np.zeros(3)", cell_id="c4")
         k.run("import math\nd = d\nimport json", cell_id="c5")
+        # Libraries the kernel itself had loaded: the notebook importing them by name still counts.
+        k.run("import psutil\nfrom packaging.version import Version", cell_id="c6")
+        k.run("import psutil", cell_id="c7")
     records = journal_records(notebook_dir)
+    explicit = {m["name"]: m for m in records[6]["modules"]}
+    assert set(explicit) == {"psutil", "packaging"}
+    assert explicit["psutil"]["distribution"] == "psutil" and explicit["psutil"]["version"]
+    assert records[7]["modules"] == [], "a module is attributed to the first cell that imports it"
     assert set(records[4]["namespace_changed"]) == {"math", "np", "d"}  # `b` was never rebound
     assert records[5]["namespace_changed"] == ["json"]  # same module, same array object
     records = records[:4]
@@ -228,6 +235,10 @@ def test_network_access_is_recorded(notebook_dir: Path) -> None:
         "threading.Thread(target=srv.handle_request, daemon=True).start()\n"
         "port = srv.server_address[1]\n"
         "body = urllib.request.urlopen(f'http://127.0.0.1:{port}/?token=abc123', timeout=10).read()\n"
+        "threading.Thread(target=srv.handle_request, daemon=True).start()\n"
+        "import socket\n"
+        "named = socket.create_connection(('localhost', port), timeout=10)\n"
+        "named.close()\n"
         "srv.server_close()"
     )
     with LiveKernel(notebook_dir) as k:
@@ -238,6 +249,34 @@ def test_network_access_is_recorded(notebook_dir: Path) -> None:
     hosts = {(n["host"], n["port"]) for n in network}
     assert ("127.0.0.1", port) in hosts
     assert any(n["url"] and n["url"].startswith(f"http://127.0.0.1:{port}/") for n in network)
+    assert ("localhost", port) in hosts, "the host name a connection resolved is recorded, not only its address"
+    assert not any("abc123" in (n["url"] or "") for n in network), "credentials in URLs are redacted"
+
+
+def test_recorder_threads_are_not_charged_to_the_cell(tmp_path: Path) -> None:
+    import threading
+
+    from repro_kernel import audit
+
+    audit.install()
+    mine, theirs = tmp_path / "cell.txt", tmp_path / "worker.txt"
+    mine.write_text("a")
+    theirs.write_text("b")
+
+    def worker() -> None:
+        audit.ignore_this_thread()
+        try:
+            theirs.read_text()
+        finally:
+            audit.forget_this_thread()
+
+    audit.begin()
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    mine.read_text()
+    reads, _writes, _net = audit.classify(audit.end(), ())
+    assert list(reads) == [str(mine)]
 
 
 @pytest.mark.parametrize("where", ["post_run_cell", "pre_run_cell"])

@@ -32,6 +32,9 @@ def main() -> int:
     base = args.out or Path(tempfile.mkdtemp(prefix="repro-corpus-"))
     results = []
     totals: dict[str, list[int]] = {}
+    # How each reproduced step was judged: by its saved outputs, by the recorded output hash, or (when the
+    # step showed nothing) by its ok/error status alone, which is a weaker check.
+    compared_by: dict[str, dict[str, int]] = {}
     started = time.perf_counter()
     for name, cells, actions in corpus(args.count):
         folder = base / name
@@ -45,6 +48,10 @@ def main() -> int:
             tally = totals.setdefault(mode, [0, 0])
             tally[0] += good
             tally[1] += len(steps)
+            for _index, outcome, compared, _detail in steps:
+                if outcome == "reproduced":
+                    by = compared_by.setdefault(mode, {})
+                    by[compared] = by.get(compared, 0) + 1
             results.append(result)
             print(f"{name:16s} {mode:8s} {good:3d}/{len(steps):3d} steps reproduced  exit {result['exit_code']}  "
                   f"({time.perf_counter() - t0:.1f} s)", flush=True)
@@ -55,10 +62,12 @@ def main() -> int:
                 print(f"    problem: {problem}")
     print()
     for mode, (good, total) in totals.items():
-        print(f"{mode}: {good}/{total} steps reproduced identically = {100 * good / max(total, 1):.1f}%")
+        print(f"{mode}: {good}/{total} steps reproduced identically = {100 * good / max(total, 1):.1f}%"
+              f"  (judged by: {', '.join(f'{k} {v}' for k, v in sorted(compared_by.get(mode, {}).items()))})")
     print(f"{args.count} notebooks in {time.perf_counter() - started:.0f} s; material in {base}")
     if args.json:
-        args.json.write_text(json.dumps({"totals": totals, "results": results}, indent=1))
+        args.json.write_text(json.dumps({"totals": totals, "compared_by": compared_by, "results": results},
+                                        indent=1))
     return 0
 
 

@@ -154,6 +154,13 @@ class ReproComm:
             self.flags_worker.request(delay=0.0 if kind != "notebook" else None)
 
     def _hello(self, data: dict[str, Any]) -> dict[str, Any]:
+        client = data.get("version")
+        if client is not None and client != PROTOCOL_VERSION:
+            raise ValueError(
+                f"the frontend speaks repro protocol {client}, this kernel's jupyter-repro speaks "
+                f"{PROTOCOL_VERSION}: install the same jupyter-repro version in the kernel's environment "
+                "and the server's, then restart the kernel"
+            )
         notebook = data.get("notebook")
         if isinstance(notebook, str) and notebook:
             self.recorder.set_notebook(notebook)

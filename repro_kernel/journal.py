@@ -21,6 +21,7 @@ from typing import Any, Optional
 import blake3
 
 from .exceptions import JournalError
+from .hashing import hash_file
 
 JOURNAL_DIRNAME = ".repro"
 DATABASE_NAME = "journal.sqlite"
@@ -118,7 +119,13 @@ class Journal:
             return cls(primary), None
         except (OSError, JournalError, sqlite3.Error) as exc:
             fallback = fallback_dir_for(notebook_dir)
-            journal = cls(fallback)
+            try:
+                journal = cls(fallback)
+            except (OSError, sqlite3.Error) as second:
+                raise JournalError(
+                    f"cannot write a journal in {primary} ({exc}) nor in {fallback} ({second})",
+                    hint="make one of them writable, or set c.Recorder.journal_dir to a folder you can write",
+                ) from second
             return journal, (
                 f"jupyter-repro: cannot write {primary} ({exc}); recording to {fallback} instead"
             )
@@ -268,8 +275,20 @@ class Journal:
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             os.close(fd)
-            shutil.copyfile(path, tmp)
-            os.replace(tmp, target)
+            try:
+                shutil.copyfile(path, tmp)
+                copied = hash_file(tmp)
+                if copied != content_hash:
+                    # The file changed between hashing and copying: never store content under another hash.
+                    raise JournalError(
+                        f"{path} changed while it was being snapshotted ({content_hash[:19]} became "
+                        f"{copied[:19]})",
+                        hint="run the snapshot again once nothing is writing the file",
+                    )
+                os.replace(tmp, target)
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
         size = target.stat().st_size
         self._db.execute(
             "INSERT OR REPLACE INTO snapshots (hash, path, size, created_at) VALUES (?, ?, ?, ?)",

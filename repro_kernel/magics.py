@@ -12,6 +12,7 @@ from typing import Any
 from IPython.core.magic import Magics, line_magic, magics_class
 
 from . import randomness
+from .exceptions import ReproError
 from .recorder import Recorder
 
 USAGE = "usage: %repro start [--notebook PATH] | stop | status | seed N | snapshot PATH... | env"
@@ -104,7 +105,12 @@ class ReproMagics(Magics):
             return None
         recorder = self.recorder
         if args.command == "start":
-            for message in recorder.start(args.notebook):
+            try:
+                messages = recorder.start(args.notebook)
+            except ReproError as exc:
+                print(f"jupyter-repro: {exc.one_line()}", file=sys.stderr)
+                return None
+            for message in messages:
                 print(message)
         elif args.command == "stop":
             print(recorder.stop())
@@ -121,6 +127,9 @@ class ReproMagics(Magics):
                 done = recorder.snapshot(args.paths)
             except OSError as exc:
                 print(f"jupyter-repro: {exc}; check the path and try again", file=sys.stderr)
+                return None
+            except ReproError as exc:
+                print(f"jupyter-repro: {exc.one_line()}", file=sys.stderr)
                 return None
             for item in done:
                 print(f"jupyter-repro: snapshot of {item['path']} ({item['size']} bytes, {item['hash'][:19]})")

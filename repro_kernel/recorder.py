@@ -161,9 +161,12 @@ class Recorder(Configurable):
             self.notebook_dir = Path.cwd()
             self.notebook = None
         if self.journal_dir:
-            self.journal, warning = Journal(Path(self.journal_dir)), None
+            journal, warning = Journal(Path(self.journal_dir)), None
         else:
-            self.journal, warning = Journal.for_notebook_dir(self.notebook_dir)
+            journal, warning = Journal.for_notebook_dir(self.notebook_dir)
+        if self.journal is not None:
+            self.journal.close()  # the previous session's (start after stop)
+        self.journal = journal
         if warning:
             messages.append(warning)
         self._ignore_dirs = tuple(

@@ -50,6 +50,9 @@ def test_comm_protocol_handshake_requests_and_pushes(notebook_dir: Path) -> None
         reply = next(r for r in hello if r.get("type") == "hello-reply")
         assert reply["success"] is True and reply["version"] == 1 and reply["request_id"] == "h"
         assert reply["status"]["recording"] is False
+        newer = _comm_roundtrip(k, "c9", {"type": "hello", "version": 99, "request_id": "n"}, open_=True)
+        refusal = next(r for r in newer if r.get("type") == "hello-reply")
+        assert refusal["success"] is False and "protocol 99" in refusal["error"] and "install" in refusal["error"]
 
         started = _comm_roundtrip(k, "c1", {"type": "start", "request_id": "s"})
         start_reply = next(r for r in started if r.get("type") == "start-reply")

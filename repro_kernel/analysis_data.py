@@ -271,9 +271,11 @@ def _dvc_outs(meta: Path) -> list[tuple[str, Optional[str]]]:
     except Exception:
         return []
     entries: list[Any] = list(data.get("outs") or []) if isinstance(data, dict) else []
+    # A stage's `deps` are not kept by DVC (only its `outs` go to the cache): a dependency is preserved only
+    # when some `.dvc` file or stage output, or git, keeps it.
     for stage in (data.get("stages") or {}).values() if isinstance(data, dict) else ():
         if isinstance(stage, dict):
-            entries += list(stage.get("outs") or []) + list(stage.get("deps") or [])
+            entries += list(stage.get("outs") or [])
     found = []
     for entry in entries:
         if isinstance(entry, dict) and entry.get("path"):

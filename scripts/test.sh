@@ -5,6 +5,7 @@
 #   2. the recorder's tests against the old stack (IPython 8, ipykernel 6, NumPy 1.26)
 #   3. jest (the frontend model and connector) and the lint check
 #   4. the UI tests: galata/Playwright in Debian's headless Chromium against a real JupyterLab
+#   5. the main job itself, scripts/demo.sh (record, check, export, verify the demo notebook)
 # Exit status is non-zero if any suite failed; every suite runs regardless.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,6 +30,7 @@ suite "pytest (new stack)" python -m pytest -q
 suite "pytest (old stack)" bash scripts/test-old-stack.sh
 suite "jest + lint" bash scripts/test-js.sh
 suite "UI tests (galata, headless Chromium)" bash scripts/test-ui.sh
+suite "main job (scripts/demo.sh)" bash scripts/demo.sh
 
 echo
 echo "=== summary ==="

@@ -99,6 +99,11 @@ KERNEL: list[Scenario] = [
     K("data-in-dvc", ["import pandas as pd", "df = pd.read_csv('data.csv')"], files={
         "data.csv": CSV,
         "data.csv.dvc": f"outs:\n- md5: {hashlib.md5(CSV.encode()).hexdigest()}\n  size: {len(CSV)}\n  path: data.csv\n"}),
+    K("data-only-a-dvc-stage-dependency", ["import pandas as pd", "df = pd.read_csv('data.csv')"], files={
+        "data.csv": CSV,
+        "dvc.lock": "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n    deps:\n"
+                    f"    - path: data.csv\n      md5: {hashlib.md5(CSV.encode()).hexdigest()}\n"
+                    f"      size: {len(CSV)}\n"}, must={"unsnapshotted-data": [1]}),
     K("data-changed-after", ["import pandas as pd", "df = pd.read_csv('data.csv')"],
       [0, 1, ("write", "data.csv", "a,b\n9,9\n")], files={"data.csv": CSV},
       must={"changed-data": [1], "unsnapshotted-data": [1]}),

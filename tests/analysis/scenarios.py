@@ -114,7 +114,7 @@ KERNEL: list[Scenario] = [
     K("data-changed-between-reads", ["with open('data.csv') as f:\n    first = f.read()",
                                      "with open('data.csv') as f:\n    again = f.read()"],
       [0, ("write", "data.csv", "x\n1\n"), 1], files={"data.csv": CSV},
-      must={"changed-data": [0, 1], "unsnapshotted-data": [0]}),
+      must={"changed-data": [0, 1], "unsnapshotted-data": [0, 1]}),  # the second read saw new, unkept content
     K("absolute-outside-project", ["with open('{root}/external/ext.csv') as f:\n    text = f.read()"],
       must={"absolute-path": [0], "unsnapshotted-data": [0]}),
     K("absolute-inside-project", ["with open('{dir}/data.csv') as f:\n    text = f.read()"],
@@ -245,9 +245,10 @@ def score(results: dict[str, dict[str, set[int]]]) -> dict[str, dict[str, Any]]:
     """Per kind: true/false positives, false negatives, precision and recall over the labelled scenarios.
 
     ``results[name][kind]`` is the set of original cell indices the flags of that kind named.
-    A must-kind counts as found only when its flags name every expected cell.
+    A must-kind counts as found only when its flags name every expected cell. Cells named beyond the expected
+    ones are counted per kind as ``extra_cells`` (a cell-level false positive the session-level table hides).
     """
-    table: dict[str, dict[str, Any]] = {k: {"tp": 0, "fp": 0, "fn": 0, "tn": 0} for k in KINDS}
+    table: dict[str, dict[str, Any]] = {k: {"tp": 0, "fp": 0, "fn": 0, "tn": 0, "extra_cells": 0} for k in KINDS}
     for scenario in ALL:
         got = results.get(scenario.name)
         if got is None:
@@ -257,6 +258,10 @@ def score(results: dict[str, dict[str, set[int]]]) -> dict[str, dict[str, Any]]:
                 table[kind]["tp"] += 1
             else:
                 table[kind]["fn"] += 1
+            extra = got.get(kind, set()) - set(cells)
+            if extra:
+                table[kind]["extra_cells"] += len(extra)
+                table[kind].setdefault("extra_in", []).append(f"{scenario.name} {sorted(extra)}")
         for kind in scenario.must_not:
             table[kind]["fp" if kind in got else "tn"] += 1
     for row in table.values():

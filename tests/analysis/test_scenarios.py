@@ -54,7 +54,8 @@ def test_suite_size_and_precision_recall(all_results: dict[str, Any]) -> None:
     table = score(all_results)
     lines = [f"{kind:<22} tp={r['tp']:>2} fp={r['fp']:>2} fn={r['fn']:>2} tn={r['tn']:>3} "
              f"precision={r['precision'] if r['precision'] is None else round(r['precision'], 2)} "
-             f"recall={r['recall'] if r['recall'] is None else round(r['recall'], 2)}"
+             f"recall={r['recall'] if r['recall'] is None else round(r['recall'], 2)} "
+             f"extra_cells={r['extra_cells']} {'; '.join(r.get('extra_in', []))}"
              for kind, r in table.items()]
     print("\n" + "\n".join(lines))
     report = os.environ.get("REPRO_SCENARIO_REPORT")

@@ -5,8 +5,8 @@ jupyter_client, sending JupyterLab's ``cellId`` with each execute request so bot
 once in a plain kernel recording with jupyter-repro (then ``analyze_live`` with the page), once in ipyflow's
 kernel (then ``flow().check_and_link_multiple_cells()``). ipyflow lives in its own virtual environment:
 
-    python3 -m venv .venv-ipyflow && .venv-ipyflow/bin/pip install ipyflow
-    python benchmarks/analysis_ipyflow.py [--ipyflow-python .venv-ipyflow/bin/python] [--json out.json]
+    python3 -m venv .venv-bench-ipyflow && .venv-bench-ipyflow/bin/pip install ipyflow
+    python benchmarks/analysis_ipyflow.py [--ipyflow-python .venv-bench-ipyflow/bin/python] [--json out.json]
 
 ipyflow's "ready" cells are cells whose inputs changed since they ran (our ``stale``); its "waiting" cells
 are cells that read a symbol whose own inputs are out of date (transitively stale; we do not flag those).
@@ -118,13 +118,13 @@ def install_ipyflow_spec(python: Path, where: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ipyflow-python", default=str(Path(__file__).resolve().parents[1] / ".venv-ipyflow/bin/python"))
+    parser.add_argument("--ipyflow-python", default=str(Path(__file__).resolve().parents[1] / ".venv-bench-ipyflow/bin/python"))
     parser.add_argument("--json", help="write the comparison here")
     args = parser.parse_args()
     python = Path(args.ipyflow_python)
     if not python.exists():
-        sys.exit(f"analysis_ipyflow: {python} not found; create it: python3 -m venv .venv-ipyflow && "
-                 ".venv-ipyflow/bin/pip install ipyflow")
+        sys.exit(f"analysis_ipyflow: {python} not found; create it: python3 -m venv .venv-bench-ipyflow && "
+                 ".venv-bench-ipyflow/bin/pip install ipyflow")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         install_ipyflow_spec(python, Path(tmp) / "jupyter")

@@ -777,6 +777,9 @@ def analyze_notebook(
         flags, not_judged = analyze(executions, page, context)
         if not records and opened is not None:
             not_judged = {k: f"the journal has no session of this notebook; {v}" for k, v in not_judged.items()}
+        if not records:
+            carried = flags_from_saved_copy(nb, page, not_judged)
+            flags += carried
         return Report(flags, page, notebook=str(path),
                       journal=str(opened.database_path) if opened is not None and records else None,
                       session_id=session_id if records else None, executions=len(executions),
@@ -784,6 +787,40 @@ def analyze_notebook(
     finally:
         if owned and opened is not None:
             opened.close()
+
+
+def flags_from_saved_copy(nb: dict[str, Any], page: list[Cell], not_judged: dict[str, str]) -> list[Flag]:
+    """Without a journal, the flags of the kinds the notebook alone cannot judge, as the recording kernel
+    last computed them: the sidebar keeps them in ``metadata.repro`` on every save, so a notebook shared
+    without its ``.repro/`` still carries them. Their cells must still be on the page; ``not_judged`` says
+    where each carried kind came from."""
+    import datetime
+
+    saved = (nb.get("metadata") or {}).get("repro")
+    if not isinstance(saved, dict) or saved.get("version") != 1 or not isinstance(saved.get("flags"), list):
+        return []
+    on_page = {c.id for c in page}
+    when = saved.get("saved_at")
+    stamp = (datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+             if isinstance(when, (int, float)) else "an unknown time")
+    carried: list[Flag] = []
+    for item in saved["flags"]:
+        if not isinstance(item, dict) or item.get("kind") not in not_judged or item.get("kind") not in KINDS:
+            continue
+        cells = [c for c in item.get("cells") or [] if isinstance(c, str) and c in on_page]
+        if not cells or not isinstance(item.get("message"), str) or not isinstance(item.get("fix"), str):
+            continue
+        severity = item.get("severity") if item.get("severity") in SEVERITIES else ""
+        details = dict(item.get("details") or {}) if isinstance(item.get("details"), dict) else {}
+        details.update(source="metadata.repro", saved_at=when)
+        carried.append(Flag(item["kind"], cells, item["message"], item["fix"], severity or "", details))
+    if isinstance(saved.get("status"), dict):
+        for kind in list(not_judged):
+            count = sum(1 for f in carried if f.kind == kind)
+            not_judged[kind] = (f"no journal here: {count} flag(s) carried over from what the recording kernel "
+                                f"found when the notebook was saved ({stamp}, metadata.repro); "
+                                f"without it: {not_judged[kind]}")
+    return carried
 
 
 def read_notebook(path: Path) -> dict[str, Any]:

@@ -339,6 +339,29 @@ def _choose_session(journal: Any, nb_name: str, counts: set[int]) -> Optional[di
     return best
 
 
+def inputs_from_saved_copy(nb: Any, folder: Path, steps: list[Step]) -> list[dict[str, Any]]:
+    """The data inputs of the compact copy the sidebar saves in ``metadata.repro`` (path and content hash
+    of each file the recording kernel saw read), for an export without a journal. Each is checked before the
+    first step whose code names the file, or before the first step."""
+    saved = (nb.metadata.get("repro") or {}) if hasattr(nb, "metadata") else {}
+    listed = ((saved.get("status") or {}).get("inputs") or []) if isinstance(saved, dict) else []
+    found: list[dict[str, Any]] = []
+    for entry in listed:
+        if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str) or not entry.get("path"):
+            continue
+        shown, recorded_abs = str(entry["path"]), str(entry.get("abspath") or entry["path"])
+        rel = None if Path(shown).is_absolute() else shown
+        abspath = str(folder / rel) if rel is not None else recorded_abs
+        name = Path(shown).name
+        first = next((st for st in steps if name and name in st.code), steps[0] if steps else None)
+        item = {"id": f"input-{len(found) + 1}", "path": shown, "rel": rel, "abspath": abspath,
+                "size": entry.get("size"), "hash": entry["hash"], "steps": [first.index] if first else []}
+        if first is not None:
+            first.inputs.append(item["id"])
+        found.append(item)
+    return found
+
+
 def plan_steps(
     notebook_path: Path, nb: Any, journal: Any, mode: str, slicer: Any = None
 ) -> ExportPlan:
@@ -374,7 +397,13 @@ def plan_steps(
                 steps.append(Step(index=len(steps) + 1, code=code, execution_count=cell.get("execution_count"),
                                   cell_index=i, outputs=list(cell.outputs) if cell.get("execution_count") else None,
                                   reason="saved cell"))
-        return _finish(ExportPlan(mode, False, steps, [], [], [], None, None, _modules_from_code(steps),
+        saved_inputs = inputs_from_saved_copy(nb, notebook_path.parent, steps)
+        if saved_inputs:
+            not_guaranteed[0] = not_guaranteed[0].replace(
+                "input files are not checked",
+                f"the {len(saved_inputs)} input files the recording kernel listed in the notebook's metadata.repro "
+                "are checked by hash (before the first step whose code names them)")
+        return _finish(ExportPlan(mode, False, steps, saved_inputs, [], [], None, None, _modules_from_code(steps),
                                   notebook_path.parent, not_guaranteed))
 
     # Which execution produced each saved cell's output: execution counts are unique within a session.

@@ -161,3 +161,36 @@ def test_old_nbformat_3_notebook_is_read(tmp_path: Path) -> None:
     result = check(str(path), "--json")
     assert result.returncode == 1, result.stderr
     assert [f["kind"] for f in json.loads(result.stdout)["flags"]] == ["out-of-order"]
+
+
+def test_without_a_journal_the_saved_copy_in_metadata_carries_what_only_the_kernel_knew(tmp_path: Path) -> None:
+    """A notebook shared without `.repro/`: the flags the recording kernel found (kept by the sidebar in
+    `metadata.repro` on save) are reported for the kinds the file alone cannot judge."""
+    path = bare(tmp_path / "shared.ipynb", [("import pandas as pd\ndf = pd.read_csv('sales.csv')", 1),
+                                            ("total = df.amount.sum()", 2)])
+    nb = nbformat.read(path, as_version=4)
+    first, second = nb.cells[0].id, nb.cells[1].id
+    nb.metadata["repro"] = {
+        "version": 1, "saved_at": 1764547200.0, "status": {"recording": True, "executions": 2},
+        "flags": [
+            {"kind": "unsnapshotted-data", "severity": "warning", "cells": [first],
+             "message": "sales.csv was read but its content is kept nowhere", "fix": "%repro snapshot sales.csv"},
+            {"kind": "edited-since-run", "severity": "warning", "cells": ["a-cell-deleted-since"],
+             "message": "gone", "fix": "re-run it"},
+            {"kind": "hidden-state", "severity": "error", "cells": [second],
+             "message": "judged from the file itself, not carried", "fix": "-"},
+        ],
+        "cells": {first: ["unsnapshotted-data"]},
+    }
+    nbformat.write(nb, path)
+    report = analyze_notebook(path)
+    carried = [f for f in report.flags if f.details.get("source") == "metadata.repro"]
+    assert [(f.kind, f.cells) for f in carried] == [("unsnapshotted-data", [first])]
+    assert "2025-12-01 00:00 UTC" in report.not_judged["unsnapshotted-data"]
+    assert not any(f.kind == "hidden-state" for f in report.flags), "kinds the file can judge are not carried"
+    result = check(str(path), "--format", "json")
+    assert result.returncode == 1
+    assert "unsnapshotted-data" in {f["kind"] for f in json.loads(result.stdout)["flags"]}
+    del nb.metadata["repro"]
+    nbformat.write(nb, path)
+    assert not analyze_notebook(path).flags, "without the saved copy nothing is carried"

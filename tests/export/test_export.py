@@ -158,7 +158,7 @@ def test_nbconvert_exporter_shares_the_code_path(project: Path) -> None:
 def test_notebook_recorded_without_repro_exports_best_effort(tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     nb = make_notebook(["import numpy as np", "a = np.arange(5)\na * 2", "print(a.sum())"])
-    execute_notebook(nb, folder / "plain.ipynb", order=[0, 2, 1] if False else [0, 1, 2])
+    execute_notebook(nb, folder / "plain.ipynb")
     result = cli("export", str(folder / "plain.ipynb"))
     assert result.returncode == 0, result.stderr
     assert "cannot guarantee: no recorded session" in result.stdout
@@ -169,6 +169,31 @@ def test_notebook_recorded_without_repro_exports_best_effort(tmp_path: Path) -> 
     verify = cli("verify", str(folder / "plain.repro"), "--json")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert json.loads(verify.stdout)["counts"] == {"reproduced": 3}
+
+
+def test_without_a_journal_the_inputs_in_metadata_repro_are_checked(tmp_path: Path) -> None:
+    """A notebook shared without `.repro/`: the input hashes the sidebar saved in `metadata.repro` still guard
+    the replay."""
+    from repro_kernel.hashing import hash_file
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    (folder / "sales.csv").write_text("amount\n3\n4\n")
+    nb = make_notebook(["print('setup')", "total = sum(int(x) for x in open('sales.csv').read().split()[1:])\ntotal"])
+    path = folder / "shared.ipynb"
+    execute_notebook(nb, path)
+    saved = nbformat.read(path, as_version=4)
+    saved.metadata["repro"] = {"version": 1, "saved_at": 1.0, "flags": [], "cells": {}, "status": {
+        "recording": True, "inputs": [{"path": "sales.csv", "abspath": "/elsewhere/sales.csv", "size": 12,
+                                       "hash": hash_file(str(folder / "sales.csv"))}]}}
+    nbformat.write(saved, path)
+    manifest = manifest_of(export_notebook(path))
+    assert [(i["path"], i["steps"]) for i in manifest["inputs"]] == [("sales.csv", [2])]
+    assert any("checked by hash" in c for c in manifest["not_guaranteed"])
+    assert cli("verify", str(folder / "shared.repro"), "--json").returncode == 0
+    (folder / "sales.csv").write_text("amount\n3\n5\n")
+    changed = cli("verify", str(folder / "shared.repro"))
+    assert changed.returncode != 0 and "sales.csv" in changed.stdout + changed.stderr
 
 
 def test_binder_url_from_remote_commit_and_path() -> None:

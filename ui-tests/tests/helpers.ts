@@ -131,6 +131,130 @@ export async function activeCellId(
   });
 }
 
+/**
+ * The ids of the current notebook's cells, in notebook order.
+ */
+export async function cellIds(page: IJupyterLabPageFixture): Promise<string[]> {
+  return page.evaluate(() => {
+    const app = (window as any).jupyterapp;
+    const cells = app.shell.currentWidget.content.model.cells;
+    const ids: string[] = [];
+    for (let i = 0; i < cells.length; i++) {
+      ids.push(cells.get(i).id);
+    }
+    return ids;
+  });
+}
+
+/**
+ * The id of the current notebook's first cell with this exact source, or null.
+ */
+export async function cellIdBySource(
+  page: IJupyterLabPageFixture,
+  source: string
+): Promise<string | null> {
+  return page.evaluate(text => {
+    const app = (window as any).jupyterapp;
+    const cells = app.shell.currentWidget.content.model.cells;
+    for (let i = 0; i < cells.length; i++) {
+      if (cells.get(i).sharedModel.getSource() === text) {
+        return cells.get(i).id as string;
+      }
+    }
+    return null;
+  }, source);
+}
+
+/**
+ * Make a cell of the current notebook the active (and only selected) one, by id, without
+ * scrolling or clicking: the starting point for checks that something else moves the selection.
+ */
+export async function activateCell(
+  page: IJupyterLabPageFixture,
+  cellId: string
+): Promise<void> {
+  await page.evaluate(id => {
+    const app = (window as any).jupyterapp;
+    const notebook = app.shell.currentWidget.content;
+    const index = notebook.widgets.findIndex(
+      (cell: any) => cell.model.id === id
+    );
+    if (index < 0) {
+      throw new Error(`no cell ${id}`);
+    }
+    notebook.deselectAll();
+    notebook.activeCellIndex = index;
+  }, cellId);
+  await expect.poll(() => activeCellId(page)).toBe(cellId);
+}
+
+/**
+ * Run a notebook command (e.g. `notebook:move-cell-down`) on the current notebook.
+ */
+export async function runCommand(
+  page: IJupyterLabPageFixture,
+  command: string
+): Promise<void> {
+  await page.evaluate(async id => {
+    await (window as any).jupyterapp.commands.execute(id);
+  }, command);
+}
+
+/**
+ * Run one cell by id through the notebook's own run command (so the execute request carries
+ * the cell id), without galata's scrolling; resolves once the kernel has answered.
+ */
+export async function runCellById(
+  page: IJupyterLabPageFixture,
+  cellId: string
+): Promise<void> {
+  await activateCell(page, cellId);
+  await page.evaluate(async () => {
+    await (window as any).jupyterapp.commands.execute('notebook:run-cell');
+  });
+  await expect
+    .poll(() =>
+      page.evaluate(id => {
+        const app = (window as any).jupyterapp;
+        const notebook = app.shell.currentWidget.content;
+        const cell = notebook.widgets.find((c: any) => c.model.id === id);
+        return cell?.model.executionCount ?? null;
+      }, cellId)
+    )
+    .not.toBeNull();
+}
+
+/**
+ * For each cell widget in notebook order: its id and the cell id of the badge inside its node.
+ */
+export async function badgesOnCells(
+  page: IJupyterLabPageFixture
+): Promise<[string, string | null][]> {
+  return page.evaluate(() => {
+    const app = (window as any).jupyterapp;
+    return app.shell.currentWidget.content.widgets.map((cell: any) => {
+      const node = cell.node.querySelector(
+        '.jp-repro-badge'
+      ) as HTMLElement | null;
+      return [cell.model.id, node ? (node.dataset.cellId ?? '') : null];
+    });
+  });
+}
+
+/**
+ * A text file's content, read through the server's contents API.
+ */
+export async function readTextFile(
+  page: IJupyterLabPageFixture,
+  filePath: string
+): Promise<string> {
+  const response = await page.request.get(
+    `/api/contents/${filePath.split('/').map(encodeURIComponent).join('/')}?type=file&format=text&content=1`
+  );
+  expect(response.status()).toBe(200);
+  return (await response.json()).content as string;
+}
+
 export async function screenshot(
   page: IJupyterLabPageFixture,
   name: string

@@ -1,10 +1,18 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, galata, test } from '@jupyterlab/galata';
 
 import {
+  ICellSpec,
+  activateCell,
   activeCellId,
   badge,
+  badgesOnCells,
+  cellIdBySource,
+  cellIds,
   openNotebook,
   openSidebar,
+  readTextFile,
+  runCellById,
+  runCommand,
   screenshot,
   startRecording,
   waitForKernelIdle
@@ -12,20 +20,23 @@ import {
 
 test.use({ autoGoto: true });
 
+// Cells run with `inplace` (Ctrl+Enter): Shift+Enter on the last cell would add an empty cell
+// and shift every index after it.
 test.describe('Reproducibility sidebar and badges (real kernel)', () => {
-  test('out-of-order run: the flag, the badge, and clicking lands on the cell', async ({
+  test('out-of-order run: the flag, the badge, moving the selection, and moving cells', async ({
     page,
     tmpPath
   }) => {
     await openNotebook(page, tmpPath, 'order.ipynb', [
       { id: 'use-x', source: 'y = x + 1\ny' },
+      { id: 'note', source: 'The definition is below.', cell_type: 'markdown' },
       { id: 'define-x', source: 'x = 1' }
     ]);
     await startRecording(page);
     const panel = await openSidebar(page);
 
-    await page.notebook.runCell(1);
-    await page.notebook.runCell(0);
+    await page.notebook.runCell(2, true);
+    await page.notebook.runCell(0, true);
 
     const group = panel.locator('.jp-repro-group[data-kind="out-of-order"]');
     await expect(group).toBeVisible();
@@ -48,29 +59,79 @@ test.describe('Reproducibility sidebar and badges (real kernel)', () => {
     await expect(steps.nth(1)).toHaveAttribute('data-cell-id', 'use-x');
     await screenshot(page, 'out-of-order');
 
-    // Clicking a cell named by the flag selects that cell.
-    await group
-      .locator('.jp-repro-cellLink[data-cell-id="define-x"]')
-      .first()
-      .click();
-    await expect.poll(() => activeCellId(page)).toBe('define-x');
-    await group
-      .locator('.jp-repro-cellLink[data-cell-id="use-x"]')
-      .first()
-      .click();
+    // A cell named by the flag, clicked or activated with Enter, takes the selection from
+    // whichever cell had it.
+    const cellLink = (cellId: string) =>
+      group.locator(`.jp-repro-cellLink[data-cell-id="${cellId}"]`).first();
+    await activateCell(page, 'define-x');
+    await cellLink('use-x').click();
     await expect.poll(() => activeCellId(page)).toBe('use-x');
-
-    // The badge is a keyboard-reachable button that opens the panel on its cell.
-    await badge(page, 'use-x').focus();
+    await cellLink('define-x').click();
+    await expect.poll(() => activeCellId(page)).toBe('define-x');
+    await activateCell(page, 'define-x');
+    await cellLink('use-x').focus();
     await page.keyboard.press('Enter');
     await expect.poll(() => activeCellId(page)).toBe('use-x');
 
-    // Fixing the order (run top to bottom after moving the definition up) clears it.
-    await page.notebook.setCell(0, 'code', 'x = 1');
-    await page.notebook.setCell(1, 'code', 'y = x + 1\ny');
-    await page.notebook.runCell(0);
-    await page.notebook.runCell(1);
-    await expect(badge(page, 'use-x')).toHaveCount(0);
+    // The badge is a button: clicked, or Enter on it, it reveals the panel and selects its
+    // cell. (Focus alone makes the cell active in JupyterLab, so what Enter adds is shown by
+    // the panel coming back and the focus moving from the badge to the cell.)
+    const focusIsOnCell = (cellId: string) =>
+      page.evaluate(id => {
+        const app = (window as any).jupyterapp;
+        const notebook = app.shell.currentWidget.content;
+        const cell = notebook.widgets.find((c: any) => c.model.id === id);
+        return document.activeElement === cell?.node;
+      }, cellId);
+    await activateCell(page, 'define-x');
+    await page.sidebar.close('left');
+    await expect(panel).toBeHidden();
+    await badge(page, 'use-x').click();
+    await expect(panel).toBeVisible();
+    await expect.poll(() => activeCellId(page)).toBe('use-x');
+    await expect.poll(() => focusIsOnCell('use-x')).toBe(true);
+
+    await activateCell(page, 'define-x');
+    await page.sidebar.close('left');
+    await expect(panel).toBeHidden();
+    await badge(page, 'use-x').focus();
+    await expect(badge(page, 'use-x')).toBeFocused();
+    await page.keyboard.press('Enter');
+    await expect(panel).toBeVisible();
+    await expect.poll(() => activeCellId(page)).toBe('use-x');
+    await expect.poll(() => focusIsOnCell('use-x')).toBe(true);
+
+    // Moving the flagged cell one down (still above the definition) carries its badge along:
+    // the badge sits on the moved cell's node.
+    await activateCell(page, 'use-x');
+    await runCommand(page, 'notebook:move-cell-down');
+    await expect
+      .poll(() => cellIds(page))
+      .toEqual(['note', 'use-x', 'define-x']);
+    await expect
+      .poll(() => badgesOnCells(page))
+      .toEqual([
+        ['note', null],
+        ['use-x', 'use-x'],
+        ['define-x', 'define-x']
+      ]);
+    await expect(group).toBeVisible();
+
+    // Moving it below the definition fixes the order: the flag and every badge go.
+    await runCommand(page, 'notebook:move-cell-down');
+    await expect
+      .poll(() => cellIds(page))
+      .toEqual(['note', 'define-x', 'use-x']);
+    await expect(group).toHaveCount(0);
+    await expect(panel.locator('.jp-repro-group')).toHaveCount(0);
+    await expect(page.locator('.jp-repro-badge')).toHaveCount(0);
+    await expect
+      .poll(() => badgesOnCells(page))
+      .toEqual([
+        ['note', null],
+        ['define-x', null],
+        ['use-x', null]
+      ]);
   });
 
   test('editing a cell after it ran flags edited-since-run', async ({
@@ -83,8 +144,9 @@ test.describe('Reproducibility sidebar and badges (real kernel)', () => {
     ]);
     await startRecording(page);
     const panel = await openSidebar(page);
-    await page.notebook.runCell(0);
-    await page.notebook.runCell(1);
+    await page.notebook.runCell(0, true);
+    await page.notebook.runCell(1, true);
+    await expect(panel.locator('.jp-repro-executions')).toHaveText('2');
     await expect(badge(page, 'second')).toHaveCount(0);
 
     await page.notebook.setCell(1, 'code', 'b = a * 3');
@@ -141,7 +203,7 @@ test.describe('Reproducibility sidebar and badges (real kernel)', () => {
     ]);
     await startRecording(page);
     const panel = await openSidebar(page);
-    await page.notebook.runCell(0);
+    await page.notebook.runCell(0, true);
 
     const group = panel.locator(
       '.jp-repro-group[data-kind="unsnapshotted-data"]'
@@ -161,26 +223,140 @@ test.describe('Reproducibility sidebar and badges (real kernel)', () => {
     await expect(badge(page, 'read')).toHaveCount(0);
     await screenshot(page, 'snapshotted');
 
-    // Dark theme: the panel and badges take their colours from the theme.
-    await page.notebook.runCell(0);
-    await page.notebook.addCell('code', "extra = open('data.csv').read()");
-    await page.theme.setDarkTheme();
+    // Dark theme: the panel and badges take their colours from the theme. A second cell reads
+    // the snapshotted data.csv (no flag), a third a new file (flagged).
     await page.contents.uploadContent(
       'a,b\n9,9\n',
       'text',
       `${tmpPath}/more.csv`
     );
-    await page.notebook.setCell(1, 'code', "extra = open('more.csv').read()");
-    await page.notebook.runCell(1);
+    await page.notebook.addCell('code', "extra = open('data.csv').read()");
+    await page.notebook.addCell('code', "more = open('more.csv').read()");
+    await page.notebook.runCell(1, true);
+    await page.notebook.runCell(2, true);
+    // Found by source, not by index: the point is that the data.csv cell itself ran.
+    const extraId = (await cellIdBySource(
+      page,
+      "extra = open('data.csv').read()"
+    ))!;
+    const moreId = (await cellIdBySource(
+      page,
+      "more = open('more.csv').read()"
+    ))!;
+    expect(await cellIds(page)).toEqual(['read', extraId, moreId]);
+    await page.theme.setDarkTheme();
+
+    const steps = panel.locator('.jp-repro-timeline .jp-repro-step');
+    await expect(steps).toHaveCount(3);
+    await expect(steps.nth(1)).toHaveAttribute('data-cell-id', extraId);
+    await expect(steps.nth(1).locator('.jp-repro-tag')).toHaveText('data');
+    await expect(steps.nth(2)).toHaveAttribute('data-cell-id', moreId);
+    await expect(input).toHaveAttribute('data-preserved', 'true');
     await expect(
       panel.locator('.jp-repro-input[data-path$="more.csv"]')
     ).toHaveAttribute('data-preserved', 'false');
+    await expect(group).toBeVisible();
+    await expect(
+      group.locator(`.jp-repro-cellLink[data-cell-id="${moreId}"]`)
+    ).toBeVisible();
+    await expect(badge(page, moreId)).toHaveAttribute(
+      'data-kinds',
+      /unsnapshotted-data/
+    );
+    await expect(badge(page, extraId)).toHaveCount(0);
+    await expect(badge(page, 'read')).toHaveCount(0);
     const background = await panel.evaluate(
       node => getComputedStyle(node).backgroundColor
     );
     expect(background).not.toBe('rgb(255, 255, 255)');
     await screenshot(page, 'dark-theme');
     await page.theme.setLightTheme();
+  });
+});
+
+test.describe('Reproducibility sidebar in a long, virtualized notebook', () => {
+  // 'full' windowing: cells outside the view are detached from the DOM.
+  test.use({
+    mockSettings: {
+      ...galata.DEFAULT_SETTINGS,
+      '@jupyterlab/notebook-extension:tracker': {
+        ...((galata.DEFAULT_SETTINGS as any)[
+          '@jupyterlab/notebook-extension:tracker'
+        ] ?? {}),
+        windowingMode: 'full'
+      }
+    }
+  });
+
+  test('clicking a flag scrolls a cell far down into view and selects it', async ({
+    page,
+    tmpPath
+  }) => {
+    const CELLS = 120;
+    const TARGET = 100;
+    const DEFINER = 110;
+    const cells: ICellSpec[] = [];
+    for (let i = 0; i < CELLS; i++) {
+      cells.push(
+        i === TARGET
+          ? { id: `c${i}`, source: 'total = later + 1' }
+          : i === DEFINER
+            ? { id: `c${i}`, source: 'later = 41' }
+            : {
+                id: `c${i}`,
+                source: `### Step ${i}\n\nNotes on step ${i}.`,
+                cell_type: 'markdown'
+              }
+      );
+    }
+    await openNotebook(page, tmpPath, 'long.ipynb', cells);
+    await startRecording(page);
+    const panel = await openSidebar(page);
+    await runCellById(page, `c${DEFINER}`);
+    await runCellById(page, `c${TARGET}`);
+
+    const group = panel.locator('.jp-repro-group[data-kind="out-of-order"]');
+    await expect(group).toBeVisible();
+    const link = group
+      .locator(`.jp-repro-cellLink[data-cell-id="c${TARGET}"]`)
+      .first();
+    await expect(link).toHaveText(`Cell ${TARGET + 1} [2]`);
+
+    // Back to the top: the target is out of view (detached, windowing is on).
+    await page.evaluate(async () => {
+      const notebook = (window as any).jupyterapp.shell.currentWidget.content;
+      notebook.deselectAll();
+      notebook.activeCellIndex = 0;
+      await notebook.scrollToItem(0, 'start');
+    });
+    const cellNode = (index: number) =>
+      page.locator(
+        `.jp-NotebookPanel .jp-Cell[data-windowed-list-index="${index}"]`
+      );
+    await expect(cellNode(0)).toBeInViewport();
+    await expect(cellNode(TARGET)).not.toBeInViewport();
+    await expect(badge(page, `c${TARGET}`)).not.toBeInViewport();
+    const attached = await page.evaluate(
+      () =>
+        (
+          window as any
+        ).jupyterapp.shell.currentWidget.content.node.querySelectorAll(
+          '.jp-Cell'
+        ).length
+    );
+    expect(attached).toBeLessThan(CELLS);
+
+    await link.click();
+    await expect.poll(() => activeCellId(page)).toBe(`c${TARGET}`);
+    await expect(cellNode(TARGET)).toBeInViewport();
+    await expect(cellNode(TARGET)).toHaveClass(/jp-mod-active/);
+    await expect(badge(page, `c${TARGET}`)).toBeInViewport();
+    await expect(badge(page, `c${TARGET}`)).toHaveAttribute(
+      'data-kinds',
+      /out-of-order/
+    );
+    await expect(cellNode(0)).not.toBeInViewport();
+    await screenshot(page, 'scrolled-to-cell');
   });
 });
 
@@ -192,7 +368,7 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
     await page.kernel.shutdownAll();
   });
 
-  test('the panel follows a kernel restart and exports the session', async ({
+  test('the panel exports the session, then follows a kernel restart', async ({
     page,
     tmpPath
   }) => {
@@ -202,8 +378,8 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
     ]);
     await startRecording(page);
     const panel = await openSidebar(page);
-    await page.notebook.runCell(0);
-    await page.notebook.runCell(1);
+    await page.notebook.runCell(0, true);
+    await page.notebook.runCell(1, true);
     await expect(panel.locator('.jp-repro-executions')).toHaveText('2');
 
     // Export writes the replay folder beside the notebook and says where.
@@ -212,9 +388,14 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
     await expect(directory).toBeVisible();
     const written = (await directory.textContent())!.trim();
     expect(written).toBe(`${tmpPath}/restart.repro`);
-    expect(
-      await page.contents.directoryExists(`${tmpPath}/restart.repro`)
-    ).toBe(true);
+    const manifestPath = `${tmpPath}/restart.repro/manifest.json`;
+    await expect.poll(() => page.contents.fileExists(manifestPath)).toBe(true);
+    const manifest = JSON.parse(await readTextFile(page, manifestPath));
+    expect(manifest.notebook.name).toBe('restart.ipynb');
+    expect(manifest.steps.map((step: any) => step.cell_id)).toEqual([
+      'seed',
+      'draw'
+    ]);
     await screenshot(page, 'exported');
 
     // Restart and verify: a fresh kernel replays the export, step by step.
@@ -227,14 +408,32 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
       verify.locator('.jp-repro-verifyStep[data-outcome="reproduced"]')
     ).toHaveCount(2);
     await screenshot(page, 'verified');
-    // The path opens in the file browser.
+    // The path opens in the file browser, which lists the manifest.
     await directory.click();
     await expect(page.locator('.jp-BreadCrumbs')).toContainText(
       'restart.repro'
     );
+    await expect
+      .poll(() => page.filebrowser.isFileListedInBrowser('manifest.json'))
+      .toBe(true);
     await openSidebar(page);
 
-    // Restart: the new kernel has no recorder; the panel says so and offers to start.
+    // Something for the restart to clear: an edit flags the cell that ran.
+    await page.notebook.setCell(1, 'code', 'value = random.random() * 2');
+    const edited = panel.locator(
+      '.jp-repro-group[data-kind="edited-since-run"]'
+    );
+    await expect(edited).toBeVisible();
+    await expect(badge(page, 'draw')).toHaveAttribute(
+      'data-kinds',
+      /edited-since-run/
+    );
+    const steps = panel.locator('.jp-repro-timeline .jp-repro-step');
+    await expect(steps).toHaveCount(2);
+
+    // Restart: what the old kernel reported no longer describes this kernel, so the panel
+    // drops it (flags, badges, timeline, verify report, facts), says the recorder is not
+    // loaded and offers Start.
     await page.evaluate(async () => {
       const app = (window as any).jupyterapp;
       await app.shell.currentWidget.sessionContext.restartKernel();
@@ -247,13 +446,29 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
     await expect(
       panel.getByRole('button', { name: 'Start recording' })
     ).toBeVisible();
+    await expect(panel.locator('.jp-repro-group')).toHaveCount(0);
+    await expect(page.locator('.jp-repro-badge')).toHaveCount(0);
+    await expect(panel.locator('.jp-repro-timeline')).toHaveCount(0);
+    await expect(verify).toHaveCount(0);
+    await expect(panel.locator('.jp-repro-executions')).toHaveCount(0);
+    await expect(panel.locator('.jp-repro-notice')).toHaveCount(0);
+    await expect(
+      panel.locator('.jp-repro-flags .jp-repro-empty')
+    ).toContainText('Start recording');
     await screenshot(page, 'after-restart');
 
+    // Recording again: a new session, its timeline starts empty and follows the new kernel.
     await panel.getByRole('button', { name: 'Start recording' }).click();
     await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
       'data-recording',
       'true'
     );
     await expect(panel.locator('.jp-repro-executions')).toHaveText('0');
+    await expect(panel.locator('.jp-repro-timeline')).toHaveCount(0);
+    await page.notebook.runCell(0, true);
+    await expect(panel.locator('.jp-repro-executions')).toHaveText('1');
+    await expect(steps).toHaveCount(1);
+    await expect(steps.nth(0)).toHaveAttribute('data-cell-id', 'seed');
+    await expect(steps.nth(0).locator('.jp-repro-seq')).toHaveText('1');
   });
 });

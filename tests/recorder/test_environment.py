@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from repro_kernel.export import export_notebook
 from repro_kernel.journal import Journal
 from repro_kernel.redact import REDACTED, filter_environment, looks_secret_value, redact_url
 from repro_kernel.testing import LiveKernel
-from tests.conftest import START
+from tests.conftest import START, make_notebook
 
 SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -28,6 +30,21 @@ SNEAKY = {
     "TZ": "password=hunter2hunter2",
     "OMP_NUM_THREADS": "AIzaSyA1234567890abcdefghijklmnopqrstuv",
 }
+
+
+# Credentials written into cells, in the forms people write them (`{v}` stands for the value).
+CODE_SECRETS = [
+    ('import os\nos.environ["AWS_SECRET_ACCESS_KEY"] = "{v}"', "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+    ('client = dict(service="s3", aws_secret_access_key="{v}")', "aWsS3cr3tK3yAbCdEfGhIjKlMnOpQrStUvWxYz12"),
+    ('headers = {"Authorization": "Bearer {v}"}', "3f9a8c7d6e5b4a39281706f5e4d3c2b1"),
+    ("password = '{v}'", "hunter2-correct-horse"),
+    ('dsn = "postgresql://user:{v}@host/db"', "s3cretpass"),
+    ('jwt = "{v}"', "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjZWxsIn0.Qm9ndXNTaWduYXR1cmVGb3JUZXN0aW5nT25seQ"),
+    ('pem = """-----BEGIN RSA PRIVATE KEY-----\n{v}\n-----END RSA PRIVATE KEY-----"""',
+     "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9OiZ1Bv0l5aF2xGx3HTdYl9yM+dBsDrq8OQ=="),
+    ('payload = {"data": "{v}"}', "x9Kq2Lm8Pz4Rt6Vw1Yb3"),
+    ("%env DB_PASSWORD={v}", "correct-horse-battery-9"),
+]
 
 
 @pytest.mark.parametrize("value", list(SECRETS.values())[:5] + list(SNEAKY.values()))
@@ -74,6 +91,8 @@ def test_git_state_and_no_secret_in_the_journal(notebook_dir: Path) -> None:
         assert commit[:10] in status and "(dirty)" in status
         k.run("x = open('data.csv').read()", cell_id="read")
         k.run(secret_code, cell_id="secret")
+        for index, (form, value) in enumerate(CODE_SECRETS):
+            assert k.run(form.replace("{v}", value), cell_id=f"code{index}")["reply"]["status"] == "ok"
     with Journal(notebook_dir / ".repro", create=False) as journal:
         env = journal.sessions()[0]["environment"]
     git = env["git"]
@@ -84,13 +103,27 @@ def test_git_state_and_no_secret_in_the_journal(notebook_dir: Path) -> None:
     assert all(env["environment_variables"][name] == REDACTED for name in SNEAKY)
     assert not set(SECRETS) & set(env["environment_variables"])
 
+    values = list(SECRETS.values()) + list(SNEAKY.values()) + [value for _, value in CODE_SECRETS]
     blobs = b"".join(p.read_bytes() for p in (notebook_dir / ".repro").rglob("*") if p.is_file())
-    for value in list(SECRETS.values()) + list(SNEAKY.values()):
+    for value in values:
         assert value.encode() not in blobs, f"{value} leaked into the journal"
     with Journal(notebook_dir / ".repro", create=False) as journal:
-        secret_record = journal.executions()[-1]
-    assert secret_record["code"] == "token = '<redacted>'"
-    assert secret_record["code_hash"] != journal_hash_of("token = '<redacted>'")
+        records = {r["cell_id"]: r for r in journal.executions()}
+    assert records["secret"]["code"] == "token = '<redacted>'"
+    assert records["secret"]["code_hash"] != journal_hash_of("token = '<redacted>'")
+    for index, (form, value) in enumerate(CODE_SECRETS):  # just the value gone, the code around it kept
+        assert records[f"code{index}"]["code"] == form.replace("{v}", REDACTED)
+        assert records[f"code{index}"]["code_hash"] == journal_hash_of(form.replace("{v}", value))
+
+    # Nor into an export: its manifest, replay script and notebook are made from the journal.
+    sources = [START, "x = open('data.csv').read()", secret_code] + [f.replace("{v}", v) for f, v in CODE_SECRETS]
+    nbformat.write(make_notebook(sources), notebook_dir / "nb.ipynb")
+    folder = export_notebook(notebook_dir / "nb.ipynb", mode="history")
+    assert (folder / "manifest.json").is_file()
+    exported = {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    for value in values:
+        leaks = [str(path) for path, data in exported.items() if value.encode() in data]
+        assert not leaks, f"{value} leaked into {leaks}"
 
 
 def journal_hash_of(code: str) -> str:

@@ -1,0 +1,252 @@
+"""`redact_code`: every credential written into a cell is taken out of the recorded code, and nothing else is."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from repro_kernel.redact import REDACTED, redact_code
+
+# Credentials as people paste them. `{v}` in a form below stands for one of them.
+PASSWORDS = ["hunter2-correct-horse", "correct horse battery staple", "s3cretpass", "letmein!"]
+KEYS = [
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",  # AWS secret access key
+    "3f9a8c7d6e5b4a39281706f5e4d3c2b1",  # a hex API token
+    "x9Kq2Lm8Pz4Rt6Vw1Yb3",  # 20 random characters
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc",  # Stripe
+]
+TOKENS = [
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+    "sk-proj-abcdefghijklmnopqrstuvwx1234",
+    "hf_abcdefghijklmnopqrstuvwxyzABCD",
+    "xoxb-123456789012-abcdefghijkl",
+    "AIzaSyA1234567890abcdefghijklmnopqrstuv",
+    "glpat-abcdefghij0123456789",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+]
+PEM_BODY = "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi\\nZ1Bv0l5aF2xGx3HTdYl9yM+dBsDrq8OQ=="
+
+# A name that can only mean a credential: any value of 4 characters or more goes, spaces and all.
+NAMED_FORMS = [
+    "password = '{v}'",
+    'os.environ["AWS_SECRET_ACCESS_KEY"] = "{v}"',
+    'boto3.client("s3", aws_secret_access_key="{v}")',
+    'headers = {{"X-API-Key": "{v}"}}',
+    'config["db"]["password"] = "{v}"',
+    'DB_PASSWORD: str = "{v}"',
+    'if password == "{v}":\n    pass',
+    'openai.api_key = "{v}"',
+    'conn = psycopg2.connect(host="db", user="me", password="{v}", port=5432)',
+    'creds = {{"user": "bob", "passwd": "{v}"}}',
+    'oauth = OAuth2Session(client_id="app", client_secret="{v}")',
+    'requests.get(url, auth=("alice", "{v}"))',
+    'session.auth = HTTPBasicAuth("alice", "{v}")',
+    "settings = dict(db_pwd=r'{v}')",
+]
+# Forms that need a credential-shaped value: no spaces, not made of words.
+SHAPED_FORMS = [
+    'os.environ.setdefault("API_KEY", "{v}")',
+    'HF_TOKEN = "{v}"',
+    'os.environ.update({{"GITHUB_TOKEN": "{v}", "LANG": "C"}})',
+    'key = "{v}"',
+    'headers = {{"Authorization": "Bearer {v}"}}',
+    "!curl -H 'Authorization: Bearer {v}' https://api.example.org",
+    'dsn = "host=db user=me password={v} dbname=sales"',
+    "%env AWS_SECRET_ACCESS_KEY={v}",
+    "x = 1\n!export API_TOKEN={v}",
+    "%%bash\nexport DB_PASSWORD={v}\npsql -c 'select 1'",
+    "# password: {v}",
+    'url = "https://api.example.org/v1/items?page=2&api_key={v}"',
+    'Path(".env").write_text("DEBUG=1\\nSECRET_KEY={v}\\n")',
+]
+# Random-looking values need no name at all.
+ANONYMOUS_FORMS = ['payload = {{"data": "{v}"}}', 'client.call("{v}")', "x = f'{v}'"]
+# Unmistakable token formats are taken out wherever they are, even in code that does not parse.
+ANYWHERE_FORMS = ['value = "{v}"', "# {v}", "token = {v}", "log('using {v} now')", 'pd.read_csv("s3://b/x.csv", token="{v}")']
+
+URL_PASSWORDS = ["s3cretpass", "p%40ss", "hunter2-correct-horse"]
+URL_FORMS = [
+    'db = connect("postgresql://user:{v}@host/db")',
+    "r = redis.from_url('redis://:{v}@localhost:6379/0')",
+    "!git clone https://bot:{v}@github.com/o/r.git",
+]
+
+
+def _cases() -> list[tuple[str, str]]:
+    cases = [(form, value) for form in NAMED_FORMS for value in PASSWORDS + KEYS + TOKENS]
+    cases += [(form, value) for form in SHAPED_FORMS for value in KEYS + TOKENS]
+    cases += [(form, value) for form in ANONYMOUS_FORMS for value in KEYS[:1] + KEYS[2:] + TOKENS]
+    cases += [(form, value) for form in ANYWHERE_FORMS for value in TOKENS]
+    cases += [(form, value) for form in URL_FORMS for value in URL_PASSWORDS]
+    cases += [
+        ('key = """-----BEGIN RSA PRIVATE KEY-----\n{v}\n-----END RSA PRIVATE KEY-----"""', PEM_BODY),
+        ('key = "-----BEGIN PRIVATE KEY-----\\n{v}\\n-----END PRIVATE KEY-----\\n"', PEM_BODY),
+        ('sa = {{"type": "service_account", "private_key": "-----BEGIN PRIVATE KEY-----\\n{v}\\n'
+         '-----END PRIVATE KEY-----\\n"}}', PEM_BODY),
+        ("headers = {{'Authorization': 'Basic {v}'}}", "dXNlcjpzM2NyZXRwYXNz"),
+        ('h = {{"Authorization": "Bearer {v}"}}', TOKENS[-1]),
+    ]
+    return cases
+
+
+@pytest.mark.parametrize(("form", "value"), _cases())
+def test_the_secret_and_only_the_secret_is_taken_out(form: str, value: str) -> None:
+    code = form.format(v=value)
+    redacted = redact_code(code)
+    assert value not in redacted
+    assert redacted == form.format(v=REDACTED)
+
+
+def test_the_brief_examples() -> None:
+    """The leaks that started this: each is redacted in place, the code around it kept byte for byte."""
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    cell = "\n".join(
+        [
+            "import boto3, os",
+            f'os.environ["AWS_SECRET_ACCESS_KEY"] = "{secret}"',
+            f's3 = boto3.client("s3", aws_secret_access_key="{secret}")',
+            'headers = {"Authorization": "Bearer 3f9a8c7d6e5b4a39281706f5e4d3c2b1"}',
+            "password = 'hunter2-correct-horse'",
+            'db = connect("postgresql://user:s3cretpass@host/db")',
+            'df = pd.read_csv("data.csv")',
+        ]
+    )
+    assert redact_code(cell) == "\n".join(
+        [
+            "import boto3, os",
+            'os.environ["AWS_SECRET_ACCESS_KEY"] = "<redacted>"',
+            's3 = boto3.client("s3", aws_secret_access_key="<redacted>")',
+            'headers = {"Authorization": "Bearer <redacted>"}',
+            "password = '<redacted>'",
+            'db = connect("postgresql://user:<redacted>@host/db")',
+            'df = pd.read_csv("data.csv")',
+        ]
+    )
+
+
+NOT_SECRETS = [
+    'df = pd.read_csv("data.csv")',
+    'print("hello world")',
+    'df = df[["customer_id", "password", "last_login"]]',  # a column named password
+    'expected_hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"',
+    'commit = "9fceb02d0ae598e95dc970b74767f19372d61af8"',
+    'run_id = "123e4567-e89b-12d3-a456-426614174000"',
+    'key = "id"',
+    'df = df.sort_values("created_at", key=lambda s: s.str.lower())',
+    'sort_key = "created_at_timestamp"',
+    'primary_key = "customer_identifier"',
+    'for key, value in {"a": 1, "b": 2}.items():\n    print(f"{key}: {value}")',
+    'tokenizer = AutoTokenizer.from_pretrained("bert-base-uncased")',
+    'model = AutoModel.from_pretrained("meta-llama/Llama-2-7b-chat-hf", token=True)',
+    'encoder = SentenceTransformer("sentence-transformers/all-MiniLM-L6-v2")',
+    'tokenizer.pad_token = "<|endoftext|>"',
+    'tokens = tokenizer("hello world", padding="max_length", max_length=32)',
+    "token = tokenizer(text)",
+    'password = getpass.getpass("Password: ")',
+    'api_key = os.environ["OPENAI_API_KEY"]',
+    'client = OpenAI(api_key=os.environ.get("OPENAI_API_KEY"))',
+    'print(f"token: {token}")',
+    'headers = {"Authorization": f"Bearer {token}"}',
+    'engine = create_engine(f"postgresql://{user}:{password}@{host}/db")',
+    'engine = create_engine("postgresql://user:%s@host/db" % password)',
+    'api_key_env = "OPENAI_API_KEY"',
+    'private_key_path = "/home/me/.ssh/id_rsa"',
+    'password_file = "secrets/db_password.txt"',
+    'secret_name = "prod/db/credentials"',
+    'token_url = "https://oauth2.googleapis.com/token"',
+    'pd.read_hdf("store.h5", key="df_train")',
+    's3.get_object(Bucket="data", Key="raw/2024/01/events.parquet")',
+    'author = "Jane Doe"',
+    'keyword = "python"',
+    'msg = "Basic statistics of the dataset"',
+    'col = "CustomerID_2023Q4_Final"',
+    'url = "https://example.org/api/v1/items?page=2"',
+    'password = ""',
+    'if token == "[PAD]":\n    pass',
+    'def f(token):\n    """token: the API token to use."""',
+    "# key: value",
+    'print("password:", pw)',
+    'logging.info("token = %s", tok)',
+    "%time total = df.temp.sum()\n!echo shell-ok",
+    'label_map = {0: "negative", 1: "positive"}',
+    'img = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"',
+    "x = np.random.rand(4)\nx",
+    "pick = random.choice(list(df.city))\nprint(pick)",
+    "sql = \"SELECT name FROM users WHERE role = 'admin'\"",
+]
+
+
+@pytest.mark.parametrize("code", NOT_SECRETS)
+def test_ordinary_code_is_recorded_unchanged(code: str) -> None:
+    assert redact_code(code) == code
+
+
+TYPICAL_CELL = '''import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.ensemble import RandomForestClassifier
+
+# Load the raw data and keep the columns we need
+df = pd.read_csv("data/train.csv", parse_dates=["created_at"])
+df = df[["customer_id", "age", "income", "segment", "churned"]]
+df["income"] = df["income"].fillna(df["income"].median())
+df = df.sort_values("created_at", key=lambda s: s.dt.year)
+for key, value in {"a": 1, "b": 2}.items():
+    print(f"{key}: {value}")
+X = df.drop(columns=["churned"])
+y = df["churned"]
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=42)
+model = RandomForestClassifier(n_estimators=200, max_depth=8, random_state=0)
+model.fit(X_train, y_train)
+print("accuracy:", round(model.score(X_test, y_test), 3))
+importances = pd.Series(model.feature_importances_, index=X.columns).sort_values()
+importances.plot(kind="barh", title="Feature importance")
+summary = df.groupby("segment").agg(mean_income=("income", "mean"), n=("customer_id", "count"))
+summary.to_parquet("out/summary.parquet")
+expected_hash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+tokenizer = AutoTokenizer.from_pretrained("bert-base-uncased")
+tokens = tokenizer("hello world", padding="max_length", max_length=32)
+results = []
+for i, row in df.iterrows():
+    if row["age"] > 65:
+        results.append({"id": row["customer_id"], "group": "senior"})
+    else:
+        results.append({"id": row["customer_id"], "group": "adult"})
+out = pd.DataFrame(results)
+out.to_csv("out/groups.csv", index=False)
+def describe(frame: pd.DataFrame) -> str:
+    """Short summary of a frame."""
+    return f"{len(frame)} rows, {frame.shape[1]} columns"
+config = {"learning_rate": 0.01, "epochs": 10, "optimizer": "adam"}
+assert config["optimizer"] in ("adam", "sgd")
+resp = requests.get("https://example.org/api/v1/items?page=2", timeout=10)
+'''
+
+
+def test_a_typical_cell_is_kept_whole_and_quickly() -> None:
+    assert redact_code.__wrapped__(TYPICAL_CELL) == TYPICAL_CELL
+    # Generous (tens of microseconds is the norm): catches a pattern gone quadratic, not a slow machine.
+    started = time.perf_counter()
+    for _ in range(20):
+        redact_code.__wrapped__(TYPICAL_CELL)
+    assert (time.perf_counter() - started) / 20 < 0.02
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "'" + "a" * 100_000,  # unterminated literals
+        '"""' + "x" * 100_000,
+        '"' + "x=" * 50_000 + 'key"',
+        'data = """' + "key: 1, " * 12_000 + '"""',
+        "[" + ", ".join('{"key": %d}' % i for i in range(10_000)) + "]",
+        'k = "-----BEGIN PRIVATE KEY-----' + "A" * 100_000,
+        "# password: x\n" * 10_000,
+    ],
+    ids=["quote", "triple-quote", "chained-assignments", "keys-in-a-string", "keys", "pem", "comments"],
+)
+def test_large_or_odd_cells_stay_linear(code: str) -> None:
+    started = time.perf_counter()
+    redact_code.__wrapped__(code)
+    assert time.perf_counter() - started < 5.0

@@ -51,10 +51,20 @@ def _module_to_distributions() -> dict[str, list[str]]:
     return metadata.packages_distributions()
 
 
+def _installed_since_cached(module: str) -> bool:
+    """Whether a module missing from the cached table may come from a distribution installed since (a
+    `%pip install` in the session): only then is the table, which costs ~100 ms to build, read again."""
+    if module in sys.builtin_module_names or module in getattr(sys, "stdlib_module_names", ()):
+        return False
+    found = sys.modules.get(module)
+    file = getattr(found, "__file__", None) or ""
+    return "site-packages" in file or "dist-packages" in file
+
+
 def distribution_of(module: str) -> tuple[Optional[str], Optional[str]]:
     """The (distribution, version) that provides top-level ``module``, or (None, None) if none does."""
     dists = _module_to_distributions().get(module)
-    if not dists:
+    if not dists and _installed_since_cached(module):
         _module_to_distributions.cache_clear()
         dists = _module_to_distributions().get(module)
     if not dists:

@@ -76,6 +76,11 @@ class StatusView:
         return f"<table class='repro-status'><caption>jupyter-repro</caption>{rows}</table>"
 
 
+def _refuse(message: str) -> None:
+    """One line on stderr for a request the magic cannot carry out; the cell itself still succeeds."""
+    print(f"jupyter-repro: {message}", file=sys.stderr)
+
+
 @magics_class
 class ReproMagics(Magics):
     """``%repro``: start, stop and inspect recording."""
@@ -108,8 +113,7 @@ class ReproMagics(Magics):
             try:
                 messages = recorder.start(args.notebook)
             except ReproError as exc:
-                print(f"jupyter-repro: {exc.one_line()}", file=sys.stderr)
-                return None
+                return _refuse(exc.one_line())
             for message in messages:
                 print(message)
         elif args.command == "stop":
@@ -126,11 +130,9 @@ class ReproMagics(Magics):
             try:
                 done = recorder.snapshot(args.paths)
             except OSError as exc:
-                print(f"jupyter-repro: {exc}; check the path and try again", file=sys.stderr)
-                return None
+                return _refuse(f"{exc}; check the path and try again")
             except ReproError as exc:
-                print(f"jupyter-repro: {exc.one_line()}", file=sys.stderr)
-                return None
+                return _refuse(exc.one_line())
             for item in done:
                 print(f"jupyter-repro: snapshot of {item['path']} ({item['size']} bytes, {item['hash'][:19]})")
             recorder._notify("status", recorder.status())

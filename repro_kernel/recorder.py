@@ -61,6 +61,9 @@ class _RandomBook:
     stored_ref: dict[str, str] = field(default_factory=dict)
 
 
+_STDLIB_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+
+
 def notebook_from_environment(shell: Any) -> Optional[str]:
     """The notebook path the server told the kernel about, if any."""
     for candidate in (os.environ.get("JPY_SESSION_NAME"), shell.user_ns.get("__session__")):
@@ -367,7 +370,8 @@ class Recorder(Configurable):
     def _new_modules(self, pending: _Pending, facts: Any) -> list[dict[str, Any]]:
         """Modules this cell brought in: new in ``sys.modules``, or imported by name for the first time
         although the kernel had them loaded already (``import psutil``, ``from jinja2 import Template``)."""
-        explicit = [n for n in facts.imported_modules if n not in self._attributed_modules]
+        explicit = [n for n in facts.imported_modules
+                    if n not in self._attributed_modules and n not in _STDLIB_MODULES]
         if len(sys.modules) == pending.module_count and not explicit:
             return []
         if self._kernel_dists is None:
@@ -380,13 +384,15 @@ class Recorder(Configurable):
             module = sys.modules.get(name)
             if module is None:
                 continue  # the import failed
-            dist, version = distribution_of(name)
-            if dist is None and name in sys.builtin_module_names:
+            if name in _STDLIB_MODULES:
                 continue
+            dist, version = distribution_of(name)
             if dist is None:
+                # The standard library, or the notebook's own modules: no distribution to pin, ever.
+                self._attributed_modules.add(name)
                 file = getattr(module, "__file__", None) or ""
-                if not file or file.startswith(sys.base_prefix):
-                    continue  # the standard library
+                if name in sys.builtin_module_names or not file or file.startswith(sys.base_prefix):
+                    continue
             if dist in self._kernel_dists and name not in facts.imported_modules and name not in facts.defined:
                 continue  # imported by the kernel itself (tracebacks, display), not by the cell
             self._attributed_modules.add(name)

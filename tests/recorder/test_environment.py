@@ -130,3 +130,17 @@ def journal_hash_of(code: str) -> str:
     from repro_kernel.hashing import hash_text
 
     return hash_text(code)
+
+
+def test_standard_library_lookups_never_rebuild_the_distribution_table() -> None:
+    """Rebuilding the module -> distribution table costs ~100 ms; a cell importing `os` or `time` must not
+    trigger it (it once did, on every such cell)."""
+    from repro_kernel import environment
+
+    environment._module_to_distributions()
+    before = environment._module_to_distributions.cache_info()
+    for name in ("os", "time", "json", "sys", "itertools"):
+        assert environment.distribution_of(name) == (None, None)
+    after = environment._module_to_distributions.cache_info()
+    assert after.misses == before.misses and after.currsize == 1
+    assert environment.distribution_of("numpy")[0] == "numpy"

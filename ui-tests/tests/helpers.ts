@@ -1,4 +1,4 @@
-import { IJupyterLabPageFixture, expect } from '@jupyterlab/galata';
+import { IJupyterLabPageFixture, expect, galata } from '@jupyterlab/galata';
 import { Locator } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -9,6 +9,21 @@ export const SIDEBAR_ID = 'jp-repro-sidebar';
  * Where screenshots go: scripts/test-ui.sh keeps them as artifacts.
  */
 export const SCREENSHOTS = path.resolve(__dirname, '..', 'screenshots');
+
+/**
+ * Galata's default settings with the notebook's windowing mode set ('full' detaches cells out of view).
+ */
+export function windowingSettings(windowingMode: string): Record<string, any> {
+  return {
+    ...galata.DEFAULT_SETTINGS,
+    '@jupyterlab/notebook-extension:tracker': {
+      ...((galata.DEFAULT_SETTINGS as any)[
+        '@jupyterlab/notebook-extension:tracker'
+      ] ?? {}),
+      windowingMode
+    }
+  };
+}
 
 export interface ICellSpec {
   id: string;
@@ -261,4 +276,23 @@ export async function screenshot(
 ): Promise<void> {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
+
+/**
+ * Waits until the sidebar shows a `kind` group and the cell `cellId` carries a badge of that kind;
+ * returns the group.
+ */
+export async function expectFlagged(
+  page: IJupyterLabPageFixture,
+  panel: Locator,
+  kind: string,
+  cellId: string
+): Promise<Locator> {
+  const group = panel.locator(`.jp-repro-group[data-kind="${kind}"]`);
+  await expect(group).toBeVisible();
+  await expect(badge(page, cellId)).toHaveAttribute(
+    'data-kinds',
+    new RegExp(kind)
+  );
+  return group;
 }

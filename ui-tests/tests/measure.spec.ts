@@ -3,7 +3,7 @@
  * Runs only with REPRO_MEASURE=1 (`bash scripts/test-ui.sh --measure`); writes
  * ui-tests/measurements/sidebar.json. docs/sidebar.md reports the figures.
  */
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -12,7 +12,8 @@ import {
   SIDEBAR_ID,
   openNotebook,
   openSidebar,
-  startRecording
+  startRecording,
+  windowingSettings
 } from './helpers';
 
 const CELLS = 1000;
@@ -23,18 +24,7 @@ test.skip(!process.env.REPRO_MEASURE, 'set REPRO_MEASURE=1 to measure');
 test.setTimeout(20 * 60 * 1000);
 // REPRO_WINDOWING=full measures the virtualized notebook (cells outside the view detached).
 const windowingMode = process.env.REPRO_WINDOWING || 'contentVisibility';
-test.use({
-  autoGoto: true,
-  mockSettings: {
-    ...galata.DEFAULT_SETTINGS,
-    '@jupyterlab/notebook-extension:tracker': {
-      ...((galata.DEFAULT_SETTINGS as any)[
-        '@jupyterlab/notebook-extension:tracker'
-      ] ?? {}),
-      windowingMode
-    }
-  }
-});
+test.use({ autoGoto: true, mockSettings: windowingSettings(windowingMode) });
 
 function bigNotebook(): ICellSpec[] {
   const cells: ICellSpec[] = [];

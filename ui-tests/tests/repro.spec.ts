@@ -1,4 +1,4 @@
-import { expect, galata, test } from '@jupyterlab/galata';
+import { expect, test } from '@jupyterlab/galata';
 
 import {
   ICellSpec,
@@ -8,6 +8,7 @@ import {
   badgesOnCells,
   cellIdBySource,
   cellIds,
+  expectFlagged,
   openNotebook,
   openSidebar,
   readTextFile,
@@ -15,7 +16,8 @@ import {
   runCommand,
   screenshot,
   startRecording,
-  waitForKernelIdle
+  waitForKernelIdle,
+  windowingSettings
 } from './helpers';
 
 test.use({ autoGoto: true });
@@ -150,13 +152,11 @@ test.describe('Reproducibility sidebar and badges (real kernel)', () => {
     await expect(badge(page, 'second')).toHaveCount(0);
 
     await page.notebook.setCell(1, 'code', 'b = a * 3');
-    const group = panel.locator(
-      '.jp-repro-group[data-kind="edited-since-run"]'
-    );
-    await expect(group).toBeVisible();
-    await expect(badge(page, 'second')).toHaveAttribute(
-      'data-kinds',
-      /edited-since-run/
+    const group = await expectFlagged(
+      page,
+      panel,
+      'edited-since-run',
+      'second'
     );
     await screenshot(page, 'edited-since-run');
 
@@ -276,17 +276,7 @@ test.describe('Reproducibility sidebar and badges (real kernel)', () => {
 
 test.describe('Reproducibility sidebar in a long, virtualized notebook', () => {
   // 'full' windowing: cells outside the view are detached from the DOM.
-  test.use({
-    mockSettings: {
-      ...galata.DEFAULT_SETTINGS,
-      '@jupyterlab/notebook-extension:tracker': {
-        ...((galata.DEFAULT_SETTINGS as any)[
-          '@jupyterlab/notebook-extension:tracker'
-        ] ?? {}),
-        windowingMode: 'full'
-      }
-    }
-  });
+  test.use({ mockSettings: windowingSettings('full') });
 
   test('clicking a flag scrolls a cell far down into view and selects it', async ({
     page,
@@ -420,14 +410,7 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
 
     // Something for the restart to clear: an edit flags the cell that ran.
     await page.notebook.setCell(1, 'code', 'value = random.random() * 2');
-    const edited = panel.locator(
-      '.jp-repro-group[data-kind="edited-since-run"]'
-    );
-    await expect(edited).toBeVisible();
-    await expect(badge(page, 'draw')).toHaveAttribute(
-      'data-kinds',
-      /edited-since-run/
-    );
+    const edited = await expectFlagged(page, panel, 'edited-since-run', 'draw');
     const steps = panel.locator('.jp-repro-timeline .jp-repro-step');
     await expect(steps).toHaveCount(2);
 

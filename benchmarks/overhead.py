@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Recorder overhead, side by side: plain ipykernel vs jupyter-repro vs ipyflow, in one run, through nbclient.
 
-    python benchmarks/overhead.py            # full run (about 5 minutes on 2 cores)
+    python benchmarks/overhead.py            # full run (about 2 minutes on an idle 2-core machine)
     python benchmarks/overhead.py --quick    # CI smoke run (well under a minute), same table
 
 Configurations (all kernels started at once and driven alternately, so machine noise hits them alike):

@@ -65,8 +65,11 @@ _STDLIB_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset
 
 
 def notebook_from_environment(shell: Any) -> Optional[str]:
-    """The notebook path the server told the kernel about, if any."""
-    for candidate in (os.environ.get("JPY_SESSION_NAME"), shell.user_ns.get("__session__")):
+    """The notebook path the frontend told the kernel about, if any: jupyter_server's `JPY_SESSION_NAME`,
+    IPython's `__session__`, VS Code's `__vsc_ipynb_file__`."""
+    user_ns = shell.user_ns
+    for candidate in (os.environ.get("JPY_SESSION_NAME"), user_ns.get("__session__"),
+                      user_ns.get("__vsc_ipynb_file__")):
         if isinstance(candidate, str) and candidate.endswith(".ipynb"):
             return candidate
     return None
@@ -157,7 +160,12 @@ class Recorder(Configurable):
         if notebook:
             path = Path(notebook)
             if not path.is_absolute():
-                path = Path.cwd() / path
+                candidate = Path.cwd() / path
+                if not candidate.parent.is_dir():
+                    # A path from the server's root (older jupyter_server) while the kernel runs in the
+                    # notebook's own folder: the name is what locates it.
+                    candidate = Path.cwd() / path.name
+                path = candidate
             self.notebook_dir = path.parent
             self.notebook = path.name
         else:

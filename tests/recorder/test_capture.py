@@ -346,11 +346,24 @@ def test_notebooks_and_sessions_side_by_side(notebook_dir: Path) -> None:
         assert len(journal.sessions(notebook="one.ipynb")) == 2
 
 
+def test_notebook_path_from_older_servers_and_vs_code(notebook_dir: Path) -> None:
+    # An older server's path from its root ("work/one.ipynb") while the kernel runs in the notebook's folder.
+    with LiveKernel(notebook_dir, env={"JPY_SESSION_NAME": "work/one.ipynb"}) as k:
+        k.run(START)
+        k.run("n = 1")
+    # VS Code names the notebook in the namespace instead.
+    with LiveKernel(notebook_dir, env={"JPY_SESSION_NAME": ""}) as k:
+        k.run(f"__vsc_ipynb_file__ = {str(notebook_dir / 'two.ipynb')!r}")
+        k.run(START)
+        k.run("n = 2")
+    assert not (notebook_dir / "work").exists(), "no journal nested under a folder that is not there"
+    with Journal(notebook_dir / ".repro", create=False) as journal:
+        assert [s["notebook"] for s in journal.sessions()] == ["one.ipynb", "two.ipynb"]
+
+
 def test_plain_ipython_terminal_records(notebook_dir: Path) -> None:
     import subprocess
 
-    script = notebook_dir / "session.ipy"
-    script.write_text("%load_ext repro_kernel\n%repro start\n")
     proc = subprocess.run(
         [sys.executable, "-m", "IPython", "--no-banner", "--quick", "--colors=nocolor",
          "--InteractiveShellApp.exec_lines=['%load_ext repro_kernel', '%repro start']",

@@ -195,6 +195,22 @@ def _fixed_hash_seed() -> Optional[str]:
     return value
 
 
+def _timezone() -> dict[str, Any]:
+    import time
+
+    return {"names": list(time.tzname), "utc_offset_s": -time.timezone, "dst": bool(time.daylight)}
+
+
+def _locale() -> dict[str, Optional[str]]:
+    import locale
+
+    try:
+        language, encoding = locale.getlocale()
+    except ValueError:
+        language, encoding = None, None
+    return {"language": language, "encoding": encoding, "preferred_encoding": locale.getpreferredencoding(False)}
+
+
 def capture_environment(
     notebook_dir: Path, notebook: Optional[str], extra_env: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -209,7 +225,9 @@ def capture_environment(
             # The seed of str hashes (and so of set iteration order) when it is fixed; None when random.
             "hash_seed": _fixed_hash_seed(),
         },
-        "os": {"system": platform.system(), "release": platform.release(), "platform": platform.platform()},
+        "os": {"system": platform.system(), "release": platform.release(), "platform": platform.platform(),
+               # What formats dates and numbers when no variable says: the process's own settings.
+               "timezone": _timezone(), "locale": _locale()},
         "machine": {
             "arch": platform.machine(),
             "cpu": _cpu_model(),

@@ -171,6 +171,10 @@ def test_magics_seed_snapshot_env_status_and_usage(notebook_dir: Path) -> None:
         env = json.loads(k.run("%repro env")["stdout"])
         assert env["python"]["version"].startswith(f"{sys.version_info.major}.")
         assert "installed" in env["distributions"]
+        import time
+
+        assert env["os"]["timezone"]["utc_offset_s"] == -time.timezone
+        assert env["os"]["locale"]["preferred_encoding"]
         status = k.run("%repro status")
         html = status["outputs"][0]["data"]["text/html"]
         assert "repro-status" in html and "recording" in status["outputs"][0]["data"]["text/plain"]

@@ -19,10 +19,13 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
 from .dataflow import CodeFacts, analyze_code
 from .exceptions import JournalError, NotebookError
+
+if TYPE_CHECKING:
+    from .journal import Journal
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -725,7 +728,7 @@ def _page_from_records(records: list[dict[str, Any]]) -> list[Cell]:
 def analyze_notebook(
     path: Union[str, Path],
     *,
-    journal: Union[None, bool, str, Path, Any] = None,
+    journal: Union[None, Literal[False], str, Path, Journal] = None,
     session: Optional[str] = None,
 ) -> Report:
     """Analyse a saved notebook with its ``.repro`` journal when there is one.

@@ -224,6 +224,8 @@ class Preservation:
             repo = self._repos.get(folder)
             if repo is None:
                 repo = self._repos[folder] = git.Repo(folder, search_parent_directories=True)
+            if repo.working_tree_dir is None:  # a bare repository: no checked-out file to compare
+                return None
             rel = Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
             blob = repo.head.commit.tree / rel
             data = blob.data_stream.read()
@@ -578,7 +580,7 @@ def _gpu(executions: list["Execution"], context: "Context", by_id: dict[str, "Ce
         ):
             settings.add(framework)
     has_gpu = bool(((context.environment or {}).get("machine") or {}).get("gpus")) or bool(gpu_hint)
-    flags = []
+    flags: list[Flag] = []
     if not has_gpu:
         return flags
     for framework, users in frameworks.items():

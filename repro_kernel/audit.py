@@ -150,9 +150,9 @@ def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tup
             if isinstance(host, str) and host:
                 port = event[2]
                 port = int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None
-                key = ("resolve", host, port)
-                if key not in seen_net:
-                    seen_net.add(key)
+                resolve_key = ("resolve", host, port)
+                if resolve_key not in seen_net:
+                    seen_net.add(resolve_key)
                     network.append({"host": host, "port": port, "url": None})
         elif kind == "url":
             url = event[1]

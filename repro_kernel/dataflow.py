@@ -20,6 +20,7 @@ import ast
 import builtins
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Optional
@@ -703,7 +704,7 @@ def _target_names(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
-def _assigned_locals(body: list[ast.stmt]) -> set[str]:
+def _assigned_locals(body: Sequence[ast.AST]) -> set[str]:
     """Names bound anywhere in a function body (Python's own rule for locals), minus `global` ones."""
     names: set[str] = set()
     globals_: set[str] = set()

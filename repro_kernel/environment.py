@@ -13,6 +13,7 @@ import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -36,7 +37,8 @@ def installed_distributions() -> dict[str, str]:
             dist_name, version = name[: -len(".dist-info")].rsplit("-", 1)
             found.setdefault(_normalise(dist_name), version)
             continue
-        meta_name = dist.metadata.get("Name") if dist.metadata else None
+        names = dist.metadata.get_all("Name") if dist.metadata else None  # the first one is what .get() gives
+        meta_name = names[0] if names else None
         if meta_name:
             found.setdefault(_normalise(meta_name), dist.version)
     return dict(sorted(found.items()))
@@ -47,7 +49,7 @@ def _normalise(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _module_to_distributions() -> dict[str, list[str]]:
+def _module_to_distributions() -> Mapping[str, list[str]]:
     return metadata.packages_distributions()
 
 

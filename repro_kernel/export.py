@@ -221,7 +221,8 @@ def _flags_at_export(notebook_path: Path, session_id: Optional[str]) -> tuple[Op
     except ImportError:
         return None, "the analysis engine is not installed in this version; run `jupyter repro check` later"
     try:
-        report = analyze_notebook(notebook_path, session=session_id) if session_id else \
+        # Any: another version of the engine may return a plain list of flags rather than a Report.
+        report: Any = analyze_notebook(notebook_path, session=session_id) if session_id else \
             analyze_notebook(notebook_path)
         flags = report.to_dict()["flags"] if hasattr(report, "to_dict") else list(report)
         return [dict(f) for f in flags], "repro_kernel.analysis at export time"

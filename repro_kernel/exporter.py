@@ -44,7 +44,8 @@ class ReproExporter(Exporter):
         return build_export(Path(notebook_path), nb=nb, mode=self.mode, bundle_data=self.bundle_data,
                             output_dir=output_dir)
 
-    def from_notebook_node(
+    # Returns the script's text, as nbconvert's own script/python exporters do (they override it the same way).
+    def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: Optional[dict[str, Any]] = None, **kw: Any
     ) -> tuple[str, dict[str, Any]]:
         nb_copy, resources = super().from_notebook_node(nb, resources, **kw)

@@ -278,7 +278,7 @@ class DefaultRngTap:
 
     def install(self, namespace: Optional[dict[str, Any]] = None) -> bool:
         """Wrap ``numpy.random.default_rng`` if NumPy is imported; True once the wrapper is in place."""
-        np_random = sys.modules.get("numpy.random")
+        np_random: Any = sys.modules.get("numpy.random")  # numpy's own module (ModuleType has no default_rng)
         if np_random is None:
             return False
         current = getattr(np_random, "default_rng", None)
@@ -311,7 +311,7 @@ class DefaultRngTap:
         return True
 
     def uninstall(self, namespace: Optional[dict[str, Any]] = None) -> None:
-        np_random = sys.modules.get("numpy.random")
+        np_random: Any = sys.modules.get("numpy.random")  # numpy's own module (ModuleType has no default_rng)
         if np_random is not None and self.wrapper is not None and np_random.default_rng is self.wrapper:
             np_random.default_rng = self.original
         self._rebind(namespace, self.wrapper, self.original)

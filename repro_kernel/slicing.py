@@ -265,7 +265,8 @@ class Step:
         where = f"In[{self.execution_count}]" if self.execution_count is not None else "not run"
         cell = f"cell {self.cell_index + 1}" if self.cell_index is not None else "cell no longer in the notebook"
         seq = f"seq {self.record['seq']}" if self.record else "not recorded"
-        return f"{where}, {cell}, {seq}" + (f", raised {self.record['error']}" if self.status == "error" else "")
+        raised = f", raised {self.record['error']}" if self.record and self.status == "error" else ""
+        return f"{where}, {cell}, {seq}{raised}"
 
     def manifest_entry(self) -> dict[str, Any]:
         from .hashing import hash_text
@@ -405,6 +406,7 @@ def plan_steps(
                 "are checked by hash (before the first step whose code names them)")
         return _finish(ExportPlan(mode, False, steps, saved_inputs, [], [], None, None, _modules_from_code(steps),
                                   notebook_path.parent, not_guaranteed))
+    assert session is not None  # the records came from it
 
     # Which execution produced each saved cell's output: execution counts are unique within a session.
     exec_by_count = {r["execution_count"]: r for r in records if r.get("execution_count") is not None}
@@ -515,14 +517,14 @@ def plan_steps(
     kept_ids = {id(s.record): s for s in steps if s.record}
     network: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
     for record in records:
-        step = kept_ids.get(id(record))
+        kept_step = kept_ids.get(id(record))
         for f in record.get("files_read") or []:
             path = f.get("path")
             if not path or path in written_before or _library_file(path, env):
                 continue
             if f.get("hash") is None:
-                if step is not None:
-                    not_guaranteed.append(f"step {step.index} read {f.get('rel') or path} but it could not be "
+                if kept_step is not None:
+                    not_guaranteed.append(f"step {kept_step.index} read {f.get('rel') or path} but it could not be "
                                           f"hashed ({f.get('error')}); it is not checked")
                 continue
             key = (path, f["hash"])
@@ -531,27 +533,27 @@ def plan_steps(
                 item = inputs[key] = {"id": f"input-{len(inputs) + 1}", "path": f.get("rel") or path,
                                       "rel": f.get("rel"), "abspath": path, "size": f.get("size"),
                                       "hash": f["hash"], "steps": []}
-            if step is not None:
-                item["steps"].append(step.index)
-                if item["id"] not in step.inputs:
-                    step.inputs.append(item["id"])
+            if kept_step is not None:
+                item["steps"].append(kept_step.index)
+                if item["id"] not in kept_step.inputs:
+                    kept_step.inputs.append(item["id"])
         for f in record.get("files_written") or []:
             if f.get("path"):
                 written_before.add(f["path"])
-        if step is not None:
+        if kept_step is not None:
             for net in record.get("network") or []:
-                key = (net.get("host"), net.get("port"), net.get("url"))
-                entry = network.setdefault(key, {"host": net.get("host"), "port": net.get("port"),
-                                                 "url": net.get("url"), "steps": []})
-                entry["steps"].append(step.index)
+                net_key = (net.get("host"), net.get("port"), net.get("url"))
+                entry = network.setdefault(net_key, {"host": net.get("host"), "port": net.get("port"),
+                                                     "url": net.get("url"), "steps": []})
+                entry["steps"].append(kept_step.index)
     used_inputs = [i for i in inputs.values() if i["steps"]]
     paths = [i["abspath"] for i in used_inputs]
     for p in sorted({p for p in paths if paths.count(p) > 1}):
         not_guaranteed.append(f"{p} was read with different contents during the session; only a snapshot of "
                               "each version lets the replay pass its hash checks")
-    for i in used_inputs:
-        if i["rel"] is None:
-            not_guaranteed.append(f"{i['abspath']} is read through an absolute path outside the notebook's folder")
+    for used in used_inputs:
+        if used["rel"] is None:
+            not_guaranteed.append(f"{used['abspath']} is read through an absolute path outside the notebook's folder")
     for entry in network.values():
         not_guaranteed.append(f"steps {', '.join(map(str, entry['steps']))} read from the network "
                               f"({entry['url'] or entry['host']}): that data may have changed")

@@ -54,7 +54,10 @@ class LiveKernel:
             msg["metadata"]["cellId"] = cell_id
         self.kc.shell_channel.send(msg)
         msg_id = msg["header"]["msg_id"]
-        stdout, stderr, outputs, cell_outputs = [], [], [], []
+        stdout: list[str] = []
+        stderr: list[str] = []
+        outputs: list[dict[str, Any]] = []
+        cell_outputs: list[Any] = []
         while True:
             out = self.kc.get_iopub_msg(timeout=timeout)
             if out["parent_header"].get("msg_id") != msg_id:

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Every test suite, on a fresh machine or again: installs what it needs, then runs
 #   0. ruff on the Python code
-#   1. pytest against real kernels (new stack: IPython 9, ipykernel 7, NumPy 2)
-#   2. the recorder's tests against the old stack (IPython 8, ipykernel 6, NumPy 1.26)
-#   3. jest (the frontend model and connector) and the lint check
-#   4. the UI tests: galata/Playwright in Debian's headless Chromium against a real JupyterLab
-#   5. the main job itself, scripts/demo.sh (record, check, export, verify the demo notebook)
+#   1. mypy on the package (repro_kernel)
+#   2. pytest against real kernels (new stack: IPython 9, ipykernel 7, NumPy 2)
+#   3. the recorder's tests against the old stack (IPython 8, ipykernel 6, NumPy 1.26)
+#   4. jest (the frontend model and connector) and the lint check
+#   5. the UI tests: galata/Playwright in Debian's headless Chromium against a real JupyterLab
+#   6. the main job itself, scripts/demo.sh (record, check, export, verify the demo notebook)
 # Exit status is non-zero if any suite failed; every suite runs regardless.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,6 +27,7 @@ suite() {
 }
 
 suite "ruff (Python lint)" ruff check repro_kernel tests benchmarks scripts
+suite "mypy (Python types)" mypy repro_kernel
 suite "pytest (new stack)" python -m pytest -q
 suite "pytest (old stack)" bash scripts/test-old-stack.sh
 suite "jest + lint" bash scripts/test-js.sh

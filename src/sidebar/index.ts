@@ -5,7 +5,7 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, showErrorMessage } from '@jupyterlab/apputils';
-import { PageConfig, PathExt } from '@jupyterlab/coreutils';
+import { PageConfig, PathExt, URLExt } from '@jupyterlab/coreutils';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
@@ -17,6 +17,11 @@ import { ReproSidebar, SIDEBAR_ID } from './widget';
  * Where the sidebar sits among the left panels (file browser 100, running 200, ...).
  */
 const SIDEBAR_RANK = 650;
+
+/**
+ * JupyterLab's file browser command; Notebook 7's notebook page has no file browser, so no such command.
+ */
+const GO_TO_PATH = 'filebrowser:go-to-path';
 
 /**
  * Select a cell by id in a notebook and scroll it into view.
@@ -175,10 +180,23 @@ export const sidebarPlugin: JupyterFrontEndPlugin<void> = {
         displayPath: directory => browserPath(directory) ?? directory,
         onOpenDirectory: directory => {
           const path = browserPath(directory);
-          if (path !== null) {
-            void commands.execute('filebrowser:go-to-path', {
+          if (path === null) {
+            return;
+          }
+          if (commands.hasCommand(GO_TO_PATH)) {
+            void commands.execute(GO_TO_PATH, {
               path: path.endsWith('/') ? path : `${path}/`
             });
+          } else {
+            // Notebook 7: its file browser is the tree page, opened in a new tab as Notebook does.
+            window.open(
+              URLExt.join(
+                PageConfig.getBaseUrl(),
+                'tree',
+                URLExt.encodeParts(path)
+              ),
+              '_blank'
+            );
           }
         }
       }

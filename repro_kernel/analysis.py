@@ -215,13 +215,22 @@ def _normalize(source: str) -> str:
 
 
 def cells_from_dicts(cells: list[dict[str, Any]]) -> list[Cell]:
-    """Page cells from the frontend's ``[{id, cell_type, source, execution_count}]`` or nbformat cells."""
+    """Page cells from the frontend's ``[{id, cell_type, source, execution_count}]`` or nbformat cells.
+
+    Code cells' sources go through the same redaction as recorded code, so a cell that holds a secret still
+    compares equal to the (redacted) code that ran from it.
+    """
+    from .redact import redact_code
+
     found = []
     for index, raw in enumerate(cells):
         cell_id = raw.get("id") or f"cell-{index + 1}"
         count = raw.get("execution_count")
-        found.append(Cell(str(cell_id), index, str(raw.get("cell_type") or "code"),
-                          normalize_source(raw.get("source")), count if isinstance(count, int) else None))
+        cell_type = str(raw.get("cell_type") or "code")
+        source = normalize_source(raw.get("source"))
+        if cell_type == "code":
+            source = normalize_source(redact_code(source))
+        found.append(Cell(str(cell_id), index, cell_type, source, count if isinstance(count, int) else None))
     return found
 
 
@@ -803,9 +812,11 @@ def flags_from_saved_copy(nb: dict[str, Any], page: list[Cell], not_judged: dict
     if not isinstance(saved, dict) or saved.get("version") != 1 or not isinstance(saved.get("flags"), list):
         return []
     on_page = {c.id for c in page}
-    when = saved.get("saved_at")
-    stamp = (datetime.datetime.fromtimestamp(when, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-             if isinstance(when, (int, float)) else "an unknown time")
+    when: Any = saved.get("saved_at")
+    try:
+        stamp = datetime.datetime.fromtimestamp(float(when), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError, OverflowError, OSError):
+        stamp, when = "an unknown time", None
     carried: list[Flag] = []
     for item in saved["flags"]:
         if not isinstance(item, dict) or item.get("kind") not in not_judged or item.get("kind") not in KINDS:
@@ -820,7 +831,7 @@ def flags_from_saved_copy(nb: dict[str, Any], page: list[Cell], not_judged: dict
     if isinstance(saved.get("status"), dict):
         for kind in list(not_judged):
             count = sum(1 for f in carried if f.kind == kind)
-            not_judged[kind] = (f"no journal here: {count} flag(s) carried over from what the recording kernel "
+            not_judged[kind] = (f"{count} flag(s) carried over from what the recording kernel "
                                 f"found when the notebook was saved ({stamp}, metadata.repro); "
                                 f"without it: {not_judged[kind]}")
     return carried

@@ -106,6 +106,16 @@ def _tool_dirs() -> tuple[str, ...]:
 _TOOL_DIRS = _tool_dirs()
 
 
+def _host_text(raw: Any) -> Any:
+    """A host name as text (the idna codec has no lenient mode: fall back to ASCII with replacements)."""
+    if not isinstance(raw, bytes):
+        return raw
+    try:
+        return raw.decode("idna")
+    except UnicodeError:
+        return raw.decode("ascii", "replace")
+
+
 def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tuple[
     dict[str, None], dict[str, None], list[dict[str, Any]]
 ]:
@@ -146,7 +156,7 @@ def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tup
         elif kind == "resolve":
             # The host name a connection is about to use (requests, httpx, urllib all resolve first).
             raw_host = event[1]
-            host = raw_host.decode("idna", "replace") if isinstance(raw_host, bytes) else raw_host
+            host = _host_text(raw_host)
             if isinstance(host, str) and host:
                 port = event[2]
                 port = int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None

@@ -350,6 +350,8 @@ def _render(
         for candidate in (output_dir / "replay.ipynb", notebook_path):
             rel = os.path.relpath(candidate, repo_root)
             if not rel.startswith(".."):
+                if candidate != notebook_path and not (git or {}).get("branch"):
+                    continue  # a detached HEAD: no branch will hold the export, so link the notebook
                 labpath = Path(rel).as_posix()
                 ref = (git or {}).get("branch") if candidate != notebook_path else None
                 break

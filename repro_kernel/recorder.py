@@ -135,6 +135,7 @@ class Recorder(Configurable):
         self.records: list[dict[str, Any]] = []
         self._timeline: list[dict[str, Any]] = []
         self._inputs: dict[str, dict[str, Any]] = {}
+        self._written: set[str] = set()
         self.listeners: list[Listener] = []
         self.file_cache = FileHashCache()
         self.faults: list[str] = []
@@ -161,10 +162,11 @@ class Recorder(Configurable):
             path = Path(notebook)
             if not path.is_absolute():
                 candidate = Path.cwd() / path
-                if not candidate.parent.is_dir():
+                here = Path.cwd() / path.name
+                if not candidate.is_file() and (here.is_file() or not candidate.parent.is_dir()):
                     # A path from the server's root (older jupyter_server) while the kernel runs in the
                     # notebook's own folder: the name is what locates it.
-                    candidate = Path.cwd() / path.name
+                    candidate = here
                 path = candidate
             self.notebook_dir = path.parent
             self.notebook = path.name
@@ -192,6 +194,7 @@ class Recorder(Configurable):
         self.records = []
         self._timeline = []
         self._inputs = {}
+        self._written = set()
         self._seq = 0
         self._random = _RandomBook()
         self._rng_last = None
@@ -638,13 +641,15 @@ class Recorder(Configurable):
             }
         )
         for f in record["files_read"]:
-            if f["path"] not in self._inputs:
+            if f["path"] not in self._inputs and f["path"] not in self._written:
                 self._inputs[f["path"]] = {
                     "path": f["rel"] or f["path"],
                     "abspath": f["path"],
                     "hash": f["hash"],
                     "size": f["size"],
                 }
+        # A file this session wrote is its own output, not an input, when it is read later.
+        self._written.update(f["path"] for f in record["files_written"])
 
     def inputs(self) -> list[dict[str, Any]]:
         """Files read this session with the hash first seen, whether preserved and whether changed since."""

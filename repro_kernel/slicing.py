@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .dataflow import analyze_code
+from .redact import redact_code
 from .replay import code_key
 
 # Magics whose effect outlives the cell and cannot be seen as a name.
@@ -453,7 +454,7 @@ def plan_steps(
             chosen_steps.append(Step(index=0, code=code, record=record, execution_count=cell.get("execution_count"),
                                      cell_index=i, outputs=list(cell.outputs) if pos is not None else None,
                                      reason="current cell source, top to bottom"))
-            if record is not None and replay_code(record["code"]) != code:
+            if record is not None and replay_code(record["code"]) != replay_code(redact_code(cell.source)):
                 not_guaranteed.append(f"cell {i + 1} was edited after it ran; document mode replays the new "
                                       "source, so its recorded output may not reproduce")
         steps = chosen_steps
@@ -490,10 +491,15 @@ def plan_steps(
         step.index = n
 
     # Random state and generators per step.
+    from .hashing import hash_text
+
     for step in steps:
         record = step.record
         if not record:
             continue
+        if record.get("code_hash") and hash_text(record.get("code") or "") != record["code_hash"]:
+            not_guaranteed.append(f"step {step.index} had credentials in its code, recorded as `<redacted>`: "
+                                  "put them back (or read them from the environment) before replaying")
         rnd = record.get("random") or {}
         step.random = {src: info.get("state_ref") for src, info in (rnd.get("sources") or {}).items()
                        if info.get("state_ref")}

@@ -191,6 +191,9 @@ def test_without_a_journal_the_saved_copy_in_metadata_carries_what_only_the_kern
     result = check(str(path), "--format", "json")
     assert result.returncode == 1
     assert "unsnapshotted-data" in {f["kind"] for f in json.loads(result.stdout)["flags"]}
+    nb.metadata["repro"]["saved_at"] = float("nan")
+    nbformat.write(nb, path)
+    assert "an unknown time" in analyze_notebook(path).not_judged["unsnapshotted-data"]
     del nb.metadata["repro"]
     nbformat.write(nb, path)
     assert not analyze_notebook(path).flags, "without the saved copy nothing is carried"

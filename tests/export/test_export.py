@@ -15,7 +15,7 @@ import pytest
 from repro_kernel.export import binder_url, export_notebook
 from repro_kernel.manifest import load_manifest
 from repro_kernel.records import load_schema
-from tests.conftest import execute_notebook, make_notebook
+from tests.conftest import START, execute_notebook, make_notebook
 from tests.export.conftest import cli, manifest_of
 
 EXPECTED_FILES = {"replay.py", "replay.ipynb", "repro_replay.py", "manifest.json", "requirements.txt",
@@ -194,6 +194,23 @@ def test_without_a_journal_the_inputs_in_metadata_repro_are_checked(tmp_path: Pa
     (folder / "sales.csv").write_text("amount\n3\n5\n")
     changed = cli("verify", str(folder / "shared.repro"))
     assert changed.returncode != 0 and "sales.csv" in changed.stdout + changed.stderr
+
+
+def test_a_cell_holding_a_secret_is_not_taken_for_edited_and_its_export_says_what_is_missing(
+        tmp_path: Path) -> None:
+    from repro_kernel.analysis import analyze_notebook
+
+    folder = tmp_path / "secret"
+    nb = make_notebook([START, "password = 'hunter2-correct-horse-battery'\nlength = len(password)",
+                        "print(length)"])
+    path = folder / "secret.ipynb"
+    execute_notebook(nb, path)
+    report = analyze_notebook(path)
+    assert report.journal is not None and report.executions == 2
+    assert not [f for f in report.flags if f.kind in ("edited-since-run", "hidden-state")], report.flags
+    manifest = manifest_of(export_notebook(path, mode="history"))
+    assert "hunter2" not in (folder / "secret.repro" / "replay.py").read_text()
+    assert any("credentials in its code" in c for c in manifest["not_guaranteed"])
 
 
 def test_binder_url_from_remote_commit_and_path() -> None:

@@ -395,3 +395,15 @@ def test_library_imports_and_tool_caches_are_not_the_notebooks_doing(notebook_di
     assert records["draw"]["random"]["unseeded_draw"] is True
     for cell_id in ("matplotlib", "plot"):
         assert records[cell_id]["files_read"] == [], records[cell_id]["files_read"]
+
+
+def test_a_file_the_session_wrote_is_not_listed_as_an_input(notebook_dir: Path) -> None:
+    """The inputs table (the sidebar's data list and the saved copy in metadata.repro) holds what came from
+    outside; a file the session wrote and read back is its own output."""
+    (notebook_dir / "raw.csv").write_text("a\n1\n")
+    with LiveKernel(notebook_dir) as k:
+        k.run(START)
+        k.run("text = open('raw.csv').read()\nopen('clean.csv', 'w').write(text.upper())")
+        k.run("again = open('clean.csv').read()")
+        listed = k.value("sorted(i['path'] for i in __import__('repro_kernel').get_recorder().inputs())")
+    assert listed == ["raw.csv"]

@@ -129,15 +129,36 @@ def redact_text(text: str) -> str:
 # -- cell code ---------------------------------------------------------------------------------------------
 
 # One pattern a format and the word boundary checked by hand: a literal start lets `re` skip ahead fast.
-_TOKENS_IN_CODE = [re.compile(token_format) for token_format in _TOKEN_FORMATS]
-_PEM_BLOCK = re.compile(
-    r"(-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----(?:\\[nr]|\s)*)([\s\S]*?)((?:\\[nr]|\s)*-----END \2-----)"
+# In code the prefixed formats also need a digit in their body: a random 20+ character body nearly always
+# has one, an identifier such as `hf_downloadedcheckpoints` or a name such as `sk-learn-style-name` does not.
+_TOKENS_IN_CODE = [
+    re.compile(token_format)
+    for token_format in (
+        r"A(KIA|SIA)[0-9A-Z]{16}\b",
+        r"gh[pousr]_(?=[A-Za-z]*[0-9])[A-Za-z0-9]{20,}\b",
+        r"github_pat_(?=[A-Za-z_]*[0-9])[A-Za-z0-9_]{20,}\b",
+        r"xox[abprs]-(?=[A-Za-z-]*[0-9])[A-Za-z0-9-]{10,}\b",
+        r"sk-(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}\b",
+        r"AIza(?=[A-Za-z_-]*[0-9])[0-9A-Za-z_-]{30,}\b",
+        r"glpat-(?=[A-Za-z_-]*[0-9])[A-Za-z0-9_-]{16,}\b",
+        r"hf_(?=[A-Za-z]*[0-9])[A-Za-z0-9]{20,}\b",
+        _TOKEN_FORMATS[-1],  # JWT
+    )
+]
+_PEM_BEGIN = re.compile(r"-----BEGIN ((?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?)-----")
+_PEM_BREAKS = re.compile(r"(?:\\[nr]|\s)*")  # real or escaped line breaks and blanks
+# What may stand between BEGIN and END: base64, line breaks (escaped too), the quotes of concatenated
+# literals and `Proc-Type: 4,ENCRYPTED` / `DEK-Info: AES-128-CBC,...` headers; no code.
+_PEM_BODY_CHARS = re.compile(r"[A-Za-z0-9+/=\s\\'\":,-]*")
+# One line of a body without END: a base64 run (or an encryption header) alone on its line.
+_PEM_LINE = re.compile(
+    r"[ \t]*((?:Proc-Type|DEK-Info):[ \t]?[A-Za-z0-9,-]+|[A-Za-z0-9+/]+={0,2})[ \t]*(?=\\[nr]|[\r\n'\"]|\Z)"
 )
-_PEM_UNTERMINATED = re.compile(
-    r"(-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\[nr]|\s)*)(?!<redacted>)[A-Za-z0-9+/=][A-Za-z0-9+/=\\\s:,-]*"
-)
+_PEM_LAST_LINE = re.compile(r"(?:\\[nr]|\s)*(?:['\"]|-----|\Z)")
 _URL_PASSWORD = re.compile(r"://([^/\s:@'\"]*):([^/\s@'\"{}]+)@")
 _PLACEHOLDER = re.compile(r"%s|%\(\w+\)s|\$\w+|\$\{\w+\}|<redacted>")
+# SQL bind parameters and format placeholders: `WHERE password = :password`, `= ?`, `= %(pw)s`, `= $1`.
+_BIND_PARAMETER = re.compile(r":[A-Za-z_]\w*|\?|%s|%\(\w+\)s|\$\w+|\$\{\w+\}|\{\w*\}")
 
 # A cell is cut into string literals, comments and shell or %env lines; everything else is left alone.
 _REGION = re.compile(
@@ -157,15 +178,29 @@ _NAMED_VALUE = re.compile(
     # The value is only looked at, so that `url=https://host/?api_key=...` is read on from `https`.
     r"(?=(?P<value>[^\s'\"&,;{}()<>\[\]\\$][^\s'\"&,;{}()<>\[\]\\]{0,511}))"
 )
-_AUTH_HEADER = re.compile(r"\b(?:[Bb]earer|BEARER|[Bb]asic|BASIC)[ \t]+(?P<credential>[A-Za-z0-9._~+/=-]{8,})")
+# The credential is one token, the last word before a quote, a separator or the end: "Basic Statistics2023
+# Overview" is a title. A Basic credential is base64.
+_AUTH_HEADER = re.compile(
+    r"\b(?:(?:[Bb]earer|BEARER)[ \t]+(?P<bearer>[A-Za-z0-9._~+/=-]{8,})|(?:[Bb]asic|BASIC)[ \t]+(?P<basic>[A-Za-z0-9+/]{8,}={0,2}))"
+    r"(?![A-Za-z0-9._~+/=-])(?![ \t]+[A-Za-z0-9])"
+)
+_ANOTHER_WORD = re.compile(r"[ \t]+[A-Za-z0-9]")
 _RUN = re.compile(r"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{20,}")
+_LONG_WORD = re.compile(r"[^\s'\"]{20,}")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:\\|\\\\|\.\.?\\|.*\\[^nrt0'\"\\]")
+# A base64 blob that happens to hold a `/` (an AWS secret key) is no path.
+_BASE64_BLOB = re.compile(r"[A-Za-z0-9+/]{32,}={0,2}")
+_PATH_WORD = re.compile(r"(?:^|/)[a-z]{3,}[0-9]*(?:/|$)")  # `data/processed/...` is a path all the same
 _AUTH_SCHEME = re.compile(r"(?:Bearer|Basic|Token|Digest|bearer|basic|token)[ \t]+")
 # Every secret-sounding name holds one of these words (lower-cased): `_named_literals` starts from them.
 _HINT_WORDS = ("pass", "pw", "secret", "cred", "key", "token", "auth", "cookie")
+# Blanks bounded: two runs of them side by side would be quadratic on a long blank run.
 _AFTER_NAME = re.compile(
-    r"[\w.-]{0,80}['\"]?[ \t]*\]?[ \t]*(?::[^=\n'\"]{0,80}?)??(?:[=!:]?=|:|,)[ \t]*[rRbBuUfF]{0,2}(?=['\"])"
+    r"[\w.-]{0,80}['\"]?[ \t]{0,20}\]?[ \t]{0,20}(?::[^=\n'\"]{0,80}?)??(?:[=!:]?=|:|,)[ \t]{0,20}"
+    r"[rRbBuUfF]{0,2}(?=['\"])"
 )
-_OPENING = re.compile(r"\w{0,80}[ \t]*(?:=[ \t]*)?[(\[][ \t]*[rRbBuU]{0,2}(?=['\"])")
+_OPENING = re.compile(r"\w{0,80}[ \t]{0,20}(?:=[ \t]{0,20})?[(\[][ \t]{0,20}[rRbBuU]{0,2}(?=['\"])")
 
 _NAME_WORDS = re.compile(r"[A-Z]+(?![a-z])[0-9]*|[A-Z]?[a-z]+[0-9]*|[0-9]+")
 _VALUE_PARTS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
@@ -183,8 +218,11 @@ _ENV_NAME = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 
 # A name that can only hold a credential, one that often does (then only a credential-shaped value is
 # taken), and the qualifiers that make a `..._key` / `..._token` something else.
+# Matched in the lower-cased words joined by `_`: `secret` is the last word or followed by a credential word
+# (`client_secret`, `aws_secret_access_key`), not `secretary`, `secretive`, `secret_santa`.
 _STRONG_NAME = re.compile(
-    r"secret|passw|passphrase|credential|api_?key|access_?key|private_?key|authorization"
+    r"secrets?[0-9]*$|(?<![a-z])secrets?_(?:key|token|access|value|str|string|pass|passphrase)s?(?![a-z])"
+    r"|passw|passphrase|credential|api_?key|access_?key|private_?key|authorization"
     r"|(?:api|access|auth|refresh|bearer|session|oauth)_?token"
 )
 _STRONG_WORDS = frozenset({"pwd", "cred", "creds"})
@@ -218,6 +256,8 @@ def _short_name_level(name: str) -> int:
     words = [word.lower() for word in _NAME_WORDS.findall(name)]
     if not words:
         return _NONE
+    if words == ["pwd"]:  # also the working directory: `{"pwd": "working_dir"}`
+        return _STRONG_PAIR
     if _STRONG_NAME.search("_".join(words)) or _STRONG_WORDS.intersection(words) or words[-1] in _STRONG_LAST_WORDS:
         return _WEAK if words[-1] in _ABOUT_WORDS else _STRONG
     if words[-1] in _WEAK_LAST_WORDS and (len(words) == 1 or words[-2] not in _NOT_SECRET_QUALIFIERS):
@@ -238,9 +278,13 @@ def _looks_random(run: str) -> bool:
 def _value_is_secret(value: str, level: int) -> bool:
     if not value or _PATH_OR_URL.match(value) or _FILE_NAME.fullmatch(value) or _ENV_NAME.fullmatch(value):
         return False
+    if _BIND_PARAMETER.fullmatch(value):
+        return False
     if level == _STRONG:
         return len(value) >= 4
     if any(c.isspace() for c in value):
+        return False
+    if _path_like(value):  # Key="raw/Sales2023Q1"
         return False
     if level == _STRONG_PAIR:
         return len(value) >= 4 and not _PLAIN_WORD.fullmatch(value)
@@ -255,7 +299,9 @@ def _redact_named_values(text: str) -> str:
         if start < done:
             continue  # inside a value already taken out
         value = m.group("value")
-        if _value_is_secret(value, _name_level(m.group("name"))) or (m.group("scheme") and _credential_like(value)):
+        if _value_is_secret(value, _name_level(m.group("name"))) or (
+            m.group("scheme") and _credential_like(value) and not _ANOTHER_WORD.match(text, start + len(value))
+        ):
             pieces += (text[done:start], REDACTED)
             done = start + len(value)
     if not pieces:
@@ -269,14 +315,34 @@ def _credential_like(value: str) -> bool:
 
 
 def _auth_header_replacement(m: re.Match[str]) -> str:
-    if not _credential_like(m.group("credential")):
+    group = "bearer" if m.group("bearer") else "basic"
+    if not _credential_like(m.group(group)):
         return m.group()
-    return m.group()[: m.start("credential") - m.start()] + REDACTED
+    return m.group()[: m.start(group) - m.start()] + REDACTED
 
 
 def _mentions_hint(text: str) -> bool:
     lowered = text.lower()
     return any(word in lowered for word in _HINT_WORDS)
+
+
+def _path_like(word: str) -> bool:
+    """A URL (``scheme://``) or a path (``/`` or ``\\`` in it) other than a base64 blob."""
+    if _SCHEME.match(word):
+        return True
+    if "/" in word and (not _BASE64_BLOB.fullmatch(word) or _PATH_WORD.search(word)):
+        return True
+    return "\\" in word and bool(_WINDOWS_PATH.match(word))
+
+
+def _run_or_keep(m: re.Match[str]) -> str:
+    return REDACTED if _looks_random(m.group()) else m.group()
+
+
+def _redact_runs(text: str) -> str:
+    """Random-looking runs taken out, but not from URLs or paths: a Sheets id, a Drive id, an S3 key stay
+    (credentials in URLs are taken by their user info and their secret-named query parameters)."""
+    return _LONG_WORD.sub(lambda w: w.group() if _path_like(w.group()) else _RUN.sub(_run_or_keep, w.group()), text)
 
 
 def _redact_free_text(text: str) -> str:
@@ -285,7 +351,7 @@ def _redact_free_text(text: str) -> str:
     if "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text:
         text = _AUTH_HEADER.sub(_auth_header_replacement, text)
     if len(text) >= 20 and any(len(word) >= 20 for word in text.split()):
-        text = _RUN.sub(lambda m: REDACTED if _looks_random(m.group()) else m.group(), text)
+        text = _redact_runs(text)
     return text
 
 
@@ -419,6 +485,82 @@ def _redact_regions(text: str) -> str:
     return "".join(pieces)
 
 
+def _pem_body_end(text: str, start: int) -> int:
+    """Where the base64 lines from ``start`` end, ``start`` itself when none are there.
+
+    Lines are taken while they are a base64 run alone on their line; a short one (under 16 characters, where
+    a PEM line has 64) ends the body and is only taken with its ``=`` padding or before a quote or the end of
+    the text, so that `# -----BEGIN PRIVATE KEY-----\\nkey = load_key(path)` or a bare name on the next line
+    stay code.
+    """
+    end = start
+    at = start
+    while True:
+        line = _PEM_LINE.match(text, at)
+        if not line or line.end(1) == line.start(1):
+            return end
+        token = line.group(1)
+        if len(token) < 16:
+            if token.endswith("=") or _PEM_LAST_LINE.match(text, line.end()):
+                end = line.end(1)
+            return end
+        end = line.end(1)
+        at = _match_end(_PEM_BREAKS, text, line.end())
+        if at == line.end():
+            return end
+
+
+def _match_end(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where a run of ``pattern`` (which may be empty) starting at ``pos`` ends."""
+    found = pattern.match(text, pos)
+    return found.end() if found else pos
+
+
+def _strip_breaks(text: str, start: int, end: int) -> int:
+    while end > start:
+        if text[end - 1].isspace():
+            end -= 1
+        elif text[end - 2 : end] in ("\\n", "\\r") and end - 2 >= start:
+            end -= 2
+        else:
+            break
+    return end
+
+
+def _redact_pem(text: str) -> str:
+    """The body of each PEM private key taken out, the BEGIN and END lines kept. Linear: END is found with
+    ``str.find``, a body without END is read line by line."""
+    pieces: list[str] = []
+    done = 0
+    at = 0
+    # Found once and reused while still ahead, so that many BEGIN lines stay linear too.
+    ends: dict[str, int] = {}
+    first_code = -1  # where the first character that cannot be in a body is, from the last look on
+    while True:
+        begin = _PEM_BEGIN.search(text, at)
+        if not begin:
+            break
+        body_start = _match_end(_PEM_BREAKS, text, begin.end())
+        end_line = ends.get(begin.group(1), body_start - 1)
+        if 0 <= end_line < body_start:
+            end_line = ends[begin.group(1)] = text.find(f"-----END {begin.group(1)}-----", body_start)
+        if end_line >= 0 and first_code < body_start:
+            first_code = _match_end(_PEM_BODY_CHARS, text, body_start)
+        if end_line >= 0 and first_code >= end_line:
+            body_end = _strip_breaks(text, body_start, end_line)
+            at = end_line
+        else:
+            body_end = _pem_body_end(text, body_start)
+            at = max(body_end, begin.end())
+        if body_end > body_start:
+            pieces += (text[done:body_start], REDACTED)
+            done = body_end
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
 def _token_or_keep(m: re.Match[str]) -> str:
     before = m.string[m.start() - 1 : m.start()]
     return m.group() if before.isalnum() or before == "_" else REDACTED
@@ -448,7 +590,8 @@ def redact_code(code: str) -> str:
     - ``Bearer``/``Basic`` header values (the scheme word stays), ``password=...`` inside a string, a comment or
       a shell / ``%env`` line, and the body of a ``%%bash``-like cell magic read the same way;
     - any run of 20 characters or more in a literal that has three kinds of character, near-random entropy
-      (the test used on environment values) and is not made of words: ``"meta-llama/Llama-2-7b-chat-hf"`` stays.
+      (the test used on environment values) and is not made of words, outside URLs and paths (a Sheets or
+      Drive id, an S3 key stay; a base64 key holding ``/`` does not): ``"meta-llama/Llama-2-7b-chat-hf"`` stays.
 
     Kept: paths, file names, URLs without user info and environment variable names even under a secret name
     (``password_file = "pw.txt"``, ``api_key_env = "OPENAI_API_KEY"``); f-strings with fields (computed);
@@ -459,8 +602,7 @@ def redact_code(code: str) -> str:
     for token in _TOKENS_IN_CODE:
         text = token.sub(_token_or_keep, text)
     if "-----BEGIN " in text:
-        text = _PEM_BLOCK.sub(lambda m: m.group(1) + REDACTED + m.group(4), text)
-        text = _PEM_UNTERMINATED.sub(lambda m: m.group(1) + REDACTED, text)
+        text = _redact_pem(text)
     if "://" in text:
         text = _URL_PASSWORD.sub(_url_password_or_keep, text)
     if text.startswith("%%") and not _PYTHON_CELL_MAGIC.match(text):

@@ -20,7 +20,7 @@ TOKENS = [
     "AKIAIOSFODNN7EXAMPLE",
     "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
     "sk-proj-abcdefghijklmnopqrstuvwx1234",
-    "hf_abcdefghijklmnopqrstuvwxyzABCD",
+    "hf_kT3pQ9xLmN2vB7cR4sW8yZ1aD6fG0hJ5",  # real tokens are random: digits in them
     "xoxb-123456789012-abcdefghijkl",
     "AIzaSyA1234567890abcdefghijklmnopqrstuv",
     "glpat-abcdefghij0123456789",
@@ -243,10 +243,126 @@ def test_a_typical_cell_is_kept_whole_and_quickly() -> None:
         "[" + ", ".join('{"key": %d}' % i for i in range(10_000)) + "]",
         'k = "-----BEGIN PRIVATE KEY-----' + "A" * 100_000,
         "# password: x\n" * 10_000,
+        'k = "-----BEGIN PRIVATE KEY-----' + " " * 20_000,  # blanks after BEGIN, no END
+        'k = """-----BEGIN PRIVATE KEY-----' + "\n" * 20_000,
+        "-----BEGIN PRIVATE KEY-----" + " \n" * 10_000 + "-----END PRIVATE KEY",
+        "-----BEGIN PRIVATE KEY-----\n" * 20_000 + "(-----END PRIVATE KEY-----",
+        "password" + " " * 20_000 + '= "x"',  # blanks after a secret-like name
+        "api_key" + "\n" * 20_000 + '= "x"',
+        'd = {"password"' + " \t" * 10_000 + ': "x"}',
     ],
-    ids=["quote", "triple-quote", "chained-assignments", "keys-in-a-string", "keys", "pem", "comments"],
+    ids=[
+        "quote", "triple-quote", "chained-assignments", "keys-in-a-string", "keys", "pem", "comments",
+        "pem-spaces", "pem-newlines", "pem-blank-lines", "pem-many-begins", "name-spaces", "name-newlines",
+        "key-blanks",
+    ],
 )
 def test_large_or_odd_cells_stay_linear(code: str) -> None:
     started = time.perf_counter()
     redact_code.__wrapped__(code)
     assert time.perf_counter() - started < 5.0
+
+
+PEM_LINE = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        # A BEGIN line without END takes only the base64 lines after it, never the code that follows.
+        (
+            "# file starts with -----BEGIN PRIVATE KEY-----\nkey = load_key(path)",
+            "# file starts with -----BEGIN PRIVATE KEY-----\nkey = load_key(path)",
+        ),
+        (
+            'marker = "-----BEGIN PRIVATE KEY-----"\nx\npass',
+            'marker = "-----BEGIN PRIVATE KEY-----"\nx\npass',
+        ),
+        (
+            f'key = """-----BEGIN PRIVATE KEY-----\n{PEM_LINE}\n{PEM_LINE}\nZw==\n',
+            'key = """-----BEGIN PRIVATE KEY-----\n<redacted>\n',
+        ),
+        (
+            f'key = "-----BEGIN PRIVATE KEY-----\\n{PEM_LINE}\\nAB12"\nkey = load_key(key)',
+            'key = "-----BEGIN PRIVATE KEY-----\\n<redacted>"\nkey = load_key(key)',
+        ),
+        (
+            f"-----BEGIN PRIVATE KEY-----\n{PEM_LINE}\nshort\nx = 1",
+            "-----BEGIN PRIVATE KEY-----\n<redacted>\nshort\nx = 1",
+        ),
+        # A BEGIN and an END marker with code between them: the code stays.
+        (
+            'if line.startswith("-----BEGIN PRIVATE KEY-----"):\n    inside = True\n'
+            'elif line.startswith("-----END PRIVATE KEY-----"):\n    inside = False',
+            'if line.startswith("-----BEGIN PRIVATE KEY-----"):\n    inside = True\n'
+            'elif line.startswith("-----END PRIVATE KEY-----"):\n    inside = False',
+        ),
+    ],
+    ids=["comment-then-code", "marker-then-short-lines", "triple-quoted", "escaped", "short-line", "markers"],
+)
+def test_a_pem_body_is_only_its_base64_lines(code: str, expected: str) -> None:
+    assert redact_code(code) == expected
+
+
+# URLs and paths are data locations, not keys: no entropy test on them.
+DATA_LOCATIONS = [
+    'df = pd.read_csv("https://docs.google.com/spreadsheets/d/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms'
+    '/export?format=csv")',
+    'gdown.download("https://drive.google.com/uc?id=1aBcDeFgHiJkLmNoPqRsTuVwXyZ012345", "data.zip", quiet=False)',
+    "df = pd.read_parquet('s3://bucket/year=2023/month=01/part-0000-3f1e2a9b-c1d2.parquet')",
+    's3.get_object(Bucket="data", Key="raw/Sales2023Q1")',
+    'model.save("models/XGBoostV2Final")',
+    'url = "https://www.kaggle.com/datasets/owner/sales?select=TrainData2023v2.csv"',
+    'p = "data/processed/TrainingSetFinalV2"',
+    "!wget -O data.csv 'https://drive.google.com/uc?id=1aBcDeFgHiJkLmNoPqRsTuVwXyZ012345'",
+    "# from https://docs.google.com/spreadsheets/d/1BxiMVs0XRA5nFMdKvBdBZjgmUUqptlbs74OgvE2upms/edit",
+]
+# Prefixed token formats need a digit: identifiers and names that start the same way stay.
+TOKEN_LOOKALIKES = [
+    "hf_downloadedcheckpoints = 3",
+    "ghp_abcdefghijklmnopqrstuvwxyz = load()",
+    'style = "sk-learn-style-name"',
+    "x = sk-learn-style-name",
+    'slack = "xoxb-notificationchannel"',
+]
+# Ordinary values next to secret-sounding words.
+NOT_CREDENTIALS = [
+    'cur.execute("SELECT * FROM users WHERE password = :password", {"password": pw})',
+    'cur.execute("SELECT * FROM users WHERE password = ?", (pw,))',
+    'cur.execute("UPDATE users SET password = %(password)s WHERE id = %(id)s", row)',
+    'secretary = "Bob Smith"',
+    'secret_santa = "Alice"',
+    'secretive = "quite"',
+    'paths = {"pwd": "working_dir"}',
+    'title = "Basic Statistics2023 Overview"',
+    'summary = "report: Basic Statistics2023 Overview"',
+]
+
+
+@pytest.mark.parametrize("code", DATA_LOCATIONS + TOKEN_LOOKALIKES + NOT_CREDENTIALS)
+def test_reviewed_over_redactions_are_kept(code: str) -> None:
+    assert redact_code(code) == code
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        # Still taken: tokens with digits, a base64 key holding `/`, secret names as words.
+        ('hf = "hf_kT3pQ9xLmN2vB7cR4sW8yZ1aD6fG0hJ5"', 'hf = "<redacted>"'),
+        ("hf_kT3pQ9xLmN2vB7cR4sW8yZ1aD6fG0hJ5 = 3", "<redacted> = 3"),
+        ('k = "sk-proj-abcdefghijklmnopqrstuvwx1234"', 'k = "<redacted>"'),
+        ('client.call("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")', 'client.call("<redacted>")'),
+        ('Key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"', 'Key = "<redacted>"'),
+        ('url = "https://x.org/v1?page=2&api_key=x9Kq2Lm8Pz4Rt6Vw1Yb3"', 'url = "https://x.org/v1?page=2&api_key=<redacted>"'),
+        ('secret = "Alice"', 'secret = "<redacted>"'),
+        ('client_secret = "Alice"', 'client_secret = "<redacted>"'),
+        ('db_password = "Alice"', 'db_password = "<redacted>"'),
+        ('PASSWORD = "Alice"', 'PASSWORD = "<redacted>"'),
+        ('secret_key = "Alice"', 'secret_key = "<redacted>"'),
+        ('paths = {"pwd": "s3cretpass"}', 'paths = {"pwd": "<redacted>"}'),
+        ('cur.execute("UPDATE users SET password = \'hunter2x\'")', 'cur.execute("UPDATE users SET password = \'<redacted>\'")'),
+        ('h = "Authorization: Basic dXNlcjpzM2NyZXRwYXNz"', 'h = "Authorization: Basic <redacted>"'),
+    ],
+)
+def test_reviewed_secrets_are_still_taken(code: str, expected: str) -> None:
+    assert redact_code(code) == expected

@@ -114,7 +114,13 @@ export async function openSidebar(
 export async function startRecording(
   page: IJupyterLabPageFixture
 ): Promise<void> {
-  const panel = await openSidebar(page);
+  await startRecordingIn(await openSidebar(page));
+}
+
+/**
+ * Press Start recording in an open panel (JupyterLab or Notebook 7) and wait until it records.
+ */
+export async function startRecordingIn(panel: Locator): Promise<void> {
   await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
     'data-state',
     'not-loaded'

@@ -3,7 +3,12 @@ import { Page } from '@playwright/test';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { SCREENSHOTS, SIDEBAR_ID, notebookJSON } from './helpers';
+import {
+  SCREENSHOTS,
+  SIDEBAR_ID,
+  notebookJSON,
+  startRecordingIn
+} from './helpers';
 
 // Notebook 7 is served by the same server as JupyterLab (the `notebook` server extension):
 // /notebooks/<path> is its notebook page. galata's page fixture drives /lab only, so this test
@@ -55,15 +60,7 @@ test.describe('Notebook 7', () => {
     const panel = page.locator(`#${SIDEBAR_ID}`);
     await expect(panel).toBeVisible();
 
-    await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
-      'data-state',
-      'not-loaded'
-    );
-    await panel.getByRole('button', { name: 'Start recording' }).click();
-    await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
-      'data-recording',
-      'true'
-    );
+    await startRecordingIn(panel);
 
     // Run the definition (cell 2), then its use (cell 1), as a user would: Ctrl+Enter in each.
     const cells = page.locator('.jp-Notebook .jp-Cell');

@@ -139,9 +139,13 @@ def breakdown(n: int = 500, top: int = 25, tag: str = "") -> dict[str, Any]:
         if channel is not None and getattr(channel, "comms", None):
             steps["  comm: push `record` message"] = _per_call_us(
                 lambda i: channel._push("record", {"record": record}), max(5, n // 10))
-            status = rec.status()
-            steps["  comm: push `status` message (status() precomputed)"] = _per_call_us(
-                lambda i: channel._push("status", {"status": status}), max(5, n // 10))
+            # What the cell's path pushes: the status with the latest PUSHED_TIMELINE entries, not the full one.
+            status = rec.status(timeline_limit=channel.PUSHED_TIMELINE)
+            steps[f"  comm: push `status` message, {channel.PUSHED_TIMELINE} timeline entries (status() precomputed)"] = \
+                _per_call_us(lambda i: channel._push("status", {"status": status}), max(5, n // 10))
+            full = rec.status()
+            steps[f"  comm: push the full `status` (hello/start replies: {len(full['timeline'])} entries)"] = \
+                _per_call_us(lambda i: channel._push("status", {"status": full}), max(5, n // 10))
             steps["  comm: _push_flags() (analysis)"] = _per_call_us(lambda i: channel._push_flags(), max(5, n // 10))
             steps["  recorder.inputs()"] = _per_call_us(lambda i: rec.inputs(), max(5, n // 10))
 

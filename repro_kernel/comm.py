@@ -76,7 +76,7 @@ class _FlagsWorker:
 class ReproComm:
     """Owns the comm target; keeps the comms the frontend opened and pushes updates to them."""
 
-    PUSHED_TIMELINE = 50  # timeline entries in the status pushed after each cell
+    PUSHED_TIMELINE = 10  # timeline entries in the status pushed after each cell (each also comes as `record`)
 
     def __init__(self, recorder: Recorder) -> None:
         self.recorder = recorder

@@ -808,8 +808,10 @@ def flags_from_saved_copy(nb: dict[str, Any], page: list[Cell], not_judged: dict
     where each carried kind came from."""
     import datetime
 
-    saved = (nb.get("metadata") or {}).get("repro")
-    if not isinstance(saved, dict) or saved.get("version") != 1 or not isinstance(saved.get("flags"), list):
+    from .records import saved_copy
+
+    saved = saved_copy(nb.get("metadata"))
+    if saved is None or not isinstance(saved.get("flags"), list):
         return []
     on_page = {c.id for c in page}
     when: Any = saved.get("saved_at")

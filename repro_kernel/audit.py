@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 from _thread import get_ident
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Optional
 
 _events: Optional[list[tuple[Any, ...]]] = None
@@ -45,13 +47,14 @@ def install() -> None:
         _installed = True
 
 
-def ignore_this_thread() -> None:
-    """Call at the start of a recorder thread: its file and network access is not charged to a cell."""
+@contextmanager
+def recorder_thread() -> Iterator[None]:
+    """Wrap the body of a recorder thread: its file and network access is not charged to a cell."""
     _own_threads.add(get_ident())
-
-
-def forget_this_thread() -> None:
-    _own_threads.discard(get_ident())
+    try:
+        yield
+    finally:
+        _own_threads.discard(get_ident())
 
 
 def begin() -> None:
@@ -155,8 +158,7 @@ def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tup
                 continue  # a Unix socket: local, not network input
         elif kind == "resolve":
             # The host name a connection is about to use (requests, httpx, urllib all resolve first).
-            raw_host = event[1]
-            host = _host_text(raw_host)
+            host = _host_text(event[1])
             if isinstance(host, str) and host:
                 port = event[2]
                 port = int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None

@@ -55,11 +55,8 @@ class _FlagsWorker:
     def _run(self) -> None:
         from . import audit
 
-        audit.ignore_this_thread()
-        try:
+        with audit.recorder_thread():
             self._loop()
-        finally:
-            audit.forget_this_thread()
 
     def _loop(self) -> None:
         while True:
@@ -249,34 +246,34 @@ class ReproComm:
 
     # -- verify runs in a thread so the kernel stays responsive ------------------------------------
 
-    def start_verify(self, comm: Any, data: dict[str, Any]) -> None:
-        request_id = data.get("request_id")
+    def _verify_reply(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Run `jupyter repro verify --json` on the export (made first when the request names none)."""
+        import json
 
+        reply: dict[str, Any] = {"type": "verify-reply", "request_id": data.get("request_id")}
+        try:
+            directory = data.get("directory")
+            if not directory:
+                directory = str(self._export({"notebook": data.get("notebook")})["directory"])
+            proc = subprocess.run(
+                [sys.executable, "-m", "repro_kernel.cli", "verify", directory, "--json"],
+                capture_output=True,
+                text=True,
+                timeout=data.get("timeout") or 1800,
+            )
+            reply["result"] = json.loads(proc.stdout) if proc.stdout.strip() else None
+            reply["success"] = proc.returncode in (0, 1)
+            if not reply["success"]:
+                reply["error"] = (proc.stderr.strip().splitlines() or ["verify failed"])[-1]
+        except Exception as exc:
+            reply.update(success=False, error=f"{type(exc).__name__}: {exc}")
+        return reply
+
+    def start_verify(self, comm: Any, data: dict[str, Any]) -> None:
         def work() -> None:
             from . import audit
 
-            audit.ignore_this_thread()
-            reply: dict[str, Any] = {"type": "verify-reply", "request_id": request_id}
-            try:
-                directory = data.get("directory")
-                if not directory:
-                    directory = str(self._export({"notebook": data.get("notebook")})["directory"])
-                proc = subprocess.run(
-                    [sys.executable, "-m", "repro_kernel.cli", "verify", directory, "--json"],
-                    capture_output=True,
-                    text=True,
-                    timeout=data.get("timeout") or 1800,
-                )
-                import json
-
-                reply["result"] = json.loads(proc.stdout) if proc.stdout.strip() else None
-                reply["success"] = proc.returncode in (0, 1)
-                if not reply["success"]:
-                    reply["error"] = (proc.stderr.strip().splitlines() or ["verify failed"])[-1]
-            except Exception as exc:
-                reply.update(success=False, error=f"{type(exc).__name__}: {exc}")
-            finally:
-                audit.forget_this_thread()
-            comm.send(reply)
+            with audit.recorder_thread():
+                comm.send(self._verify_reply(data))
 
         threading.Thread(target=work, name="repro-verify", daemon=True).start()

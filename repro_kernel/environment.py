@@ -53,10 +53,14 @@ def _module_to_distributions() -> Mapping[str, list[str]]:
     return metadata.packages_distributions()
 
 
+# Top-level modules of Python itself: no distribution provides them.
+STANDARD_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
+
+
 def _installed_since_cached(module: str) -> bool:
     """Whether a module missing from the cached table may come from a distribution installed since (a
     `%pip install` in the session): only then is the table, which costs ~100 ms to build, read again."""
-    if module in sys.builtin_module_names or module in getattr(sys, "stdlib_module_names", ()):
+    if module in STANDARD_MODULES:
         return False
     found = sys.modules.get(module)
     file = getattr(found, "__file__", None) or ""

@@ -24,7 +24,7 @@ from traitlets.config import Configurable
 
 from . import audit, randomness
 from .dataflow import analyze_code
-from .environment import capture_environment, distribution_of, kernel_distributions
+from .environment import STANDARD_MODULES, capture_environment, distribution_of, kernel_distributions
 from .hashing import FileHashCache, hash_text, output_hash
 from .journal import JOURNAL_DIRNAME, Journal
 from .records import CellRecord, FileAccess
@@ -59,9 +59,6 @@ class _RandomBook:
     seeded: dict[str, bool] = field(default_factory=dict)
     stored_fp: dict[str, str] = field(default_factory=dict)
     stored_ref: dict[str, str] = field(default_factory=dict)
-
-
-_STDLIB_MODULES = frozenset(getattr(sys, "stdlib_module_names", ())) | frozenset(sys.builtin_module_names)
 
 
 def notebook_from_environment(shell: Any) -> Optional[str]:
@@ -382,7 +379,7 @@ class Recorder(Configurable):
         """Modules this cell brought in: new in ``sys.modules``, or imported by name for the first time
         although the kernel had them loaded already (``import psutil``, ``from jinja2 import Template``)."""
         explicit = [n for n in facts.imported_modules
-                    if n not in self._attributed_modules and n not in _STDLIB_MODULES]
+                    if n not in self._attributed_modules and n not in STANDARD_MODULES]
         if len(sys.modules) == pending.module_count and not explicit:
             return []
         if self._kernel_dists is None:
@@ -395,14 +392,14 @@ class Recorder(Configurable):
             module = sys.modules.get(name)
             if module is None:
                 continue  # the import failed
-            if name in _STDLIB_MODULES:
+            if name in STANDARD_MODULES:
                 continue
             dist, version = distribution_of(name)
             if dist is None:
                 # The standard library, or the notebook's own modules: no distribution to pin, ever.
                 self._attributed_modules.add(name)
                 file = getattr(module, "__file__", None) or ""
-                if name in sys.builtin_module_names or not file or file.startswith(sys.base_prefix):
+                if not file or file.startswith(sys.base_prefix):
                     continue
             if dist in self._kernel_dists and name not in facts.imported_modules and name not in facts.defined:
                 continue  # imported by the kernel itself (tracebacks, display), not by the cell

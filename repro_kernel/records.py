@@ -104,3 +104,16 @@ def validate_record(record: dict[str, Any]) -> None:
     import jsonschema
 
     jsonschema.validate(record, load_schema("cell-record"))
+
+
+SAVED_COPY_KEY = "repro"
+SAVED_COPY_VERSION = 1
+
+
+def saved_copy(metadata: Any) -> Optional[dict[str, Any]]:
+    """The compact copy the sidebar keeps in a notebook's ``metadata.repro`` (docs/contracts.md, "Saved
+    copy"), or None when there is none of a version this code reads."""
+    saved = metadata.get(SAVED_COPY_KEY) if isinstance(metadata, dict) else None
+    if isinstance(saved, dict) and saved.get("version") == SAVED_COPY_VERSION:
+        return saved
+    return None

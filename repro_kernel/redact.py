@@ -111,21 +111,6 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
-_ASSIGNED_SECRET = re.compile(
-    r"(?i)(?<![A-Za-z0-9])((?:password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*['\"]?)(?!<redacted>)([^\s'\"]+)"
-)
-
-
-def redact_text(text: str) -> str:
-    """Replace every credential-looking piece of free text (keeping `name =` before a secret)."""
-    for pattern in _SECRET_VALUE_PATTERNS:
-        if pattern.pattern.startswith("(?i)"):
-            continue
-        text = pattern.sub(REDACTED, text)
-    text = _ASSIGNED_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
-    return text
-
-
 # -- cell code ---------------------------------------------------------------------------------------------
 
 # One pattern a format and the word boundary checked by hand: a literal start lets `re` skip ahead fast.

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .dataflow import analyze_code
+from .hashing import hash_text
+from .records import saved_copy
 from .redact import redact_code
 from .replay import code_key
 
@@ -270,8 +272,6 @@ class Step:
         return f"{where}, {cell}, {seq}{raised}"
 
     def manifest_entry(self) -> dict[str, Any]:
-        from .hashing import hash_text
-
         record = self.record or {}
         return {
             "index": self.index,
@@ -345,8 +345,8 @@ def inputs_from_saved_copy(nb: Any, folder: Path, steps: list[Step]) -> list[dic
     """The data inputs of the compact copy the sidebar saves in ``metadata.repro`` (path and content hash
     of each file the recording kernel saw read), for an export without a journal. Each is checked before the
     first step whose code names the file, or before the first step."""
-    saved = (nb.metadata.get("repro") or {}) if hasattr(nb, "metadata") else {}
-    listed = ((saved.get("status") or {}).get("inputs") or []) if isinstance(saved, dict) else []
+    saved = saved_copy(nb.get("metadata")) or {}
+    listed = (saved.get("status") or {}).get("inputs") or []
     found: list[dict[str, Any]] = []
     for entry in listed:
         if not isinstance(entry, dict) or not isinstance(entry.get("hash"), str) or not entry.get("path"):
@@ -380,12 +380,6 @@ def plan_steps(
 
     steps: list[Step] = []
     if not records:
-        not_guaranteed.append(
-            "no recorded session was found for this notebook (it ran without `%repro start`): the replay follows "
-            "the saved cells " + ("top to bottom" if mode == "document" else "in the order of their execution "
-                                  "counts") + "; random states are not restored, input files are not checked, "
-            "executions overwritten by re-runs are unknown, and requirements are what is installed now"
-        )
         if mode == "document":
             chosen = [(i, c) for i, c in code_cells]
         else:
@@ -400,11 +394,15 @@ def plan_steps(
                                   cell_index=i, outputs=list(cell.outputs) if cell.get("execution_count") else None,
                                   reason="saved cell"))
         saved_inputs = inputs_from_saved_copy(nb, notebook_path.parent, steps)
-        if saved_inputs:
-            not_guaranteed[0] = not_guaranteed[0].replace(
-                "input files are not checked",
-                f"the {len(saved_inputs)} input files the recording kernel listed in the notebook's metadata.repro "
-                "are checked by hash (before the first step whose code names them)")
+        inputs_checked = (f"the {len(saved_inputs)} input files the recording kernel listed in the notebook's "
+                          "metadata.repro are checked by hash (before the first step whose code names them)"
+                          if saved_inputs else "input files are not checked")
+        not_guaranteed.insert(0, (
+            "no recorded session was found for this notebook (it ran without `%repro start`): the replay follows "
+            "the saved cells " + ("top to bottom" if mode == "document" else "in the order of their execution "
+                                  "counts") + f"; random states are not restored, {inputs_checked}, "
+            "executions overwritten by re-runs are unknown, and requirements are what is installed now"
+        ))
         return _finish(ExportPlan(mode, False, steps, saved_inputs, [], [], None, None, _modules_from_code(steps),
                                   notebook_path.parent, not_guaranteed))
     assert session is not None  # the records came from it
@@ -491,8 +489,6 @@ def plan_steps(
         step.index = n
 
     # Random state and generators per step.
-    from .hashing import hash_text
-
     for step in steps:
         record = step.record
         if not record:

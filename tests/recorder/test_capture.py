@@ -268,11 +268,8 @@ def test_recorder_threads_are_not_charged_to_the_cell(tmp_path: Path) -> None:
     theirs.write_text("b")
 
     def worker() -> None:
-        audit.ignore_this_thread()
-        try:
+        with audit.recorder_thread():
             theirs.read_text()
-        finally:
-            audit.forget_this_thread()
 
     audit.begin()
     thread = threading.Thread(target=worker)

@@ -23,8 +23,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from repro_kernel.analysis import analyze_live  # noqa: E402
-from repro_kernel.hashing import FileHashCache  # noqa: E402
-from repro_kernel.journal import Journal  # noqa: E402
+from repro_kernel.core.hashing import FileHashCache  # noqa: E402
+from repro_kernel.core.journal import Journal  # noqa: E402
 from tests.analysis.scenarios import rec  # noqa: E402
 
 

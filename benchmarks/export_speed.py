@@ -65,8 +65,8 @@ def main() -> int:
 
     from nbconvert import PythonExporter
 
+    from repro_kernel.core.journal import Journal
     from repro_kernel.export import export_notebook
-    from repro_kernel.journal import Journal
 
     with Journal.find(path) as journal:
         assert len(journal.executions()) == args.executions, "the session must hold every execution"

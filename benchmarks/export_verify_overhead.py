@@ -50,7 +50,7 @@ def main() -> int:
     nbformat.write(nb, path)
 
     from repro_kernel.export import export_notebook
-    from repro_kernel.verify import verify_export
+    from repro_kernel.export.verify import verify_export
 
     export = export_notebook(path, mode="history", force=True)
 

@@ -465,7 +465,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         rk = kernels["repro"]
         hashing = rk.value(textwrap.dedent(f"""
             import time, json, blake3, hashlib, repro_kernel
-            from repro_kernel.hashing import hash_file
+            from repro_kernel.core.hashing import hash_file
             _p = {str(data_file)!r}
             _size = __import__('os').path.getsize(_p)
             _ours = []
@@ -565,7 +565,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             rk.run(f"x = {300_000 + i}")
         prof["audit"] = rk.value(textwrap.dedent(f"""
             import json, time
-            from repro_kernel import audit as _a
+            from repro_kernel.kernel import audit as _a
             _total = sum(_bench_events.values())
             _n = 200_000
             _t = time.perf_counter()

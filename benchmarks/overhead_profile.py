@@ -65,9 +65,9 @@ def breakdown(n: int = 500, top: int = 25, tag: str = "") -> dict[str, Any]:
     from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
 
     import repro_kernel
-    from repro_kernel import randomness
-    from repro_kernel.dataflow import analyze_code
-    from repro_kernel.hashing import hash_text
+    from repro_kernel.core.dataflow import analyze_code
+    from repro_kernel.core.hashing import hash_text
+    from repro_kernel.kernel import randomness
 
     ip = get_ipython()
     rec = repro_kernel.get_recorder(ip)
@@ -91,7 +91,7 @@ def breakdown(n: int = 500, top: int = 25, tag: str = "") -> dict[str, Any]:
         info, _ = cell(i)
         rec.pre_run_cell(info)
         rec._pending = None
-        from repro_kernel import audit
+        from repro_kernel.kernel import audit
 
         audit.end()
         rec._unhook_displays()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._version_info import version as __version__  # noqa: F401  (re-exported)
+from repro_kernel._version_info import version as __version__  # noqa: F401  (re-exported)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:
@@ -21,12 +21,14 @@ def load_ipython_extension(ip: Any) -> None:
     """Register ``%repro``, the recorder and the ``repro`` comm target with this shell."""
     if id(ip) in _STATE:
         return
-    from .comm import ReproComm
-    from .magics import ReproMagics
-    from .recorder import Recorder
+    from repro_kernel.analysis.engine import analyze_live
+    from repro_kernel.export.render import export_notebook
+    from repro_kernel.kernel.comm import ReproComm
+    from repro_kernel.kernel.magics import ReproMagics
+    from repro_kernel.kernel.recorder import Recorder
 
     recorder = Recorder(ip, parent=ip)
-    channel = ReproComm(recorder)
+    channel = ReproComm(recorder, analyze=analyze_live, export=export_notebook)
     channel.register()
     magics = ReproMagics(ip, recorder)
     ip.register_magics(magics)

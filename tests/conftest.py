@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from repro_kernel.journal import Journal
+from repro_kernel.core.journal import Journal
 from repro_kernel.testing import KERNEL_NAME
 
 START = "%load_ext repro_kernel\n%repro start"

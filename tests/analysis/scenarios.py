@@ -140,8 +140,8 @@ EXECUTE_NOTEBOOK: list[Scenario] = [
 
 def rec(seq: int, code: str, cell_id: Optional[str] = None, **fields: Any) -> dict[str, Any]:
     """A CellRecord as the recorder would write it for ``code`` (fields overridable)."""
-    from repro_kernel.dataflow import analyze_code
-    from repro_kernel.hashing import hash_text
+    from repro_kernel.core.dataflow import analyze_code
+    from repro_kernel.core.hashing import hash_text
 
     facts = analyze_code(code)
     record = {

@@ -14,8 +14,8 @@ import nbformat
 import pytest
 
 from repro_kernel.analysis import analyze_notebook
-from repro_kernel.check import CheckApp
-from repro_kernel.journal import Journal
+from repro_kernel.cli.check import CheckApp
+from repro_kernel.core.journal import Journal
 from tests.analysis.scenarios import rec
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repro_kernel.dataflow import analyze_code
+from repro_kernel.core.dataflow import analyze_code
 
 
 def facts(code: str) -> dict[str, object]:

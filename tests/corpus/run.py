@@ -42,7 +42,7 @@ def record(folder: Path, name: str, cells: list[str], actions: list[Action], ker
 def evaluate(path: Path, mode: str = "history") -> dict[str, Any]:
     """Export ``path`` and verify it; the per-step outcomes."""
     from repro_kernel.export import export_notebook
-    from repro_kernel.verify import verify_export
+    from repro_kernel.export.verify import verify_export
 
     folder = export_notebook(path, mode=mode, force=True, output=path.with_name(f"{path.stem}.{mode}.repro"))
     report = verify_export(folder)

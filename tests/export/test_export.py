@@ -12,9 +12,9 @@ import jsonschema
 import nbformat
 import pytest
 
+from repro_kernel.core.records import load_schema
 from repro_kernel.export import binder_url, export_notebook
-from repro_kernel.manifest import load_manifest
-from repro_kernel.records import load_schema
+from repro_kernel.export.manifest import load_manifest
 from tests.conftest import START, execute_notebook, make_notebook
 from tests.export.conftest import cli, manifest_of
 
@@ -174,7 +174,7 @@ def test_notebook_recorded_without_repro_exports_best_effort(tmp_path: Path) -> 
 def test_without_a_journal_the_inputs_in_metadata_repro_are_checked(tmp_path: Path) -> None:
     """A notebook shared without `.repro/`: the input hashes the sidebar saved in `metadata.repro` still guard
     the replay."""
-    from repro_kernel.hashing import hash_file
+    from repro_kernel.core.hashing import hash_file
 
     folder = tmp_path / "shared"
     folder.mkdir()

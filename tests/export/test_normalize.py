@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from repro_kernel.normalize import compare_outputs, normalize_text, numbers_close
+from repro_kernel.export.normalize import compare_outputs, normalize_text, numbers_close
 
 
 def out(text: str, kind: str = "text/plain") -> dict:

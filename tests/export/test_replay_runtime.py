@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from repro_kernel import randomness
 from repro_kernel.export import export_notebook
-from repro_kernel.replay import code_key, restore_random_state
+from repro_kernel.kernel import randomness
+from repro_kernel.runtime import code_key, restore_random_state
 from tests.conftest import START, execute_notebook, make_notebook
 
 
@@ -37,7 +37,7 @@ def test_code_key_ignores_surrounding_blank_lines_only() -> None:
 
 
 def test_the_runtime_imports_nothing_from_jupyter_repro() -> None:
-    source = (Path(__file__).resolve().parents[2] / "repro_kernel" / "replay.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "repro_kernel" / "runtime.py").read_text()
     assert "repro_kernel" not in source.split('"""', 2)[2]
     assert "from ." not in source
 

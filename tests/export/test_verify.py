@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from repro_kernel.export import export_notebook
-from repro_kernel.manifest import seal
-from repro_kernel.verify import render_report, verify_export
+from repro_kernel.export.manifest import seal
+from repro_kernel.export.verify import render_report, verify_export
 from tests.export.conftest import cli, manifest_of
 
 

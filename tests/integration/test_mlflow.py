@@ -17,7 +17,7 @@ pytest.importorskip("mlflow", reason="the test extra installs mlflow-skinny")
 
 def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
          python: str = sys.executable, prelude: str = "") -> subprocess.CompletedProcess[str]:
-    code = f"{prelude}\nfrom repro_kernel.cli import main\nmain({list(args)!r})"
+    code = f"{prelude}\nfrom repro_kernel.cli.main import main\nmain({list(args)!r})"
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     run_env.update(env or {})
     return subprocess.run([python, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=180,
@@ -87,7 +87,7 @@ def test_export_logs_a_run_with_seeds_commit_and_artifacts(recorded: Path) -> No
 def test_an_explicit_store_and_experiment(recorded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from mlflow import MlflowClient
 
-    from repro_kernel.mlflow_log import log_export
+    from repro_kernel.export.mlflow_log import log_export
 
     project = recorded.parent
     if not (project / "fit.repro").exists():

@@ -60,7 +60,7 @@ def test_one_wheel_installs_and_works_without_node(tmp_path: Path) -> None:
     assert name == "jupyter_repro" and Version(wheel_version) == expected
     names = zipfile.ZipFile(wheel).namelist()
     data = f"jupyter_repro-{wheel_version}.data/data/{LABEXT}/"
-    assert "repro_kernel/__init__.py" in names and "repro_kernel/cli.py" in names
+    assert "repro_kernel/__init__.py" in names and "repro_kernel/cli/main.py" in names
     assert "repro_kernel/_version.py" in names, "the version file generated from package.json"
     assert f"{data}package.json" in names and f"{data}install.json" in names
     assert f"{data}static/style.js" in names

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from repro_kernel.journal import Journal
-from repro_kernel.records import validate_record
+from repro_kernel.core.journal import Journal
+from repro_kernel.core.records import validate_record
 from repro_kernel.testing import LiveKernel
 from tests.conftest import START, execute_notebook, journal_records, make_notebook
 
@@ -75,7 +75,7 @@ def test_nbclient_session_modules_files_and_outputs(notebook_dir: Path) -> None:
     assert modules["pandas"]["distribution"] == "pandas" and modules["pandas"]["version"] == pandas.__version__
     read = records[0]["files_read"]
     assert [f["rel"] for f in read] == ["data.csv"]
-    from repro_kernel.hashing import hash_file
+    from repro_kernel.core.hashing import hash_file
 
     assert read[0]["hash"] == hash_file(str(notebook_dir / "data.csv")) and read[0]["size"] == 12
     assert [f["rel"] for f in records[1]["files_read"]] == [None]  # outside the notebook folder
@@ -140,7 +140,7 @@ def test_randomness_fingerprints_states_seeds_and_generators(notebook_dir: Path)
     assert redo == bound
 
     # The state stored before `np2` brings back exactly the numbers that cell drew.
-    from repro_kernel import randomness
+    from repro_kernel.kernel import randomness
 
     ref = records["np2"]["random"]["sources"]["numpy"]["state_ref"]
     with Journal(notebook_dir / ".repro", create=False) as journal:
@@ -260,7 +260,7 @@ def test_network_access_is_recorded(notebook_dir: Path) -> None:
 def test_recorder_threads_are_not_charged_to_the_cell(tmp_path: Path) -> None:
     import threading
 
-    from repro_kernel import audit
+    from repro_kernel.kernel import audit
 
     audit.install()
     mine, theirs = tmp_path / "cell.txt", tmp_path / "worker.txt"
@@ -286,7 +286,7 @@ def test_recorder_fault_never_changes_the_cell_and_is_reported_once(notebook_dir
         "from repro_kernel import get_recorder\n"
         "r = get_recorder()\n"
         "def boom(*a, **k):\n    raise RuntimeError('injected')\n"
-        + ("r._build_record = boom" if where == "post_run_cell" else "import repro_kernel.randomness as rr\nrr.marks = boom")
+        + ("r._build_record = boom" if where == "post_run_cell" else "import repro_kernel.kernel.randomness as rr\nrr.marks = boom")
     )
     with LiveKernel(notebook_dir) as k:
         k.run(START)

@@ -8,9 +8,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from repro_kernel.core.journal import Journal
+from repro_kernel.core.redact import REDACTED, filter_environment, looks_secret_value, redact_url
 from repro_kernel.export import export_notebook
-from repro_kernel.journal import Journal
-from repro_kernel.redact import REDACTED, filter_environment, looks_secret_value, redact_url
 from repro_kernel.testing import LiveKernel
 from tests.conftest import START, make_notebook
 
@@ -127,7 +127,7 @@ def test_git_state_and_no_secret_in_the_journal(notebook_dir: Path) -> None:
 
 
 def journal_hash_of(code: str) -> str:
-    from repro_kernel.hashing import hash_text
+    from repro_kernel.core.hashing import hash_text
 
     return hash_text(code)
 
@@ -135,7 +135,7 @@ def journal_hash_of(code: str) -> str:
 def test_standard_library_lookups_never_rebuild_the_distribution_table() -> None:
     """Rebuilding the module -> distribution table costs ~100 ms; a cell importing `os` or `time` must not
     trigger it (it once did, on every such cell)."""
-    from repro_kernel import environment
+    from repro_kernel.core import environment
 
     environment._module_to_distributions()
     before = environment._module_to_distributions.cache_info()

@@ -144,8 +144,8 @@ def test_torch_random_state_is_captured_and_restorable(notebook_dir: Path) -> No
 
     import torch
 
-    from repro_kernel import randomness
-    from repro_kernel.journal import Journal
+    from repro_kernel.core.journal import Journal
+    from repro_kernel.kernel import randomness
 
     with Journal(notebook_dir / ".repro", create=False) as journal:
         randomness.restore(journal.get_object(draw["sources"]["torch"]["state_ref"]))
@@ -156,8 +156,8 @@ def test_output_hash_matches_the_replay_runtime() -> None:
     """The exported runtime re-implements the recorder's output hash; both must agree."""
     import blake3
 
-    from repro_kernel.hashing import output_hash
-    from repro_kernel.replay import _OutputHasher
+    from repro_kernel.core.hashing import output_hash
+    from repro_kernel.runtime import _OutputHasher
 
     display = {"content": {"data": {"text/plain": "Figure", "image/png": "iVBORw0KGgo=", "text/html": "<b>é</b>"}}}
     for value in (None, 3, 2.5, "text", b"raw", True, [1, 2], {"a": 1}, "x" * 20_000):
@@ -188,8 +188,8 @@ def test_frameworks_imported_inside_a_cell_get_their_import_time_state(notebook_
     import numpy as np
     import torch
 
-    from repro_kernel import randomness
-    from repro_kernel.journal import Journal
+    from repro_kernel.core.journal import Journal
+    from repro_kernel.kernel import randomness
 
     with Journal(notebook_dir / ".repro", create=False) as journal:
         for source in ("numpy", "torch"):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from repro_kernel.redact import REDACTED, redact_code
+from repro_kernel.core.redact import REDACTED, redact_code
 
 # Credentials as people paste them. `{v}` in a form below stands for one of them.
 PASSWORDS = ["hunter2-correct-horse", "correct horse battery staple", "s3cretpass", "letmein!"]

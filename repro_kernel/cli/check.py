@@ -1,6 +1,6 @@
 """``jupyter repro check nb.ipynb``: what would stop a notebook from reproducing, for CI and pre-commit.
 
-Runs the same engine as the live sidebar (:func:`repro_kernel.analysis.analyze_notebook`), with the
+Runs the same engine as the live sidebar (:func:`repro_kernel.analysis.engine.analyze_notebook`), with the
 notebook's ``.repro`` journal when there is one and from the saved notebook alone otherwise. Exit codes:
 0 no flag at or above ``--fail-on``, 1 some, 2 bad input (one line on stderr).
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 from traitlets import Bool, Unicode
 
-from .analysis import KINDS, SEVERITIES, Report, analyze_notebook
-from .app import ReproSubApp
+from repro_kernel.analysis.engine import KINDS, SEVERITIES, Report, analyze_notebook
+from repro_kernel.cli.app import ReproSubApp
 
 FORMATS = ("text", "json")
 
@@ -90,7 +90,7 @@ def render_text(report: Report) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:  # pragma: no cover - `python -m repro_kernel.check`
+def main() -> None:  # pragma: no cover - `python -m repro_kernel.cli.check`
     CheckApp.launch_instance()
     sys.exit(0)
 

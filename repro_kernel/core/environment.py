@@ -19,7 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
-from .redact import filter_environment, redact_url
+from repro_kernel.core.redact import filter_environment, redact_url
 
 
 def installed_distributions() -> dict[str, str]:

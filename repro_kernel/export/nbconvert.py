@@ -15,11 +15,11 @@ from nbconvert.exporters import Exporter
 from nbformat import NotebookNode
 from traitlets import Bool, Unicode, default
 
-from .manifest import MANIFEST_NAME, seal_bytes, validate_manifest
+from repro_kernel.export.manifest import MANIFEST_NAME, seal_bytes, validate_manifest
 
 
 def dumps_listing(document: dict[str, Any], key: str) -> str:
-    from .export import dumps_listing as dumps
+    from repro_kernel.export.render import dumps_listing as dumps
 
     return dumps(document, key)
 
@@ -39,7 +39,7 @@ class ReproExporter(Exporter):
 
     def build(self, nb: NotebookNode, notebook_path: Path, output_dir: Optional[Path] = None) -> Any:
         """The one code path: plan and render the export of ``notebook_path`` (whose content is ``nb``)."""
-        from .export import build_export
+        from repro_kernel.export.render import build_export
 
         return build_export(Path(notebook_path), nb=nb, mode=self.mode, bundle_data=self.bundle_data,
                             output_dir=output_dir)

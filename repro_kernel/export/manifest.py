@@ -16,8 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .exceptions import ManifestError
-from .records import load_schema
+from repro_kernel.core.records import load_schema
+from repro_kernel.exceptions import ManifestError
 
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"

@@ -4,7 +4,7 @@ Before any code runs: the manifest is validated and its integrity seal checked (
 input file's hash is compared with the recorded one (changed or missing data: exit 1), and the kernel's
 environment is checked for the pinned packages (missing: exit 2). Then ``replay.ipynb``'s steps run in a
 fresh kernel through nbclient, each prepared by the replay runtime exactly as when a user runs the notebook,
-and each step's outputs are compared with the recorded ones (:mod:`repro_kernel.normalize`): the saved
+and each step's outputs are compared with the recorded ones (:mod:`repro_kernel.export.normalize`): the saved
 notebook's outputs where the export carries them, the recorder's output hash otherwise, the ok/error status
 always. Exit 0 when every step reproduced, 1 when some differ.
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,12 +21,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 import nbformat
-from traitlets import Bool, Float, Unicode
 
-from .app import ReproSubApp
-from .exceptions import BadInputError, DataChangedError, ReproError
-from .manifest import load_manifest
-from .normalize import compare_outputs, short_diff
+from repro_kernel.exceptions import BadInputError, DataChangedError
+from repro_kernel.export.manifest import load_manifest
+from repro_kernel.export.normalize import compare_outputs, short_diff
 
 _ENV_CHECK = """
 import json as _j, importlib.metadata as _m
@@ -86,7 +83,7 @@ class Report:
 
 
 def _input_problems(folder: Path, manifest: dict[str, Any]) -> list[str]:
-    from .hashing import hash_file
+    from repro_kernel.core.hashing import hash_file
 
     workdir = (folder / manifest["replay"]["workdir"]).resolve()
     problems = []
@@ -146,7 +143,7 @@ def verify_export(
     target = Path(target)
     cleanup: Optional[Path] = None
     if target.suffix == ".ipynb" and target.is_file():
-        from .export import export_notebook
+        from repro_kernel.export.render import export_notebook
 
         cleanup = Path(tempfile.mkdtemp(prefix="repro-verify-"))
         folder = export_notebook(target, output=cleanup / (target.stem + ".repro"), force=True)
@@ -358,47 +355,4 @@ def render_report(report: Report) -> str:
     return console.export_text()
 
 
-class VerifyApp(ReproSubApp):
-    """Replay an export in a fresh kernel and compare every step's outputs with the recorded ones."""
-
-    name = "jupyter-repro-verify"
-    description = __doc__
-    examples = """
-    jupyter repro verify analysis.repro
-    jupyter repro verify analysis.ipynb --rtol 1e-9 --json
-    jupyter repro verify analysis.repro --kernel python3 --timeout 600
-    """
-    rtol = Float(0.0, help="Numbers in text outputs match within this relative tolerance.").tag(config=True)
-    image_tolerance = Float(-1.0, help="Images match when their mean pixel difference (0-255) is at most this "
-                                       "(default: identical bytes).").tag(config=True)
-    json_output = Bool(False, help="Print the report as JSON on stdout.").tag(config=True)
-    kernel = Unicode("", help="Kernel to replay in (default: the notebook's kernelspec).").tag(config=True)
-    timeout = Float(0.0, help="Seconds one step may run (0: no limit).").tag(config=True)
-    aliases = {"rtol": "VerifyApp.rtol", "kernel": "VerifyApp.kernel", "timeout": "VerifyApp.timeout",
-               "image-tolerance": "VerifyApp.image_tolerance"}
-    flags = {"json": ({"VerifyApp": {"json_output": True}}, json_output.help)}
-
-    def run(self) -> int:
-        (target,) = self.positional(1, "one export folder or notebook")
-        try:
-            report = verify_export(
-                Path(target), rtol=self.rtol, kernel=self.kernel or None, timeout=self.timeout or None,
-                image_tolerance=self.image_tolerance if self.image_tolerance >= 0 else None,
-                progress=not self.json_output,
-            )
-        except ReproError as exc:
-            if self.json_output:
-                print(json.dumps({"folder": target, "reproduced": False, "exit_code": exc.exit_code,
-                                  "problems": [exc.one_line()], "steps": []}))
-            raise
-        if self.json_output:
-            print(json.dumps(report.to_json(), indent=1))
-        elif report.problems:
-            for problem in report.problems:
-                print(f"jupyter repro verify: {problem}", file=sys.stderr)
-        else:
-            print(render_report(report), end="")
-        return report.exit_code
-
-
-__all__ = ["verify_export", "VerifyApp", "Report", "StepResult", "short_diff"]
+__all__ = ["verify_export", "Report", "StepResult", "short_diff"]

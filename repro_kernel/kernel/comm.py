@@ -13,17 +13,16 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from .recorder import Recorder
+from repro_kernel.kernel.recorder import Recorder
 
 PROTOCOL_VERSION = 1
 TARGET_NAME = "repro"
 
 
-def live_flags(recorder: Recorder, cells: Optional[list[dict[str, Any]]]) -> dict[str, Any]:
-    """Run the analysis engine on the live session; ``{"flags": [...], "cells": {id: [kinds]}}``."""
-    from .analysis import analyze_live
-
-    return analyze_live(recorder, cells)
+Analyze = Callable[[Recorder, Optional[list[dict[str, Any]]]], dict[str, Any]]
+"""The live analysis: ``(recorder, cells) -> {"flags": [...], "cells": {id: [kinds]}}``."""
+Export = Callable[..., Path]
+"""Writes an export: ``(notebook_path, mode=..., force=True) -> export folder``."""
 
 
 class _FlagsWorker:
@@ -53,7 +52,7 @@ class _FlagsWorker:
             self._cond.notify()
 
     def _run(self) -> None:
-        from . import audit
+        from repro_kernel.kernel import audit
 
         with audit.recorder_thread():
             self._loop()
@@ -75,8 +74,12 @@ class ReproComm:
 
     PUSHED_TIMELINE = 10  # timeline entries in the status pushed after each cell (each also comes as `record`)
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Recorder, analyze: Analyze, export: Export) -> None:
+        """``analyze`` and ``export`` come from the layers above the kernel (wired in ``repro_kernel/__init__``),
+        so the kernel layer never imports the engine."""
         self.recorder = recorder
+        self.analyze = analyze
+        self.export = export
         self.comms: dict[str, Any] = {}
         self.cells: Optional[list[dict[str, Any]]] = None
         self.flags_worker = _FlagsWorker(self._push_flags)
@@ -194,10 +197,8 @@ class ReproComm:
         return path if path.is_absolute() else self.recorder.notebook_dir / path.name
 
     def _export(self, data: dict[str, Any]) -> dict[str, Any]:
-        from .export import export_notebook
-
         notebook = self._notebook_path(data)
-        directory = export_notebook(notebook, mode=data.get("mode") or "slice", force=True)
+        directory = self.export(notebook, mode=data.get("mode") or "slice", force=True)
         return {"directory": str(directory)}
 
     def _flags_request(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -222,9 +223,7 @@ class ReproComm:
             return
         try:
             with self._analysis_lock:
-                payload = live_flags(self.recorder, self.cells)
-        except ImportError:
-            return
+                payload = self.analyze(self.recorder, self.cells)
         except Exception as exc:
             self.recorder.report_fault("analysis", exc)
             return
@@ -271,7 +270,7 @@ class ReproComm:
 
     def start_verify(self, comm: Any, data: dict[str, Any]) -> None:
         def work() -> None:
-            from . import audit
+            from repro_kernel.kernel import audit
 
             with audit.recorder_thread():
                 comm.send(self._verify_reply(data))

@@ -22,13 +22,13 @@ from typing import Any, Optional
 from traitlets import Bool, Int, List, Unicode
 from traitlets.config import Configurable
 
-from . import audit, randomness
-from .dataflow import analyze_code
-from .environment import STANDARD_MODULES, capture_environment, distribution_of, kernel_distributions
-from .hashing import FileHashCache, hash_text, output_hash
-from .journal import JOURNAL_DIRNAME, Journal
-from .records import CellRecord, FileAccess
-from .redact import redact_code, redact_url
+from repro_kernel.core.dataflow import analyze_code
+from repro_kernel.core.environment import STANDARD_MODULES, capture_environment, distribution_of, kernel_distributions
+from repro_kernel.core.hashing import FileHashCache, hash_text, output_hash
+from repro_kernel.core.journal import JOURNAL_DIRNAME, Journal
+from repro_kernel.core.records import CellRecord, FileAccess
+from repro_kernel.core.redact import redact_code, redact_url
+from repro_kernel.kernel import audit, randomness
 
 log = logging.getLogger("repro_kernel")
 
@@ -77,7 +77,7 @@ def _imports_only(code: str) -> bool:
     """True when the cell does nothing but import (IPython magics such as %matplotlib allowed)."""
     import ast
 
-    from .dataflow import to_python
+    from repro_kernel.core.dataflow import to_python
 
     try:
         body = ast.parse(to_python(code)).body

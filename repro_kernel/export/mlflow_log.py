@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from ._version_info import version
-from .exceptions import BadInputError, ReproError
+from repro_kernel._version_info import version
+from repro_kernel.exceptions import BadInputError, ReproError
 
 DEFAULT_EXPERIMENT = "jupyter-repro"
 STORE_NAME = "mlflow.db"
@@ -110,7 +110,7 @@ def _seeds(manifest: dict[str, Any], notebook: Optional[Path]) -> list[str]:
     """Each seed the replayed steps set, as ``step N: call(value)``, read from the session's journal."""
     if notebook is None:
         return []
-    from .journal import Journal
+    from repro_kernel.core.journal import Journal
 
     try:
         journal = Journal.find(notebook)

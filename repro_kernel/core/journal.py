@@ -20,8 +20,8 @@ from typing import Any, Optional
 
 import blake3
 
-from .exceptions import JournalError
-from .hashing import hash_file
+from repro_kernel.core.hashing import hash_file
+from repro_kernel.exceptions import JournalError
 
 JOURNAL_DIRNAME = ".repro"
 DATABASE_NAME = "journal.sqlite"

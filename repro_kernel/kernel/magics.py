@@ -11,9 +11,9 @@ from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from . import randomness
-from .exceptions import ReproError
-from .recorder import Recorder
+from repro_kernel.exceptions import ReproError
+from repro_kernel.kernel import randomness
+from repro_kernel.kernel.recorder import Recorder
 
 USAGE = "usage: %repro start [--notebook PATH] | stop | status | seed N | snapshot PATH... | env"
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .dataflow import analyze_code
-from .hashing import hash_text
-from .records import saved_copy
-from .redact import redact_code
-from .replay import code_key
+from repro_kernel.core.dataflow import analyze_code
+from repro_kernel.core.hashing import hash_text
+from repro_kernel.core.records import saved_copy
+from repro_kernel.core.redact import redact_code
+from repro_kernel.runtime import code_key
 
 # Magics whose effect outlives the cell and cannot be seen as a name.
 STATEFUL_MAGICS = frozenset(

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
-    from .analysis import Cell, Context, Execution, Flag
+    from repro_kernel.analysis.engine import Cell, Context, Execution, Flag
 
 GPU_FRAMEWORKS = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax", "cupy": "cupy",
                   "mxnet": "mxnet", "paddle": "paddle", "keras": "tensorflow"}
@@ -97,7 +97,7 @@ def _personal_cache(path: str) -> bool:
 
 
 def _files(executions: list["Execution"], context: "Context", by_id: dict[str, "Cell"]) -> list["Flag"]:
-    from .analysis import Flag
+    from repro_kernel.analysis.engine import Flag
 
     history: dict[str, list[tuple[str, Optional[str], "Execution", Any]]] = {}
     for execution in executions:
@@ -170,8 +170,8 @@ def _names_path(literal: str, path: str) -> bool:
 
 
 def _absolute_static(executions: list["Execution"], cells: list["Cell"], by_id: dict[str, "Cell"]) -> list["Flag"]:
-    from .analysis import Flag
-    from .dataflow import _WRITE_CALL, analyze_code
+    from repro_kernel.analysis.engine import Flag
+    from repro_kernel.core.dataflow import _WRITE_CALL, analyze_code
 
     flags = []
     for cell in cells:
@@ -292,7 +292,7 @@ def _current_digest(path: str, recorded: str, algorithm: str) -> Optional[str]:
     """``algorithm`` digest of the file now, if its content is still what was recorded."""
     key = (path, recorded, algorithm)
     if key not in _digest_cache:
-        from .hashing import hash_file
+        from repro_kernel.core.hashing import hash_file
 
         try:
             if hash_file(path) != recorded:
@@ -353,7 +353,7 @@ def _read_git_head(folder: Path) -> Optional[str]:
 # -- network ---------------------------------------------------------------------------------------
 
 def _network_recorded(executions: list["Execution"], by_id: dict[str, "Cell"]) -> list["Flag"]:
-    from .analysis import Flag
+    from repro_kernel.analysis.engine import Flag
 
     hosts: dict[str, list["Execution"]] = {}
     for execution in executions:
@@ -379,7 +379,7 @@ def _network_recorded(executions: list["Execution"], by_id: dict[str, "Cell"]) -
 
 
 def _network_static(executions: list["Execution"], by_id: dict[str, "Cell"]) -> list["Flag"]:
-    from .analysis import Flag
+    from repro_kernel.analysis.engine import Flag
 
     flags = []
     for execution in executions:
@@ -397,7 +397,7 @@ def _network_static(executions: list["Execution"], by_id: dict[str, "Cell"]) -> 
 # -- randomness --------------------------------------------------------------------------------------
 
 def _randomness(executions: list["Execution"], cells: list["Cell"], context: "Context", by_id: dict[str, "Cell"]) -> list["Flag"]:
-    from .analysis import Flag
+    from repro_kernel.analysis.engine import Flag
 
     seeded: set[str] = set()
     unseeded: dict[str, list["Execution"]] = {}
@@ -405,8 +405,8 @@ def _randomness(executions: list["Execution"], cells: list["Cell"], context: "Co
         # a bare notebook: page order is the best guess of what a reader would run
         order = sorted(executions, key=lambda e: by_id[e.cell].index if e.cell in by_id else 10**9)
         ran = {e.cell for e in executions}
-        from .analysis import Execution
-        from .dataflow import analyze_code
+        from repro_kernel.analysis.engine import Execution
+        from repro_kernel.core.dataflow import analyze_code
 
         order += [Execution(0, c.id, c.source, None, True, analyze_code(c.source)) for c in cells
                   if c.cell_type == "code" and c.id not in ran]
@@ -456,7 +456,7 @@ def _randomness(executions: list["Execution"], cells: list["Cell"], context: "Co
 @lru_cache(maxsize=1)
 def current_environment() -> dict[str, Any]:
     """Python version and installed distributions of the process running the check."""
-    from .environment import installed_distributions
+    from repro_kernel.core.environment import installed_distributions
 
     return {"python": {"version": platform.python_version()}, "distributions": installed_distributions()}
 
@@ -485,7 +485,7 @@ def _normalise(name: str) -> str:
 
 
 def _environment(executions: list["Execution"], context: "Context", by_id: dict[str, "Cell"]) -> list["Flag"]:
-    from .analysis import Flag
+    from repro_kernel.analysis.engine import Flag
 
     flags = []
     start = (context.environment or {}).get("distributions") or {}
@@ -552,7 +552,7 @@ def _environment(executions: list["Execution"], context: "Context", by_id: dict[
 # -- GPU ------------------------------------------------------------------------------------------
 
 def _gpu(executions: list["Execution"], context: "Context", by_id: dict[str, "Cell"]) -> list["Flag"]:
-    from .analysis import Flag
+    from repro_kernel.analysis.engine import Flag
 
     frameworks: dict[str, list["Execution"]] = {}
     settings: set[str] = set()

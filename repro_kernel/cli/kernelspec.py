@@ -15,7 +15,7 @@ from typing import Any, Optional
 from jupyter_client.kernelspec import KernelSpecManager
 from traitlets import Bool, Integer, Unicode
 
-from .app import ReproSubApp
+from repro_kernel.cli.app import ReproSubApp
 
 DEFAULT_NAME = "python3-repro"
 
@@ -94,7 +94,7 @@ class InstallKernelApp(ReproSubApp):
         try:
             where = install(self.kernel_name, self.display_name, self.hash_seed, self.user, prefix)
         except PermissionError as exc:
-            from .exceptions import BadInputError
+            from repro_kernel.exceptions import BadInputError
 
             raise BadInputError(
                 f"cannot write the kernelspec ({exc.filename})", hint="use --user or --sys-prefix"

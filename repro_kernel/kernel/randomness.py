@@ -258,7 +258,7 @@ def serialize(source: str, state: Any) -> bytes:
 
 # Restoring lives in the replay runtime (which an exported folder carries without jupyter-repro installed);
 # the recorder's tests and tools use that one implementation.
-from .replay import restore_random_state as restore  # noqa: E402, F401  (re-exported)
+from repro_kernel.runtime import restore_random_state as restore  # noqa: E402, F401  (re-exported)
 
 
 class DefaultRngTap:

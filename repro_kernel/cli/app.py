@@ -12,8 +12,8 @@ from typing import Any
 
 from jupyter_core.application import JupyterApp
 
-from ._version_info import version
-from .exceptions import ReproError
+from repro_kernel._version_info import version
+from repro_kernel.exceptions import ReproError
 
 
 class ReproSubApp(JupyterApp):

@@ -7,23 +7,23 @@ from typing import Optional
 
 from jupyter_core.application import JupyterApp
 
-from ._version_info import version
+from repro_kernel._version_info import version
 
 SUBCOMMANDS = {
     "export": (
-        "repro_kernel.export:ExportApp",
+        "repro_kernel.cli.export:ExportApp",
         "Write a linear replay script, notebook, manifest and binder/ folder from a recorded session.",
     ),
     "verify": (
-        "repro_kernel.verify:VerifyApp",
+        "repro_kernel.cli.verify:VerifyApp",
         "Replay an export in a fresh kernel and compare every step's outputs with the recorded ones.",
     ),
     "check": (
-        "repro_kernel.check:CheckApp",
+        "repro_kernel.cli.check:CheckApp",
         "Report what would stop a notebook from reproducing (for CI and pre-commit).",
     ),
     "install-kernel": (
-        "repro_kernel.kernelspec:InstallKernelApp",
+        "repro_kernel.cli.kernelspec:InstallKernelApp",
         "Install a kernelspec that records from the first cell with a fixed hash seed.",
     ),
 }

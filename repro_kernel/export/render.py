@@ -22,16 +22,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 import nbformat
-from traitlets import Bool, Unicode
 
-from . import replay as runtime
-from ._version_info import version
-from .app import ReproSubApp
-from .exceptions import BadInputError, NotebookError, ReproError
-from .hashing import FileHashCache
-from .journal import Journal
-from .manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, seal, validate_manifest
-from .slicing import ExportPlan, Step, backward_slice, plan_steps
+from repro_kernel import runtime as runtime
+from repro_kernel._version_info import version
+from repro_kernel.core.hashing import FileHashCache
+from repro_kernel.core.journal import Journal
+from repro_kernel.exceptions import BadInputError, NotebookError, ReproError
+from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, seal, validate_manifest
+from repro_kernel.export.slicing import ExportPlan, Step, backward_slice, plan_steps
 
 MODES = ("slice", "history", "document")
 RUNTIME_NAME = "repro_replay.py"
@@ -217,7 +215,7 @@ def binder_url(
 def _flags_at_export(notebook_path: Path, session_id: Optional[str]) -> tuple[Optional[list[dict[str, Any]]], str]:
     """The analysis engine's flags for the notebook as exported (imported lazily: it may be absent)."""
     try:
-        from .analysis import analyze_notebook
+        from repro_kernel.analysis.engine import analyze_notebook
     except ImportError:
         return None, "the analysis engine is not installed in this version; run `jupyter repro check` later"
     try:
@@ -225,7 +223,7 @@ def _flags_at_export(notebook_path: Path, session_id: Optional[str]) -> tuple[Op
         report: Any = analyze_notebook(notebook_path, session=session_id) if session_id else \
             analyze_notebook(notebook_path)
         flags = report.to_dict()["flags"] if hasattr(report, "to_dict") else list(report)
-        return [dict(f) for f in flags], "repro_kernel.analysis at export time"
+        return [dict(f) for f in flags], "repro_kernel.analysis.engine at export time"
     except Exception as exc:  # the export must not fail because a check did
         return None, f"analysis failed ({type(exc).__name__}: {str(exc)[:120]})"
 
@@ -314,7 +312,7 @@ def _render(
         elif journal is not None and item["hash"] in snapshots and journal.has_object(item["hash"]):
             source = journal.object_path(item["hash"])
         if source is not None:
-            from .manifest import sha256_file
+            from repro_kernel.export.manifest import sha256_file
 
             sha256 = "sha256:" + sha256_file(source)
         bundled = None
@@ -362,7 +360,7 @@ def _render(
     script, uses_ipython = _render_script(plan, nb_name)
     export.files["replay.py"] = script.encode("utf-8")
     export.files["replay.ipynb"] = _render_notebook(plan, nb, nb_name)
-    export.files[RUNTIME_NAME] = resources.files("repro_kernel").joinpath("replay.py").read_bytes()
+    export.files[RUNTIME_NAME] = resources.files("repro_kernel").joinpath("runtime.py").read_bytes()
     python_version = (env or {}).get("python", {}).get("version") or ".".join(map(str, sys.version_info[:3]))
     export.files["requirements.txt"] = _requirements_txt(reqs, nb_name).encode()
     export.files["binder/requirements.txt"] = _requirements_txt(
@@ -504,7 +502,7 @@ def export_notebook(
     bundle_data: bool = False,
 ) -> Path:
     """Export ``notebook_path`` (the sidebar's export action and the CLI); return the folder written."""
-    from .exporter import ReproExporter
+    from repro_kernel.export.nbconvert import ReproExporter
 
     notebook_path = Path(notebook_path).resolve()
     directory = Path(output).resolve() if output else default_output_dir(notebook_path)
@@ -513,59 +511,6 @@ def export_notebook(
     exporter = ReproExporter(mode=mode, bundle_data=bundle_data)
     export = exporter.build(nb, notebook_path, directory)
     return write_export(export, directory, force=force)
-
-
-class ExportApp(ReproSubApp):
-    """Write a linear replay script, notebook, manifest and binder/ folder from a recorded session."""
-
-    name = "jupyter-repro-export"
-    description = __doc__
-    examples = """
-    jupyter repro export analysis.ipynb
-    jupyter repro export analysis.ipynb -o replay/ --mode history --bundle-data --force
-    """
-    output = Unicode("", help="Folder to write (default: <notebook>.repro beside the notebook).").tag(config=True)
-    mode = Unicode("slice", help="slice: only what the saved outputs need; history: every execution; "
-                                 "document: the current cells top to bottom.").tag(config=True)
-    bundle_data = Bool(False, help="Copy the input files into the folder so it replays on its own.").tag(
-        config=True)
-    force = Bool(False, help="Overwrite the output folder if it exists.").tag(config=True)
-    mlflow = Unicode(None, allow_none=True, help="Also log the export as an MLflow run to this tracking URI "
-                     "(--mlflow alone: MLFLOW_TRACKING_URI, else sqlite mlflow.db beside the notebook); "
-                     "needs `pip install 'jupyter-repro[mlflow]'`.").tag(config=True)
-    aliases = {"o": "ExportApp.output", "output": "ExportApp.output", "mode": "ExportApp.mode",
-               "mlflow": "ExportApp.mlflow"}
-    flags = {
-        "bundle-data": ({"ExportApp": {"bundle_data": True}}, bundle_data.help),
-        "force": ({"ExportApp": {"force": True}}, force.help),
-        "mlflow": ({"ExportApp": {"mlflow": ""}}, "Also log the export as an MLflow run to the default store."),
-    }
-
-    def run(self) -> int:
-        if self.mlflow and self.mlflow.endswith(".ipynb") and not self.extra_args:
-            self.extra_args, self.mlflow = [self.mlflow], ""  # `--mlflow NB`: the flag took no URI
-        if self.mlflow is not None:
-            from .mlflow_log import require_mlflow
-
-            require_mlflow(self.mlflow or None)
-        (notebook,) = self.positional(1, "one notebook path")
-        if self.mode not in MODES:
-            self.usage_error(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        directory = export_notebook(
-            notebook, mode=self.mode, force=self.force, output=self.output or None, bundle_data=self.bundle_data
-        )
-        manifest = json.loads((directory / MANIFEST_NAME).read_text("utf-8"))
-        print(f"wrote {directory} ({len(manifest['steps'])} steps, {manifest['mode']} mode)")
-        for note in manifest.get("notes", []):
-            print(f"  note: {note}")
-        for caveat in manifest["not_guaranteed"]:
-            print(f"  cannot guarantee: {caveat}")
-        if self.mlflow is not None:
-            from .mlflow_log import log_export
-
-            logged = log_export(directory, notebook=notebook, tracking_uri=self.mlflow or None)
-            print(f"logged MLflow run {logged.run_id} to {logged.tracking_uri} (artifacts: {logged.artifact_uri})")
-        return 0
 
 
 def distribution_version(name: str) -> Optional[str]:

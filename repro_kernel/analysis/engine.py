@@ -21,11 +21,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal, Optional, Union
 
-from .dataflow import CodeFacts, analyze_code
-from .exceptions import JournalError, NotebookError
+from repro_kernel.core.dataflow import CodeFacts, analyze_code
+from repro_kernel.exceptions import JournalError, NotebookError
 
 if TYPE_CHECKING:
-    from .journal import Journal
+    from repro_kernel.core.journal import Journal
 
 REPORT_SCHEMA_VERSION = 1
 
@@ -220,7 +220,7 @@ def cells_from_dicts(cells: list[dict[str, Any]]) -> list[Cell]:
     Code cells' sources go through the same redaction as recorded code, so a cell that holds a secret still
     compares equal to the (redacted) code that ran from it.
     """
-    from .redact import redact_code
+    from repro_kernel.core.redact import redact_code
 
     found = []
     for index, raw in enumerate(cells):
@@ -397,7 +397,7 @@ def analyze(
 
     ``final``: the result of :func:`resolve` on ``executions`` when the caller keeps it (live updates).
     """
-    from . import analysis_data
+    from repro_kernel.analysis.rules import data as analysis_data
 
     not_judged: dict[str, str] = {}
     if final is None:
@@ -653,7 +653,7 @@ def analyze_live(recorder: Any, cells: Optional[list[dict[str, Any]]]) -> dict[s
 
 def live_report(recorder: Any, cells: Optional[list[dict[str, Any]]]) -> Report:
     """The :class:`Report` behind :func:`analyze_live`."""
-    from .analysis_data import previous_environment
+    from repro_kernel.analysis.rules.data import previous_environment
 
     records: list[dict[str, Any]] = list(getattr(recorder, "records", None) or [])
     journal = getattr(recorder, "journal", None)
@@ -743,14 +743,14 @@ def analyze_notebook(
     """Analyse a saved notebook with its ``.repro`` journal when there is one.
 
     ``journal``: None finds the journal beside the notebook (none found: judge from the notebook alone);
-    False ignores any journal; a path or an open :class:`~repro_kernel.journal.Journal` uses that one.
+    False ignores any journal; a path or an open :class:`~repro_kernel.core.journal.Journal` uses that one.
     ``session``: a session id (or a unique prefix); default the notebook's latest recorded session.
     Raises :class:`~repro_kernel.exceptions.NotebookError` for a missing, unreadable or invalid notebook and
     :class:`~repro_kernel.exceptions.JournalError` for a damaged journal or an unknown session.
     """
-    from .analysis_data import current_environment, previous_environment
-    from .hashing import FileHashCache
-    from .journal import Journal
+    from repro_kernel.analysis.rules.data import current_environment, previous_environment
+    from repro_kernel.core.hashing import FileHashCache
+    from repro_kernel.core.journal import Journal
 
     path = Path(path)
     nb = read_notebook(path)
@@ -808,7 +808,7 @@ def flags_from_saved_copy(nb: dict[str, Any], page: list[Cell], not_judged: dict
     where each carried kind came from."""
     import datetime
 
-    from .records import saved_copy
+    from repro_kernel.core.records import saved_copy
 
     saved = saved_copy(nb.get("metadata"))
     if saved is None or not isinstance(saved.get("flags"), list):

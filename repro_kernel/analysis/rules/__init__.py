@@ -1,0 +1,1 @@
+"""The rules of the analysis, one module per family of flags."""

@@ -1,0 +1,1 @@
+"""``jupyter repro``: the JupyterApp subcommands, on top of every other layer."""

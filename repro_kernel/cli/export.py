@@ -1,0 +1,64 @@
+"""``jupyter repro export NOTEBOOK``: write a linear replay script, notebook, manifest and binder/ folder."""
+
+from __future__ import annotations
+
+import json
+
+from traitlets import Bool, Unicode
+
+from repro_kernel.cli.app import ReproSubApp
+from repro_kernel.export.manifest import MANIFEST_NAME
+from repro_kernel.export.render import MODES, export_notebook
+
+
+class ExportApp(ReproSubApp):
+    """Write a linear replay script, notebook, manifest and binder/ folder from a recorded session."""
+
+    name = "jupyter-repro-export"
+    description = __doc__
+    examples = """
+    jupyter repro export analysis.ipynb
+    jupyter repro export analysis.ipynb -o replay/ --mode history --bundle-data --force
+    """
+    output = Unicode("", help="Folder to write (default: <notebook>.repro beside the notebook).").tag(config=True)
+    mode = Unicode("slice", help="slice: only what the saved outputs need; history: every execution; "
+                                 "document: the current cells top to bottom.").tag(config=True)
+    bundle_data = Bool(False, help="Copy the input files into the folder so it replays on its own.").tag(
+        config=True)
+    force = Bool(False, help="Overwrite the output folder if it exists.").tag(config=True)
+    mlflow = Unicode(None, allow_none=True, help="Also log the export as an MLflow run to this tracking URI "
+                     "(--mlflow alone: MLFLOW_TRACKING_URI, else sqlite mlflow.db beside the notebook); "
+                     "needs `pip install 'jupyter-repro[mlflow]'`.").tag(config=True)
+    aliases = {"o": "ExportApp.output", "output": "ExportApp.output", "mode": "ExportApp.mode",
+               "mlflow": "ExportApp.mlflow"}
+    flags = {
+        "bundle-data": ({"ExportApp": {"bundle_data": True}}, bundle_data.help),
+        "force": ({"ExportApp": {"force": True}}, force.help),
+        "mlflow": ({"ExportApp": {"mlflow": ""}}, "Also log the export as an MLflow run to the default store."),
+    }
+
+    def run(self) -> int:
+        if self.mlflow and self.mlflow.endswith(".ipynb") and not self.extra_args:
+            self.extra_args, self.mlflow = [self.mlflow], ""  # `--mlflow NB`: the flag took no URI
+        if self.mlflow is not None:
+            from repro_kernel.export.mlflow_log import require_mlflow
+
+            require_mlflow(self.mlflow or None)
+        (notebook,) = self.positional(1, "one notebook path")
+        if self.mode not in MODES:
+            self.usage_error(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        directory = export_notebook(
+            notebook, mode=self.mode, force=self.force, output=self.output or None, bundle_data=self.bundle_data
+        )
+        manifest = json.loads((directory / MANIFEST_NAME).read_text("utf-8"))
+        print(f"wrote {directory} ({len(manifest['steps'])} steps, {manifest['mode']} mode)")
+        for note in manifest.get("notes", []):
+            print(f"  note: {note}")
+        for caveat in manifest["not_guaranteed"]:
+            print(f"  cannot guarantee: {caveat}")
+        if self.mlflow is not None:
+            from repro_kernel.export.mlflow_log import log_export
+
+            logged = log_export(directory, notebook=notebook, tracking_uri=self.mlflow or None)
+            print(f"logged MLflow run {logged.run_id} to {logged.tracking_uri} (artifacts: {logged.artifact_uri})")
+        return 0

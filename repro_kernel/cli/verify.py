@@ -1,0 +1,56 @@
+"""``jupyter repro verify DIR|NOTEBOOK``: replay an export in a fresh kernel and compare every step."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from traitlets import Bool, Float, Unicode
+
+from repro_kernel.cli.app import ReproSubApp
+from repro_kernel.exceptions import ReproError
+from repro_kernel.export.verify import render_report, verify_export
+
+
+class VerifyApp(ReproSubApp):
+    """Replay an export in a fresh kernel and compare every step's outputs with the recorded ones."""
+
+    name = "jupyter-repro-verify"
+    description = __doc__
+    examples = """
+    jupyter repro verify analysis.repro
+    jupyter repro verify analysis.ipynb --rtol 1e-9 --json
+    jupyter repro verify analysis.repro --kernel python3 --timeout 600
+    """
+    rtol = Float(0.0, help="Numbers in text outputs match within this relative tolerance.").tag(config=True)
+    image_tolerance = Float(-1.0, help="Images match when their mean pixel difference (0-255) is at most this "
+                                       "(default: identical bytes).").tag(config=True)
+    json_output = Bool(False, help="Print the report as JSON on stdout.").tag(config=True)
+    kernel = Unicode("", help="Kernel to replay in (default: the notebook's kernelspec).").tag(config=True)
+    timeout = Float(0.0, help="Seconds one step may run (0: no limit).").tag(config=True)
+    aliases = {"rtol": "VerifyApp.rtol", "kernel": "VerifyApp.kernel", "timeout": "VerifyApp.timeout",
+               "image-tolerance": "VerifyApp.image_tolerance"}
+    flags = {"json": ({"VerifyApp": {"json_output": True}}, json_output.help)}
+
+    def run(self) -> int:
+        (target,) = self.positional(1, "one export folder or notebook")
+        try:
+            report = verify_export(
+                Path(target), rtol=self.rtol, kernel=self.kernel or None, timeout=self.timeout or None,
+                image_tolerance=self.image_tolerance if self.image_tolerance >= 0 else None,
+                progress=not self.json_output,
+            )
+        except ReproError as exc:
+            if self.json_output:
+                print(json.dumps({"folder": target, "reproduced": False, "exit_code": exc.exit_code,
+                                  "problems": [exc.one_line()], "steps": []}))
+            raise
+        if self.json_output:
+            print(json.dumps(report.to_json(), indent=1))
+        elif report.problems:
+            for problem in report.problems:
+                print(f"jupyter repro verify: {problem}", file=sys.stderr)
+        else:
+            print(render_report(report), end="")
+        return report.exit_code

@@ -21,8 +21,8 @@ def load_ipython_extension(ip: Any) -> None:
     """Register ``%repro``, the recorder and the ``repro`` comm target with this shell."""
     if id(ip) in _STATE:
         return
-    from repro_kernel.analysis.engine import analyze_live
-    from repro_kernel.export.render import export_notebook
+    from repro_kernel.analysis import analyze_live
+    from repro_kernel.export.write import export_notebook
     from repro_kernel.kernel.comm import ReproComm
     from repro_kernel.kernel.magics import ReproMagics
     from repro_kernel.kernel.recorder import Recorder

@@ -1,6 +1,6 @@
 """``jupyter repro check nb.ipynb``: what would stop a notebook from reproducing, for CI and pre-commit.
 
-Runs the same engine as the live sidebar (:func:`repro_kernel.analysis.engine.analyze_notebook`), with the
+Runs the same engine as the live sidebar (:func:`repro_kernel.analysis.analyze_notebook`), with the
 notebook's ``.repro`` journal when there is one and from the saved notebook alone otherwise. Exit codes:
 0 no flag at or above ``--fail-on``, 1 some, 2 bad input (one line on stderr).
 """
@@ -13,7 +13,7 @@ from typing import Any
 
 from traitlets import Bool, Unicode
 
-from repro_kernel.analysis.engine import KINDS, SEVERITIES, Report, analyze_notebook
+from repro_kernel.analysis import KINDS, SEVERITIES, Report, analyze_notebook
 from repro_kernel.cli.app import ReproSubApp
 
 FORMATS = ("text", "json")

@@ -8,7 +8,8 @@ from traitlets import Bool, Unicode
 
 from repro_kernel.cli.app import ReproSubApp
 from repro_kernel.export.manifest import MANIFEST_NAME
-from repro_kernel.export.render import MODES, export_notebook
+from repro_kernel.export.render import MODES
+from repro_kernel.export.write import export_notebook
 
 
 class ExportApp(ReproSubApp):

@@ -4,8 +4,9 @@
 one build); :func:`verify_export` replays such a folder and compares every step's outputs.
 """
 
-from repro_kernel.export.render import binder_url, export_notebook
+from repro_kernel.export.render import binder_url
 from repro_kernel.export.slicing import backward_slice
 from repro_kernel.export.verify import render_report, verify_export
+from repro_kernel.export.write import export_notebook
 
 __all__ = ["backward_slice", "binder_url", "export_notebook", "render_report", "verify_export"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from repro_kernel._version_info import version
+from repro_kernel.core.journal import Journal
 from repro_kernel.exceptions import BadInputError, ReproError
 
 DEFAULT_EXPERIMENT = "jupyter-repro"
@@ -110,8 +111,6 @@ def _seeds(manifest: dict[str, Any], notebook: Optional[Path]) -> list[str]:
     """Each seed the replayed steps set, as ``step N: call(value)``, read from the session's journal."""
     if notebook is None:
         return []
-    from repro_kernel.core.journal import Journal
-
     try:
         journal = Journal.find(notebook)
     except ReproError:

@@ -15,13 +15,9 @@ from nbconvert.exporters import Exporter
 from nbformat import NotebookNode
 from traitlets import Bool, Unicode, default
 
+from repro_kernel.export.build import build_export
 from repro_kernel.export.manifest import MANIFEST_NAME, seal_bytes, validate_manifest
-
-
-def dumps_listing(document: dict[str, Any], key: str) -> str:
-    from repro_kernel.export.render import dumps_listing as dumps
-
-    return dumps(document, key)
+from repro_kernel.export.render import dumps_listing
 
 
 class ReproExporter(Exporter):
@@ -39,8 +35,6 @@ class ReproExporter(Exporter):
 
     def build(self, nb: NotebookNode, notebook_path: Path, output_dir: Optional[Path] = None) -> Any:
         """The one code path: plan and render the export of ``notebook_path`` (whose content is ``nb``)."""
-        from repro_kernel.export.render import build_export
-
         return build_export(Path(notebook_path), nb=nb, mode=self.mode, bundle_data=self.bundle_data,
                             output_dir=output_dir)
 

@@ -1,10 +1,5 @@
-"""``jupyter repro export``: a recorded session becomes a folder that replays it.
-
-:func:`build_export` reads the journal and the saved notebook and returns an :class:`Export` (every file's
-content, the manifest); it is the one code path behind the CLI, the sidebar's export action
-(:func:`export_notebook`) and the nbconvert exporter (``jupyter nbconvert --to repro``). The folder holds
-``replay.py``, ``replay.ipynb``, ``repro_replay.py`` (the runtime), ``manifest.json``, ``requirements.txt``,
-``binder/``, ``random-states.jsonl`` (the recorded random states) and, with ``--bundle-data``, ``files/``.
+"""Rendering an export: the replay script and notebook, requirements, the binder/ folder, the README and the
+manifest, every file's content in memory (:class:`Export`), from an :class:`~repro_kernel.export.plan.ExportPlan`.
 """
 
 from __future__ import annotations
@@ -13,9 +8,7 @@ import datetime
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 from pathlib import Path
@@ -25,11 +18,12 @@ import nbformat
 
 from repro_kernel import runtime as runtime
 from repro_kernel._version_info import version
+from repro_kernel.analysis import analyze_notebook
 from repro_kernel.core.hashing import FileHashCache
 from repro_kernel.core.journal import Journal
-from repro_kernel.exceptions import BadInputError, NotebookError, ReproError
-from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, seal, validate_manifest
-from repro_kernel.export.slicing import ExportPlan, Step, backward_slice, plan_steps
+from repro_kernel.exceptions import BadInputError, ReproError
+from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION
+from repro_kernel.export.slicing import ExportPlan, Step
 
 MODES = ("slice", "history", "document")
 RUNTIME_NAME = "repro_replay.py"
@@ -51,27 +45,6 @@ class Export:
     copies: dict[str, Path] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     not_guaranteed: list[str] = field(default_factory=list)
-
-
-# -- reading ---------------------------------------------------------------------------------------------------
-
-
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    """Read a notebook, turning every way it can be unreadable into one NotebookError line."""
-    if not path.exists():
-        raise NotebookError(f"{path} does not exist", hint="pass the path of a saved .ipynb file")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            nb = nbformat.read(handle, as_version=4)
-    except (ValueError, UnicodeDecodeError, OSError) as exc:  # NotJSONError is a ValueError
-        raise NotebookError(
-            f"{path} is not a readable notebook ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})",
-            hint="open and save it in JupyterLab, or restore it from version control",
-        ) from exc
-    except Exception as exc:
-        raise NotebookError(f"{path} cannot be read as nbformat 4 ({exc})",
-                            hint="open and save it in JupyterLab") from exc
-    return nb
 
 
 # -- building ---------------------------------------------------------------------------------------------------
@@ -213,47 +186,12 @@ def binder_url(
 
 
 def _flags_at_export(notebook_path: Path, session_id: Optional[str]) -> tuple[Optional[list[dict[str, Any]]], str]:
-    """The analysis engine's flags for the notebook as exported (imported lazily: it may be absent)."""
+    """The analysis engine's flags for the notebook as exported, judged on the session the export replays."""
     try:
-        from repro_kernel.analysis.engine import analyze_notebook
-    except ImportError:
-        return None, "the analysis engine is not installed in this version; run `jupyter repro check` later"
-    try:
-        # Any: another version of the engine may return a plain list of flags rather than a Report.
-        report: Any = analyze_notebook(notebook_path, session=session_id) if session_id else \
-            analyze_notebook(notebook_path)
-        flags = report.to_dict()["flags"] if hasattr(report, "to_dict") else list(report)
-        return [dict(f) for f in flags], "repro_kernel.analysis.engine at export time"
+        report = analyze_notebook(notebook_path, session=session_id) if session_id else analyze_notebook(notebook_path)
+        return [f.to_dict() for f in report.flags], "repro_kernel.analysis at export time"
     except Exception as exc:  # the export must not fail because a check did
         return None, f"analysis failed ({type(exc).__name__}: {str(exc)[:120]})"
-
-
-def build_export(
-    notebook_path: Path,
-    *,
-    nb: Optional[nbformat.NotebookNode] = None,
-    mode: str = "slice",
-    bundle_data: bool = False,
-    output_dir: Optional[Path] = None,
-) -> Export:
-    """Plan the replay of ``notebook_path`` and render every file of its export folder."""
-    if mode not in MODES:
-        raise BadInputError(f"unknown mode {mode!r}", hint=f"choose one of {', '.join(MODES)}")
-    notebook_path = Path(notebook_path).resolve()
-    if nb is None:
-        nb = read_notebook(notebook_path)
-    output_dir = Path(output_dir) if output_dir else default_output_dir(notebook_path)
-    journal: Optional[Journal] = None
-    try:
-        journal = Journal.find(notebook_path)
-    except ReproError:
-        journal = None
-    try:
-        plan = plan_steps(notebook_path, nb, journal, mode, backward_slice)
-        return _render(notebook_path, nb, journal, plan, bundle_data, output_dir.resolve())
-    finally:
-        if journal is not None:
-            journal.close()
 
 
 def _git_root(path: Path) -> Optional[Path]:
@@ -261,10 +199,6 @@ def _git_root(path: Path) -> Optional[Path]:
         if (parent / ".git").exists():
             return parent
     return None
-
-
-def default_output_dir(notebook_path: Path) -> Path:
-    return notebook_path.with_name(notebook_path.stem + ".repro")
 
 
 def _render(
@@ -433,84 +367,6 @@ def _readme(nb_name: str, plan: ExportPlan, uses_ipython: bool, url: Optional[st
 
 
 # -- writing ------------------------------------------------------------------------------------------------------
-
-
-def _is_export_folder(directory: Path) -> bool:
-    """True for a folder an earlier export wrote: its manifest names jupyter-repro as the generator."""
-    try:
-        manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and (manifest.get("generator") or {}).get("name") == "jupyter-repro"
-
-
-def check_replaceable(directory: Path, force: bool) -> None:
-    """Refuse to write over ``directory`` unless it is absent, or ``force`` and it is empty or an export.
-
-    ``--force`` replaces an earlier export, never an arbitrary folder: ``-o . --force`` must not delete a
-    project.
-    """
-    if not directory.exists():
-        return
-    if not directory.is_dir():
-        raise BadInputError(f"{directory} exists and is not a folder", hint="choose another -o DIR")
-    if not force:
-        raise BadInputError(f"{directory} already exists", hint="pass --force to overwrite it, or -o DIR")
-    if any(directory.iterdir()) and not _is_export_folder(directory):
-        raise BadInputError(
-            f"{directory} is not a jupyter-repro export folder (no {MANIFEST_NAME} written by jupyter-repro), "
-            "so --force will not replace it",
-            hint="choose an empty or new -o DIR",
-        )
-
-
-def write_export(export: Export, directory: Path, *, force: bool = False) -> Path:
-    """Write ``export`` into ``directory`` (refusing to replace an existing folder unless ``force``)."""
-    directory = Path(directory)
-    check_replaceable(directory, force)
-    parent = directory.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
-    try:
-        for rel, data in export.files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        for rel, source in export.copies.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-        sealed = [rel for rel in export.files if not rel.startswith("files/")]
-        seal(export.manifest, staging, sealed)
-        validate_manifest(export.manifest)
-        (staging / MANIFEST_NAME).write_text(dumps_listing(export.manifest, "steps"), encoding="utf-8")
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
-
-
-def export_notebook(
-    notebook_path: Path | str,
-    *,
-    mode: str = "slice",
-    force: bool = False,
-    output: Optional[Path | str] = None,
-    bundle_data: bool = False,
-) -> Path:
-    """Export ``notebook_path`` (the sidebar's export action and the CLI); return the folder written."""
-    from repro_kernel.export.nbconvert import ReproExporter
-
-    notebook_path = Path(notebook_path).resolve()
-    directory = Path(output).resolve() if output else default_output_dir(notebook_path)
-    check_replaceable(directory, force)
-    nb = read_notebook(notebook_path)
-    exporter = ReproExporter(mode=mode, bundle_data=bundle_data)
-    export = exporter.build(nb, notebook_path, directory)
-    return write_export(export, directory, force=force)
 
 
 def distribution_version(name: str) -> Optional[str]:

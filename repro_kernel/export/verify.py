@@ -22,9 +22,11 @@ from typing import Any, Optional
 
 import nbformat
 
+from repro_kernel.core.hashing import hash_file
 from repro_kernel.exceptions import BadInputError, DataChangedError
 from repro_kernel.export.manifest import load_manifest
 from repro_kernel.export.normalize import compare_outputs, short_diff
+from repro_kernel.export.write import export_notebook
 
 _ENV_CHECK = """
 import json as _j, importlib.metadata as _m
@@ -83,8 +85,6 @@ class Report:
 
 
 def _input_problems(folder: Path, manifest: dict[str, Any]) -> list[str]:
-    from repro_kernel.core.hashing import hash_file
-
     workdir = (folder / manifest["replay"]["workdir"]).resolve()
     problems = []
     for item in manifest["inputs"]:
@@ -143,8 +143,6 @@ def verify_export(
     target = Path(target)
     cleanup: Optional[Path] = None
     if target.suffix == ".ipynb" and target.is_file():
-        from repro_kernel.export.render import export_notebook
-
         cleanup = Path(tempfile.mkdtemp(prefix="repro-verify-"))
         folder = export_notebook(target, output=cleanup / (target.stem + ".repro"), force=True)
     elif target.is_dir():

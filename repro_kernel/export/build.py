@@ -1,0 +1,54 @@
+"""``jupyter repro export``: a recorded session becomes a folder that replays it.
+
+:func:`build_export` reads the journal and the saved notebook, plans the steps
+(:func:`~repro_kernel.export.plan.plan_steps`) and renders every file (:mod:`repro_kernel.export.render`); it is
+the one code path behind the CLI, the sidebar's export action and ``jupyter nbconvert --to repro``
+(:mod:`repro_kernel.export.nbconvert`). The folder holds ``replay.py``, ``replay.ipynb``, ``repro_replay.py``
+(the runtime), ``manifest.json``, ``requirements.txt``, ``binder/``, ``random-states.jsonl`` (the recorded
+random states) and, with ``--bundle-data``, ``files/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import nbformat
+
+from repro_kernel.core.journal import Journal
+from repro_kernel.core.notebook import read_notebook
+from repro_kernel.exceptions import BadInputError, ReproError
+from repro_kernel.export.render import MODES, Export, _render
+from repro_kernel.export.slicing import backward_slice, plan_steps
+
+
+def build_export(
+    notebook_path: Path,
+    *,
+    nb: Optional[nbformat.NotebookNode] = None,
+    mode: str = "slice",
+    bundle_data: bool = False,
+    output_dir: Optional[Path] = None,
+) -> Export:
+    """Plan the replay of ``notebook_path`` and render every file of its export folder."""
+    if mode not in MODES:
+        raise BadInputError(f"unknown mode {mode!r}", hint=f"choose one of {', '.join(MODES)}")
+    notebook_path = Path(notebook_path).resolve()
+    if nb is None:
+        nb = read_notebook(notebook_path)
+    output_dir = Path(output_dir) if output_dir else default_output_dir(notebook_path)
+    journal: Optional[Journal] = None
+    try:
+        journal = Journal.find(notebook_path)
+    except ReproError:
+        journal = None
+    try:
+        plan = plan_steps(notebook_path, nb, journal, mode, backward_slice)
+        return _render(notebook_path, nb, journal, plan, bundle_data, output_dir.resolve())
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def default_output_dir(notebook_path: Path) -> Path:
+    return notebook_path.with_name(notebook_path.stem + ".repro")

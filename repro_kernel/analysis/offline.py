@@ -10,10 +10,10 @@ from repro_kernel.analysis.engine import analyze
 from repro_kernel.analysis.model import KINDS, SEVERITIES, Cell, Context, Flag, Report
 from repro_kernel.analysis.rules.environment import current_environment, previous_environment
 from repro_kernel.analysis.sessions import (
-    _session_records,
+    SessionMatch,
     build_executions,
     cells_from_dicts,
-    map_executions,
+    choose_session,
     synthesize_executions,
 )
 from repro_kernel.core.hashing import FileHashCache
@@ -33,7 +33,8 @@ def analyze_notebook(
 
     ``journal``: None finds the journal beside the notebook (none found: judge from the notebook alone);
     False ignores any journal; a path or an open :class:`~repro_kernel.core.journal.Journal` uses that one.
-    ``session``: a session id (or a unique prefix); default the notebook's latest recorded session.
+    ``session``: a session id (or a unique prefix); default the session the saved cells show
+    (:func:`~repro_kernel.analysis.sessions.choose_session`, the same choice the export makes).
     Raises :class:`~repro_kernel.exceptions.NotebookError` for a missing, unreadable or invalid notebook and
     :class:`~repro_kernel.exceptions.JournalError` for a damaged journal or an unknown session.
     """
@@ -57,17 +58,19 @@ def analyze_notebook(
             opened = journal
     try:
         records: list[dict[str, Any]] = []
-        session_id = None
+        session_id: Optional[str] = None
+        match: Optional[SessionMatch] = None
         if opened is not None:
-            session_id, records = _session_records(opened, path.name, page, session)
-            if records:
+            match = choose_session(opened, path.name, page, session)
+            if match is not None:
+                session_id, records = match.session_id, match.records
                 sessions = {s["session_id"]: s for s in opened.sessions()}
                 context.environment = sessions.get(session_id, {}).get("environment") or {}
                 context.previous_environment = previous_environment(opened, path.name, session_id, {})
                 context.snapshot_hashes = opened.snapshot_hashes()
                 context.current_environment = current_environment()
-        if records:
-            executions = build_executions(records, map_executions(records, page))
+        if records and match is not None:
+            executions = build_executions(records, match.mapping)
         else:
             context.have_journal = False
             executions = synthesize_executions(page)

@@ -7,6 +7,7 @@ notebook with :func:`choose_session` and map its records to the page's cells wit
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional, Union
 
@@ -181,20 +182,78 @@ def _page_from_records(records: list[dict[str, Any]]) -> list[Cell]:
     return list(page.values())
 
 
-def _session_records(journal: Any, name: str, page: list[Cell], wanted: Optional[str]) -> tuple[Optional[str], list[dict[str, Any]]]:
-    sessions = journal.sessions(notebook=name)
+@dataclass
+class SessionMatch:
+    """The recorded session chosen to judge (or replay) a saved notebook, with its records mapped to cells."""
+
+    session: dict[str, Any]
+    records: list[dict[str, Any]]
+    mapping: list[Optional[str]]  # the page cell each record came from (map_executions)
+    shown: dict[int, str]  # record position -> the page cell that shows that execution's output
+    score: tuple[int, int, int]  # (cells shown by this session with their id and code, with their code, by count)
+
+    @property
+    def session_id(self) -> str:
+        return str(self.session["session_id"])
+
+
+def shown_outputs(records: list[dict[str, Any]], mapping: list[Optional[str]], cells: list[Cell]) -> dict[int, str]:
+    """Which execution produced what each saved cell shows: the record with the cell's execution count
+    (counts are unique within a session); where two cells show one count (a copied cell), the cell the
+    record maps to."""
+    by_count: dict[int, int] = {}
+    for pos, record in enumerate(records):
+        count = record.get("execution_count")
+        if isinstance(count, int):
+            by_count[count] = pos
+    shown: dict[int, str] = {}
+    for cell in cells:
+        if cell.cell_type != "code" or cell.execution_count is None:
+            continue
+        found = by_count.get(cell.execution_count)
+        if found is not None and (found not in shown or mapping[found] == cell.id):
+            shown[found] = cell.id
+    return shown
+
+
+def _match(session: dict[str, Any], records: list[dict[str, Any]], cells: list[Cell]) -> SessionMatch:
+    mapping = map_executions(records, cells)
+    shown = shown_outputs(records, mapping, cells)
+    by_id = {c.id: c for c in cells}
+    same_code = [pos for pos, cell_id in shown.items()
+                 if normalize_source(records[pos].get("code")) == by_id[cell_id].source]
+    same_id = [pos for pos in same_code if records[pos].get("cell_id") == shown[pos]]
+    return SessionMatch(session, records, mapping, shown, (len(same_id), len(same_code), len(shown)))
+
+
+def choose_session(journal: Any, notebook: str, cells: list[Cell], wanted: Optional[str] = None) -> Optional[SessionMatch]:
+    """The session of ``notebook`` whose executions the saved ``cells`` show: the one model behind check,
+    export and verify.
+
+    ``wanted``: a session id or unique prefix (``--session``), chosen whatever it matches. Otherwise the
+    recorded sessions of this notebook (or, when none names it, the sessions that recorded no notebook but ran
+    cells with these ids) are ranked by how many saved cells show one of their executions with the same cell
+    id and code, then with the same code, then by execution count alone; a later session wins a tie. Sessions
+    that ran only jupyter-repro's own magics are never chosen. None when nothing was recorded.
+    """
     if wanted:
         matches = [s for s in journal.sessions() if s["session_id"].startswith(wanted)]
         if len(matches) != 1:
             raise JournalError(f"{'no' if not matches else 'more than one'} session matches {wanted!r}",
                                hint="list sessions with `jupyter repro check --format json` or give more of the id")
-        sessions = matches
-    if not sessions:
-        ids = {c.id for c in page}
-        sessions = [s for s in journal.sessions(notebook=None) if s["notebook"] is None and any(
-            r.get("cell_id") in ids for r in journal.executions(session_id=s["session_id"]))]
-    for candidate in reversed(sessions):
-        records = journal.executions(session_id=candidate["session_id"])
-        if any(not _is_control(r.get("code") or "") for r in records):
-            return candidate["session_id"], records
-    return None, []
+        candidates = matches
+    else:
+        candidates = journal.sessions(notebook=notebook)
+        if not candidates:
+            ids = {c.id for c in cells}
+            candidates = [s for s in journal.sessions(notebook=None) if s["notebook"] is None and any(
+                r.get("cell_id") in ids for r in journal.executions(session_id=s["session_id"]))]
+    best: Optional[SessionMatch] = None
+    for session in candidates:  # oldest first: a later session wins a tie
+        records = journal.executions(session_id=session["session_id"])
+        if not any(not _is_control(r.get("code") or "") for r in records):
+            continue
+        match = _match(session, records, cells)
+        if best is None or match.score >= best.score:
+            best = match
+    return best

@@ -27,11 +27,13 @@ class ExportApp(ReproSubApp):
     bundle_data = Bool(False, help="Copy the input files into the folder so it replays on its own.").tag(
         config=True)
     force = Bool(False, help="Overwrite the output folder if it exists.").tag(config=True)
+    session = Unicode("", help="Replay this recorded session (id or unique prefix) instead of the one the saved "
+                               "cells show (the same one `jupyter repro check` judges).").tag(config=True)
     mlflow = Unicode(None, allow_none=True, help="Also log the export as an MLflow run to this tracking URI "
                      "(--mlflow alone: MLFLOW_TRACKING_URI, else sqlite mlflow.db beside the notebook); "
                      "needs `pip install 'jupyter-repro[mlflow]'`.").tag(config=True)
     aliases = {"o": "ExportApp.output", "output": "ExportApp.output", "mode": "ExportApp.mode",
-               "mlflow": "ExportApp.mlflow"}
+               "mlflow": "ExportApp.mlflow", "session": "ExportApp.session"}
     flags = {
         "bundle-data": ({"ExportApp": {"bundle_data": True}}, bundle_data.help),
         "force": ({"ExportApp": {"force": True}}, force.help),
@@ -49,7 +51,8 @@ class ExportApp(ReproSubApp):
         if self.mode not in MODES:
             self.usage_error(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         directory = export_notebook(
-            notebook, mode=self.mode, force=self.force, output=self.output or None, bundle_data=self.bundle_data
+            notebook, mode=self.mode, force=self.force, output=self.output or None, bundle_data=self.bundle_data,
+            session=self.session or None,
         )
         manifest = json.loads((directory / MANIFEST_NAME).read_text("utf-8"))
         print(f"wrote {directory} ({len(manifest['steps'])} steps, {manifest['mode']} mode)")

@@ -13,6 +13,8 @@ from typing import Any, Optional
 
 import blake3
 
+from repro_kernel.runtime import file_digest
+
 PREFIX = "blake3:"
 _CHUNK = 1 << 22  # 4 MiB reads keep memory flat whatever the file's size
 
@@ -28,19 +30,8 @@ def hash_text(text: str) -> str:
 
 
 def hash_file(path: str) -> str:
-    """Hash a file's content in constant memory; large files use several threads."""
-    size = os.path.getsize(path)
-    hasher = blake3.blake3(max_threads=blake3.blake3.AUTO if size > (64 << 20) else 1)
-    if size > (16 << 20):
-        hasher.update_mmap(path)
-        return PREFIX + hasher.hexdigest()
-    with open(path, "rb") as handle:
-        while True:
-            chunk = handle.read(_CHUNK)
-            if not chunk:
-                break
-            hasher.update(chunk)
-    return PREFIX + hasher.hexdigest()
+    """The prefixed BLAKE3 digest of a file's content, in constant memory (:func:`runtime.file_digest`)."""
+    return file_digest(path, "blake3")
 
 
 def output_hash(display_digest: Optional[bytes], value: Any) -> Optional[str]:

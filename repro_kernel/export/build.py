@@ -18,8 +18,9 @@ import nbformat
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.notebook import read_notebook
 from repro_kernel.exceptions import BadInputError, ReproError
+from repro_kernel.export.plan import plan_steps
 from repro_kernel.export.render import MODES, Export, _render
-from repro_kernel.export.slicing import backward_slice, plan_steps
+from repro_kernel.export.slicing import backward_slice
 
 
 def build_export(
@@ -29,8 +30,12 @@ def build_export(
     mode: str = "slice",
     bundle_data: bool = False,
     output_dir: Optional[Path] = None,
+    session: Optional[str] = None,
 ) -> Export:
-    """Plan the replay of ``notebook_path`` and render every file of its export folder."""
+    """Plan the replay of ``notebook_path`` and render every file of its export folder.
+
+    ``session``: replay this recorded session (id or unique prefix) instead of the one the saved cells show.
+    """
     if mode not in MODES:
         raise BadInputError(f"unknown mode {mode!r}", hint=f"choose one of {', '.join(MODES)}")
     notebook_path = Path(notebook_path).resolve()
@@ -43,7 +48,7 @@ def build_export(
     except ReproError:
         journal = None
     try:
-        plan = plan_steps(notebook_path, nb, journal, mode, backward_slice)
+        plan = plan_steps(notebook_path, nb, journal, mode, backward_slice, session_id=session)
         return _render(notebook_path, nb, journal, plan, bundle_data, output_dir.resolve())
     finally:
         if journal is not None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from repro_kernel.core.records import load_schema
 from repro_kernel.exceptions import ManifestError
+from repro_kernel.runtime import file_digest
 
 MANIFEST_SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -33,11 +34,7 @@ def canonical(manifest: dict[str, Any]) -> bytes:
 
 
 def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return file_digest(path, "sha256").split(":", 1)[1]
 
 
 def seal(manifest: dict[str, Any], folder: Path, files: list[str]) -> dict[str, Any]:

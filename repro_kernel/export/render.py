@@ -23,7 +23,7 @@ from repro_kernel.core.hashing import FileHashCache
 from repro_kernel.core.journal import Journal
 from repro_kernel.exceptions import BadInputError, ReproError
 from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION
-from repro_kernel.export.slicing import ExportPlan, Step
+from repro_kernel.export.plan import ExportPlan, Step
 
 MODES = ("slice", "history", "document")
 RUNTIME_NAME = "repro_replay.py"

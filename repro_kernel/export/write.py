@@ -82,12 +82,13 @@ def export_notebook(
     force: bool = False,
     output: Optional[Path | str] = None,
     bundle_data: bool = False,
+    session: Optional[str] = None,
 ) -> Path:
     """Export ``notebook_path`` (the sidebar's export action and the CLI); return the folder written."""
     notebook_path = Path(notebook_path).resolve()
     directory = Path(output).resolve() if output else default_output_dir(notebook_path)
     check_replaceable(directory, force)
     nb = read_notebook(notebook_path)
-    exporter = ReproExporter(mode=mode, bundle_data=bundle_data)
+    exporter = ReproExporter(mode=mode, bundle_data=bundle_data, session=session or "")
     export = exporter.build(nb, notebook_path, directory)
     return write_export(export, directory, force=force)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from functools import lru_cache
@@ -13,7 +12,8 @@ from typing import Any, Optional
 from repro_kernel.analysis.model import Cell, Context, Execution, Flag
 from repro_kernel.analysis.rules.common import _cells_of, _labels
 from repro_kernel.core.dataflow import _WRITE_CALL, analyze_code
-from repro_kernel.core.hashing import hash_file
+from repro_kernel.core.hashing import hash_bytes, hash_file
+from repro_kernel.runtime import file_digest
 
 
 def project_root(context: Context) -> Path:
@@ -172,9 +172,7 @@ class Preservation:
             data = blob.data_stream.read()
         except Exception:
             return None
-        import blake3
-
-        if "blake3:" + blake3.blake3(data).hexdigest() == digest:
+        if hash_bytes(data) == digest:
             return "git"
         if data.startswith(b"version https://git-lfs") and b"oid sha256:" in data:
             oid = data.split(b"oid sha256:", 1)[1].split()[0].decode()
@@ -237,11 +235,7 @@ def _current_digest(path: str, recorded: str, algorithm: str) -> Optional[str]:
             if hash_file(path) != recorded:
                 _digest_cache[key] = None
             else:
-                h = hashlib.new(algorithm)
-                with open(path, "rb") as handle:
-                    for chunk in iter(lambda: handle.read(1 << 22), b""):
-                        h.update(chunk)
-                _digest_cache[key] = h.hexdigest()
+                _digest_cache[key] = file_digest(path, algorithm).split(":", 1)[1]
         except OSError:
             _digest_cache[key] = None
     return _digest_cache[key]

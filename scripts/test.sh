@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test suite, on a fresh machine or again: installs what it needs, then runs
 #   0. ruff on the Python code
-#   1. mypy on the package (repro_kernel)
+#   1. mypy on the package (repro_kernel), and the layer contracts (import-linter, pyproject [tool.importlinter])
 #   2. pytest against real kernels (new stack: IPython 9, ipykernel 7, NumPy 2)
 #   3. the recorder's tests against the old stack (IPython 8, ipykernel 6, NumPy 1.26)
 #   4. jest (the frontend model and connector) and the lint check
@@ -28,6 +28,7 @@ suite() {
 
 suite "ruff (Python lint)" ruff check repro_kernel tests benchmarks scripts
 suite "mypy (Python types)" mypy repro_kernel
+suite "import-linter (layers, no cycles)" lint-imports
 suite "pytest (new stack)" python -m pytest -q
 suite "pytest (old stack)" bash scripts/test-old-stack.sh
 suite "jest + lint" bash scripts/test-js.sh

@@ -8,6 +8,7 @@ from traitlets import Bool, Unicode
 
 from repro_kernel.cli.app import ReproSubApp
 from repro_kernel.export.manifest import MANIFEST_NAME
+from repro_kernel.export.mlflow_log import log_export, require_mlflow
 from repro_kernel.export.render import MODES
 from repro_kernel.export.write import export_notebook
 
@@ -44,8 +45,6 @@ class ExportApp(ReproSubApp):
         if self.mlflow and self.mlflow.endswith(".ipynb") and not self.extra_args:
             self.extra_args, self.mlflow = [self.mlflow], ""  # `--mlflow NB`: the flag took no URI
         if self.mlflow is not None:
-            from repro_kernel.export.mlflow_log import require_mlflow
-
             require_mlflow(self.mlflow or None)
         (notebook,) = self.positional(1, "one notebook path")
         if self.mode not in MODES:
@@ -61,8 +60,6 @@ class ExportApp(ReproSubApp):
         for caveat in manifest["not_guaranteed"]:
             print(f"  cannot guarantee: {caveat}")
         if self.mlflow is not None:
-            from repro_kernel.export.mlflow_log import log_export
-
             logged = log_export(directory, notebook=notebook, tracking_uri=self.mlflow or None)
             print(f"logged MLflow run {logged.run_id} to {logged.tracking_uri} (artifacts: {logged.artifact_uri})")
         return 0

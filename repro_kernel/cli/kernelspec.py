@@ -16,6 +16,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from traitlets import Bool, Integer, Unicode
 
 from repro_kernel.cli.app import ReproSubApp
+from repro_kernel.exceptions import BadInputError
 
 DEFAULT_NAME = "python3-repro"
 
@@ -94,8 +95,6 @@ class InstallKernelApp(ReproSubApp):
         try:
             where = install(self.kernel_name, self.display_name, self.hash_seed, self.user, prefix)
         except PermissionError as exc:
-            from repro_kernel.exceptions import BadInputError
-
             raise BadInputError(
                 f"cannot write the kernelspec ({exc.filename})", hint="use --user or --sys-prefix"
             ) from exc

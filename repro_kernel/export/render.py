@@ -22,7 +22,7 @@ from repro_kernel.analysis import analyze_notebook
 from repro_kernel.core.hashing import FileHashCache
 from repro_kernel.core.journal import Journal
 from repro_kernel.exceptions import BadInputError, ReproError
-from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION
+from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, sha256_file
 from repro_kernel.export.plan import ExportPlan, Step
 
 MODES = ("slice", "history", "document")
@@ -246,8 +246,6 @@ def _render(
         elif journal is not None and item["hash"] in snapshots and journal.has_object(item["hash"]):
             source = journal.object_path(item["hash"])
         if source is not None:
-            from repro_kernel.export.manifest import sha256_file
-
             sha256 = "sha256:" + sha256_file(source)
         bundled = None
         if bundle_data:

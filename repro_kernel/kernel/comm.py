@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from repro_kernel.kernel import audit
 from repro_kernel.kernel.recorder import Recorder
 
 PROTOCOL_VERSION = 1
@@ -52,8 +53,6 @@ class _FlagsWorker:
             self._cond.notify()
 
     def _run(self) -> None:
-        from repro_kernel.kernel import audit
-
         with audit.recorder_thread():
             self._loop()
 
@@ -270,8 +269,6 @@ class ReproComm:
 
     def start_verify(self, comm: Any, data: dict[str, Any]) -> None:
         def work() -> None:
-            from repro_kernel.kernel import audit
-
             with audit.recorder_thread():
                 comm.send(self._verify_reply(data))
 

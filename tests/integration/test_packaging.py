@@ -16,10 +16,16 @@ import subprocess
 import sys
 import venv
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the old-stack environment
+    tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[2]
 # Wheels of the dependencies, downloaded once and reused (shared with tests/export/test_binder.py), so the
@@ -100,3 +106,62 @@ def test_one_wheel_installs_and_works_without_node(tmp_path: Path) -> None:
     dist_version, module_version, module_file = meta.stdout.split()
     assert Version(dist_version) == Version(module_version) == expected
     assert module_file.startswith(str(env_dir)), "imported from the fresh environment, not this checkout"
+
+
+def test_no_shared_data_target_lies_inside_another() -> None:
+    """A folder and a file mapped into the same place put that file in the wheel twice once the folder holds it too.
+
+    That is how a wheel built after the editable install failed: repro_kernel/labextension was mapped whole onto
+    share/jupyter/labextensions/jupyter-repro and the top-level install.json onto .../jupyter-repro/install.json,
+    and the folder by then held an install.json of its own. This holds for a fresh clone too, where the build
+    hook makes the folder.
+    """
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    shared = config["tool"]["hatch"]["build"]["targets"]["wheel"]["shared-data"]
+    targets = sorted(shared.values())
+    nested = [(outer, inner) for outer in targets for inner in targets
+              if inner != outer and inner.startswith(outer.rstrip("/") + "/")]
+    assert not nested, nested
+    assert len(set(targets)) == len(targets), targets
+    assert shared["install.json"] == f"{LABEXT}/install.json"
+    for piece in ("package.json", "static", "schemas"):
+        assert shared[f"repro_kernel/labextension/{piece}"] == f"{LABEXT}/{piece}"
+
+
+@pytest.mark.slow
+def test_wheel_holds_each_file_once_when_the_labextension_folder_has_an_install_json(tmp_path: Path) -> None:
+    """`pip wheel . --no-deps` in a checkout where repro_kernel/labextension/install.json exists.
+
+    The checkout is a copy of what the build reads (this one's labextension already built, so the build hook
+    skips the JS build), with the top-level install.json also left in the labextension folder.
+    """
+    labextension = ROOT / "repro_kernel" / "labextension"
+    if not (labextension / "static" / "style.js").is_file():
+        pytest.skip("the labextension is not built here (scripts/setup.sh's editable install builds it)")
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for name in ("pyproject.toml", "package.json", "install.json", "README.md", "LICENSE", ".gitignore"):
+        shutil.copy2(ROOT / name, checkout / name)
+    shutil.copytree(ROOT / "repro_kernel", checkout / "repro_kernel", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "install.json", checkout / "repro_kernel" / "labextension" / "install.json")
+
+    dist = tmp_path / "dist"
+    built = _run([sys.executable, "-m", "pip", "--disable-pip-version-check", "wheel", ".", "--no-deps",
+                  "-w", str(dist)], cwd=checkout)
+    assert built.returncode == 0, built.stderr[-3000:]
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        data = f"{wheel.name.split('-')[0]}-{wheel.name.split('-')[1]}.data/data/{LABEXT}/"
+        twice = [name for name, count in Counter(names).items() if count > 1]
+        assert not twice, twice
+        assert names.count(f"{data}install.json") == 1
+        assert [n for n in names if n.endswith("/install.json")] == [f"{data}install.json"]
+        assert json.loads(archive.read(f"{data}install.json")) == json.loads((ROOT / "install.json").read_text())
+        assert json.loads(archive.read(f"{data}package.json"))["name"] == "jupyter-repro"
+    # Every file the build made is in the wheel (build_log.json, webpack's log, is not needed at run time).
+    made = {p.relative_to(labextension).as_posix() for p in labextension.rglob("*") if p.is_file()}
+    missing = sorted(f for f in made - {"install.json", "build_log.json"} if f"{data}{f}" not in names)
+    assert not missing, missing
+    assert f"{data}static/style.js" in names
+    assert any(re.match(rf"{re.escape(data)}static/remoteEntry\.[0-9a-f]+\.js$", n) for n in names)

@@ -21,14 +21,14 @@ def load_ipython_extension(ip: Any) -> None:
     """Register ``%repro``, the recorder and the ``repro`` comm target with this shell."""
     if id(ip) in _STATE:
         return
-    from repro_kernel.analysis import analyze_live
+    from repro_kernel.analysis import analyze_live, judge_inputs
     from repro_kernel.export.write import export_notebook
     from repro_kernel.kernel.comm import ReproComm
     from repro_kernel.kernel.magics import ReproMagics
     from repro_kernel.kernel.recorder import Recorder
 
     recorder = Recorder(ip, parent=ip)
-    channel = ReproComm(recorder, analyze=analyze_live, export=export_notebook)
+    channel = ReproComm(recorder, analyze=analyze_live, export=export_notebook, judge_inputs=judge_inputs)
     channel.register()
     magics = ReproMagics(ip, recorder)
     ip.register_magics(magics)

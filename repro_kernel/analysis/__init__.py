@@ -7,10 +7,10 @@ the same rules (:func:`analyze`, one module per family under ``rules/``).
 """
 
 from repro_kernel.analysis.engine import analyze
-from repro_kernel.analysis.live import analyze_live, live_report
+from repro_kernel.analysis.live import analyze_live, judge_inputs, live_report
 from repro_kernel.analysis.model import KINDS, SEVERITIES, Cell, Context, Flag, Report
 from repro_kernel.analysis.offline import analyze_notebook
 from repro_kernel.analysis.sessions import build_executions, map_executions
 
 __all__ = ["KINDS", "SEVERITIES", "Cell", "Context", "Flag", "Report", "analyze", "analyze_live", "analyze_notebook",
-           "build_executions", "live_report", "map_executions"]
+           "build_executions", "judge_inputs", "live_report", "map_executions"]

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from repro_kernel.analysis.engine import analyze, resolve_more
 from repro_kernel.analysis.model import Context, Execution, Report, Write
 from repro_kernel.analysis.rules.environment import previous_environment
+from repro_kernel.analysis.rules.files import Preservation, project_root
 from repro_kernel.analysis.sessions import _execution, _page_from_records, cells_from_dicts, map_executions
 
 _live_cache: dict[str, Any] = {}
@@ -95,3 +96,29 @@ class _LiveState:
         state.count = len(records)
         state.last = records[-1] if records else None
         return state
+
+
+def judge_inputs(recorder: Any, inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The engine's verdict on each data input the sidebar lists: ``changed`` (the file now differs from
+    what the session read) and ``preserved`` / ``kept_in`` (snapshot, git, git-lfs, dvc or None), decided by
+    the same :class:`~repro_kernel.analysis.rules.files.Preservation` the ``unsnapshotted-data`` flag uses, so
+    the sidebar never offers a snapshot of a file that ``check`` considers kept."""
+    if not inputs:
+        return inputs
+    journal = getattr(recorder, "journal", None)
+    try:
+        snapshots = journal.snapshot_hashes() if journal is not None else set()
+    except Exception:
+        snapshots = set()
+    context = Context(environment=getattr(recorder, "environment", None) or {},
+                      notebook_dir=Path(getattr(recorder, "notebook_dir", None) or Path.cwd()))
+    preservation = Preservation.for_root(project_root(context))
+    facts = recorder.file_cache.facts
+    judged = []
+    for item in inputs:
+        path, digest = item.get("abspath") or item.get("path"), item.get("hash")
+        current = facts(path) if path else None
+        kept_in = preservation.where(path, digest, snapshots, facts) if path and digest else None
+        judged.append({**item, "changed": current is not None and current.hash != digest,
+                       "preserved": kept_in is not None, "kept_in": kept_in})
+    return judged

@@ -24,6 +24,8 @@ Analyze = Callable[[Recorder, Optional[list[dict[str, Any]]]], dict[str, Any]]
 """The live analysis: ``(recorder, cells) -> {"flags": [...], "cells": {id: [kinds]}}``."""
 Export = Callable[..., Path]
 """Writes an export: ``(notebook_path, mode=..., force=True) -> export folder``."""
+JudgeInputs = Callable[[Recorder, list[dict[str, Any]]], list[dict[str, Any]]]
+"""The engine's verdict on the status's data inputs: adds ``changed``, ``preserved`` and ``kept_in``."""
 
 
 class _FlagsWorker:
@@ -73,19 +75,21 @@ class ReproComm:
 
     PUSHED_TIMELINE = 10  # timeline entries in the status pushed after each cell (each also comes as `record`)
 
-    def __init__(self, recorder: Recorder, analyze: Analyze, export: Export) -> None:
-        """``analyze`` and ``export`` come from the layers above the kernel (wired in ``repro_kernel/__init__``),
-        so the kernel layer never imports the engine."""
+    def __init__(self, recorder: Recorder, analyze: Analyze, export: Export, judge_inputs: JudgeInputs) -> None:
+        """``analyze``, ``export`` and ``judge_inputs`` come from the layers above the kernel (wired in
+        ``repro_kernel/__init__``), so the kernel layer never imports the engine, and every verdict the sidebar
+        shows (flags, whether an input is preserved or changed) is the engine's."""
         self.recorder = recorder
         self.analyze = analyze
         self.export = export
+        self.judge_inputs = judge_inputs
         self.comms: dict[str, Any] = {}
         self.cells: Optional[list[dict[str, Any]]] = None
         self.flags_worker = _FlagsWorker(self._push_flags)
         self._analysis_lock = threading.Lock()
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "hello": self._hello,
-            "status": lambda msg: {"status": self.recorder.status()},
+            "status": lambda msg: {"status": self._status()},
             "start": self._start,
             "stop": self._stop,
             "notebook": self._notebook,
@@ -163,15 +167,15 @@ class ReproComm:
         notebook = data.get("notebook")
         if isinstance(notebook, str) and notebook:
             self.recorder.set_notebook(notebook)
-        return {"version": PROTOCOL_VERSION, "status": self.recorder.status()}
+        return {"version": PROTOCOL_VERSION, "status": self._status()}
 
     def _start(self, data: dict[str, Any]) -> dict[str, Any]:
         messages = self.recorder.start(data.get("notebook"))
-        return {"status": self.recorder.status(), "messages": messages}
+        return {"status": self._status(), "messages": messages}
 
     def _stop(self, data: dict[str, Any]) -> dict[str, Any]:
         message = self.recorder.stop()
-        return {"status": self.recorder.status(), "messages": [message]}
+        return {"status": self._status(), "messages": [message]}
 
     def _notebook(self, data: dict[str, Any]) -> dict[str, Any]:
         cells = data.get("cells")
@@ -185,7 +189,7 @@ class ReproComm:
         if not isinstance(paths, list) or not paths:
             raise ValueError("`snapshot` needs `paths`: a non-empty list of file paths")
         snapshots = self.recorder.snapshot([str(p) for p in paths])
-        self._push("status", {"status": self.recorder.status()})
+        self._push("status", {"status": self._status()})
         return {"snapshots": snapshots}
 
     def _notebook_path(self, data: dict[str, Any]) -> Path:
@@ -204,6 +208,19 @@ class ReproComm:
         """The flags come as a `flags` push right after this reply (computed off the kernel's main path)."""
         self.flags_worker.request(delay=0.0)
         return {}
+
+    def _status(self, **kwargs: Any) -> dict[str, Any]:
+        return self._judged(self.recorder.status(**kwargs))
+
+    def _judged(self, status: dict[str, Any]) -> dict[str, Any]:
+        inputs = status.get("inputs")
+        if not inputs:
+            return status
+        try:
+            return {**status, "inputs": self.judge_inputs(self.recorder, inputs)}
+        except Exception as exc:  # the sidebar then shows the inputs without a verdict, not nothing
+            self.recorder.report_fault("judging inputs", exc)
+            return status
 
     # -- pushes -----------------------------------------------------------------------------------
 
@@ -236,10 +253,10 @@ class ReproComm:
             # the journal; the full timeline comes with `hello`, `start` and `status` replies).
             recorder = self.recorder
             self._push("record", {"entry": recorder.timeline_entry(-1), "executions": len(recorder.records)})
-            self._push("status", {"status": recorder.status(timeline_limit=self.PUSHED_TIMELINE)})
+            self._push("status", {"status": self._status(timeline_limit=self.PUSHED_TIMELINE)})
             self.flags_worker.request()
         elif kind == "status":
-            self._push("status", {"status": payload})
+            self._push("status", {"status": self._judged(payload)})
             self.flags_worker.request()
 
     # -- verify runs in a thread so the kernel stays responsive ------------------------------------

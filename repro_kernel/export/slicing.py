@@ -16,58 +16,47 @@ dependency: the replay restores it before every kept step.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Optional
 
-from repro_kernel.core.dataflow import analyze_code
+from repro_kernel.core.dataflow import TRANSPARENT_CELL_MAGICS, CodeFacts, analyze_code, cell_magic
 from repro_kernel.core.names import IPYTHON_NAMES
 
-# Magics whose effect outlives the cell and cannot be seen as a name.
-STATEFUL_MAGICS = frozenset(
-    {
-        "matplotlib", "pylab", "config", "cd", "env", "run", "load", "load_ext", "reload_ext",
-        "autoreload", "aimport", "pip", "conda", "sx", "system", "alias", "precision", "store",
-        "sql", "writefile", "bash", "sh", "script", "capture",
-    }
-)
-# Cell magics that run their body as ordinary Python in the user's namespace.
-TRANSPARENT_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun"})
-# Calls that change process-wide state: kept whatever names they touch.
-GLOBAL_STATE = re.compile(
-    r"set_option|set_printoptions|seterr|style\.use|rcParams|rc\(|filterwarnings|simplefilter|chdir|"
-    r"sys\.path|os\.environ|putenv|setlocale|set_theme|sns\.set|set_config|torch\.use_deterministic|"
-    r"register_|sys\.setrecursionlimit|np\.seterr"
-)
+
+def _recorded(record: dict[str, Any], key: str, facts: CodeFacts, transparent: bool) -> set[str]:
+    """A record-view name set (``defined``, ``used`` ...), widened by the body of a ``%%time``-like cell magic."""
+    names = set(record.get(key) or ())
+    if transparent:
+        names |= set(getattr(facts, key))
+    return names
 
 
-@dataclass
-class Facts:
-    """Def/use of one execution, completed where the recorder's facts are thin (cell magics)."""
+class _Execution:
+    """One record as the slice sees it: the record's names and files with the code's facts
+    (:class:`~repro_kernel.core.dataflow.CodeFacts`: the one facts type) beside them."""
 
-    defined: set[str] = field(default_factory=set)
-    used: set[str] = field(default_factory=set)
-    mutated: set[str] = field(default_factory=set)
-    deleted: set[str] = field(default_factory=set)
-    reads: set[str] = field(default_factory=set)
-    writes: set[str] = field(default_factory=set)
-    stateful: bool = False
-    defines_callable: bool = False
-    # Names only a function body binds (``global x`` inside a ``def``): the cell itself does not bind them.
-    lazy_only: set[str] = field(default_factory=set)
-    # Per function or class the cell defines: the globals its body reads / writes when it is called.
-    lazy_used: dict[str, set[str]] = field(default_factory=dict)
-    lazy_defined: dict[str, set[str]] = field(default_factory=dict)
-    # What the bodies of the callables the cell defines write, for those the same cell seems to call.
-    own_call_writes: dict[str, str] = field(default_factory=dict)
-    failed: bool = False  # the execution raised: its assignments may not have happened
-    changed: Optional[set[str]] = None  # the bindings the recorder saw really change (None: unknown)
+    __slots__ = ("facts", "defined", "used", "mutated", "deleted", "reads", "writes", "failed", "changed", "lazy_used")
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        code = record.get("code") or ""
+        self.facts = facts = analyze_code(code)
+        transparent = cell_magic(code) in TRANSPARENT_CELL_MAGICS
+        self.defined = _recorded(record, "defined", facts, transparent)
+        self.used = _recorded(record, "used", facts, transparent) - IPYTHON_NAMES
+        self.mutated = _recorded(record, "mutated", facts, transparent)
+        self.deleted = _recorded(record, "deleted", facts, transparent)
+        self.reads = {f["path"] for f in record.get("files_read") or () if f.get("path")}
+        self.writes = {f["path"] for f in record.get("files_written") or () if f.get("path")}
+        self.failed = record.get("status") == "error"  # its assignments may not have happened
+        changed = record.get("namespace_changed")  # the bindings the recorder saw really change
+        self.changed: Optional[set[str]] = set(changed) if isinstance(changed, list) else None
+        self.lazy_used = {owner: set(names) - IPYTHON_NAMES for owner, names in facts.lazy_used.items()}
 
     def binds(self) -> set[str]:
         """Names the cell itself (not a function body it defines) may bind."""
-        return self.defined - self.lazy_only
+        return self.defined - self.facts.lazy_only
 
     def kills(self) -> set[str]:
         """Names whose earlier value this execution certainly replaced."""
@@ -77,59 +66,6 @@ class Facts:
         if self.changed is not None:
             killed &= self.changed
         return killed
-
-
-def _cell_magic(code: str) -> str | None:
-    first = code.lstrip().split("\n", 1)[0]
-    if first.startswith("%%"):
-        return first[2:].split()[0] if first[2:].split() else ""
-    return None
-
-
-def facts_of(record: dict[str, Any]) -> Facts:
-    """Def/use facts of one CellRecord."""
-    code = record.get("code") or ""
-    facts = Facts(
-        defined=set(record.get("defined") or ()),
-        used=set(record.get("used") or ()),
-        mutated=set(record.get("mutated") or ()),
-        deleted=set(record.get("deleted") or ()),
-        reads={f["path"] for f in record.get("files_read") or () if f.get("path")},
-        writes={f["path"] for f in record.get("files_written") or () if f.get("path")},
-    )
-    static = analyze_code(code)
-    magic = _cell_magic(code)
-    if magic is not None:
-        if magic in TRANSPARENT_CELL_MAGICS:
-            body = analyze_code(code.split("\n", 1)[1] if "\n" in code else "")
-            facts.defined |= set(body.defined)
-            facts.used |= set(body.used)
-            facts.mutated |= set(body.mutated)
-            facts.deleted |= set(body.deleted)
-            static = body
-        else:
-            facts.stateful = True
-    if static.syntax_error or static.star_imports:
-        facts.stateful = True
-    if any(m in STATEFUL_MAGICS for m in static.magics):
-        facts.stateful = True
-    if GLOBAL_STATE.search(code):
-        facts.stateful = True
-    facts.defines_callable = bool(re.search(r"^\s*(async\s+def|def|class)\s", code, re.M)) or "lambda" in code
-    facts.lazy_only = set(static.defined) - set(static.eager_defined)
-    facts.lazy_used = {owner: set(names) - IPYTHON_NAMES for owner, names in static.lazy_used.items()}
-    facts.lazy_defined = {owner: set(names) for owner, names in static.lazy_defined.items()}
-    for owner, names in facts.lazy_defined.items():
-        # `def add(x): ...` then `add(1)` in one cell: the name appears beyond its definition (a guess that
-        # errs towards keeping the cell).
-        if len(re.findall(rf"(?<![\w.]){re.escape(owner)}\b", code)) > 1:
-            for name in names:
-                facts.own_call_writes.setdefault(name, owner)
-    facts.failed = record.get("status") == "error"
-    changed = record.get("namespace_changed")
-    facts.changed = set(changed) if isinstance(changed, list) else None
-    facts.used -= IPYTHON_NAMES
-    return facts
 
 
 @dataclass
@@ -143,11 +79,11 @@ class Slice:
 
 def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Slice:
     """Positions of ``records`` (in run order) needed to reproduce the executions at ``targets``."""
-    facts = [facts_of(r) for r in records]
+    facts = [_Execution(r) for r in records]
     target_set = set(targets)
     # Names a function or class body uses, by the position that defined it: a call needs them at call time.
     closure_uses: dict[int, set[str]] = {
-        i: f.used for i, f in enumerate(facts) if f.defines_callable
+        i: f.used for i, f in enumerate(facts) if f.facts.defines_callable
     }
     definers: dict[str, list[int]] = {}  # name -> positions that bind it, in run order
     for i, f in enumerate(facts):
@@ -178,7 +114,7 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
             if j is None:
                 continue
             body_uses = closure_uses.get(j, set()) | facts[j].lazy_used.get(name, set())
-            for written in facts[j].lazy_defined.get(name, ()):
+            for written in facts[j].facts.lazy_defined.get(name, ()):
                 writes.setdefault(written, name)
             needs |= body_uses
             stack.extend(body_uses - seen)
@@ -192,7 +128,7 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
         f = facts[i]
         uses = f.used | f.mutated
         needs, call_writes = call_effects(uses, i)
-        for name, owner in f.own_call_writes.items():
+        for name, owner in f.facts.own_call_writes.items():
             call_writes.setdefault(name, owner)
         reason = None
         direct = (f.binds() | f.mutated) & live
@@ -207,7 +143,7 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
             reason = "deletes " + ", ".join(sorted(f.deleted & live)[:5])
         elif f.writes & live_files:
             reason = "writes a file a later step reads"
-        elif f.stateful:
+        elif f.facts.stateful:
             reason = "changes global state (magic, options, working directory)"
         if reason is None:
             continue

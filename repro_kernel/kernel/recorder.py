@@ -4,6 +4,10 @@ Hot path: ``pre_run_cell`` notes the time, the code and the random-state fingerp
 hook on; ``post_run_cell`` switches it off and does the rest (hash files read, diff random states and imported
 modules, read names from the cached AST, commit one journal transaction, notify listeners). Any fault in here
 is caught, reported once, and never reaches the user's cell.
+
+Beside it: ``views`` (what the sidebar and ``%repro status`` read, mixed into :class:`Recorder`), ``cell_state``
+(what the hooks carry: the cell now running and the book of random states) and ``notebook_path`` (which
+notebook the kernel serves, and where it is).
 """
 
 from __future__ import annotations
@@ -13,97 +17,33 @@ import os
 import sys
 import time
 import uuid
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+import blake3
 from traitlets import Bool, Int, List, Unicode
 from traitlets.config import Configurable
 
-from repro_kernel.core.dataflow import analyze_code
+from repro_kernel.core.dataflow import CodeFacts, analyze_code
 from repro_kernel.core.environment import STANDARD_MODULES, capture_environment, distribution_of, kernel_distributions
 from repro_kernel.core.hashing import FileHashCache, hash_text, output_hash
 from repro_kernel.core.journal import JOURNAL_DIRNAME, Journal
 from repro_kernel.core.records import CellRecord, FileAccess
 from repro_kernel.core.redact import redact_code, redact_url
 from repro_kernel.kernel import audit, randomness
+from repro_kernel.kernel.cell_state import PendingCell, RandomBook
+from repro_kernel.kernel.notebook_path import locate_notebook, notebook_from_environment
+from repro_kernel.kernel.views import RecorderViews
 
 log = logging.getLogger("repro_kernel")
 
 Listener = Callable[[str, dict[str, Any]], None]
 
 
-@dataclass
-class _Pending:
-    """What ``pre_run_cell`` noted about the cell now running."""
-
-    code: str
-    cell_id: Optional[str]
-    started_at: float
-    perf_start: float
-    rng: dict[str, tuple[Any, str]]
-    module_count: int
-    display_hash: Any = None
-    displays: int = 0
-    generators: list[dict[str, Any]] = field(default_factory=list)
-    rng_marks: Optional[dict[str, Any]] = None
-    bindings: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _RandomBook:
-    """Per source: whether it was ever seeded in this session, and the last state stored."""
-
-    seeded: dict[str, bool] = field(default_factory=dict)
-    stored_fp: dict[str, str] = field(default_factory=dict)
-    stored_ref: dict[str, str] = field(default_factory=dict)
-
-
-def notebook_from_environment(shell: Any) -> Optional[str]:
-    """The notebook path the frontend told the kernel about, if any: jupyter_server's `JPY_SESSION_NAME`,
-    IPython's `__session__`, VS Code's `__vsc_ipynb_file__`."""
-    user_ns = shell.user_ns
-    for candidate in (os.environ.get("JPY_SESSION_NAME"), user_ns.get("__session__"),
-                      user_ns.get("__vsc_ipynb_file__")):
-        if isinstance(candidate, str) and candidate.endswith(".ipynb"):
-            return candidate
-    return None
-
-
-@lru_cache(maxsize=1024)
-def _imports_only(code: str) -> bool:
-    """True when the cell does nothing but import (IPython magics such as %matplotlib allowed)."""
-    import ast
-
-    from repro_kernel.core.dataflow import to_python
-
-    try:
-        body = ast.parse(to_python(code)).body
-    except SyntaxError:
-        return False
-    has_import = False
-    for node in body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            has_import = True
-        elif not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                  and getattr(node.value.func, "attr", "") in ("run_line_magic", "run_cell_magic")):
-            return False
-    return has_import
-
-
-def _numpy_drawn_since_seeding(state: Any) -> bool:
-    """NumPy's global MT19937 sits at position 623 with no cached Gaussian right after importing NumPy
-    seeds it from OS entropy (NumPy 1.26 and 2.x alike); anything else means a draw happened since."""
-    try:
-        return int(state["state"]["pos"]) != 623 or bool(state["has_gauss"])
-    except (KeyError, TypeError, ValueError):
-        return False
-
-
-class Recorder(Configurable):
-    """Records every executed cell of one IPython shell into the `.repro/` journal."""
+class Recorder(RecorderViews, Configurable):
+    """Records every executed cell of one IPython shell into the `.repro/` journal (views: :class:`RecorderViews`)."""
 
     autostart = Bool(
         False, help="Start recording as soon as the extension loads (used by the repro kernelspec)."
@@ -136,16 +76,15 @@ class Recorder(Configurable):
         self.listeners: list[Listener] = []
         self.file_cache = FileHashCache()
         self.faults: list[str] = []
-        self._pending: Optional[_Pending] = None
+        self._pending: Optional[PendingCell] = None
         self._seq = 0
-        self._random = _RandomBook()
+        self._random = RandomBook()
         self._known_modules: set[str] = set()
         self._attributed_modules: set[str] = set()
         self._ignore_dirs: tuple[str, ...] = ()
         self._seen_names: set[str] = set()
         self._kernel_dists: Optional[frozenset[str]] = None
         self._rng_tap = randomness.DefaultRngTap()
-        self._rng_last: Optional[tuple[dict[str, tuple[Any, str]], dict[str, Any]]] = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
@@ -154,22 +93,7 @@ class Recorder(Configurable):
         if self.recording:
             return ["jupyter-repro is already recording this kernel (`%repro status` shows what)."]
         messages: list[str] = []
-        notebook = notebook or notebook_from_environment(self.shell)
-        if notebook:
-            path = Path(notebook)
-            if not path.is_absolute():
-                candidate = Path.cwd() / path
-                here = Path.cwd() / path.name
-                if not candidate.is_file() and (here.is_file() or not candidate.parent.is_dir()):
-                    # A path from the server's root (older jupyter_server) while the kernel runs in the
-                    # notebook's own folder: the name is what locates it.
-                    candidate = here
-                path = candidate
-            self.notebook_dir = path.parent
-            self.notebook = path.name
-        else:
-            self.notebook_dir = Path.cwd()
-            self.notebook = None
+        self.notebook_dir, self.notebook = locate_notebook(notebook or notebook_from_environment(self.shell))
         if self.journal_dir:
             journal, warning = Journal(Path(self.journal_dir)), None
         else:
@@ -193,8 +117,7 @@ class Recorder(Configurable):
         self._inputs = {}
         self._written = set()
         self._seq = 0
-        self._random = _RandomBook()
-        self._rng_last = None
+        self._random = RandomBook()
         self._known_modules = {name.partition(".")[0] for name in list(sys.modules)}
         self._attributed_modules = set()
         self._seen_names = set(self.shell.user_ns)
@@ -251,8 +174,8 @@ class Recorder(Configurable):
             self._pending = None
             return
         try:
-            rng, rng_marks = self._rng_before()
-            self._pending = _Pending(
+            rng, rng_marks = self._random.before_cell()
+            self._pending = PendingCell(
                 code=info.raw_cell or "",
                 cell_id=getattr(info, "cell_id", None),
                 started_at=time.time(),
@@ -270,23 +193,11 @@ class Recorder(Configurable):
             self._pending = None
             self.report_fault("pre_run_cell", exc)
 
-    def _rng_before(self) -> tuple[dict[str, tuple[Any, str]], dict[str, Any]]:
-        """Random states before the cell (those read after the last cell, unless anything moved since)
-        and their cheap marks."""
-        marks = randomness.marks()
-        if self._rng_last is not None:
-            states, last_marks = self._rng_last
-            if randomness.same_marks(marks, last_marks):
-                return states, marks
-        return randomness.capture(), marks
-
     _MISSING = object()
 
     def _note_bindings(self, code: str) -> dict[str, Any]:
         """What the names this cell will bind are bound to now: a weak reference where the object takes
         one (so a big array or frame is never kept alive by us), else its id and type."""
-        import weakref
-
         noted: dict[str, Any] = {}
         user_ns = self.shell.user_ns
         for name in analyze_code(code).defined:
@@ -297,9 +208,7 @@ class Recorder(Configurable):
                 noted[name] = (id(value), type(value))
         return noted
 
-    def _changed_bindings(self, pending: _Pending) -> list[str]:
-        import weakref
-
+    def _changed_bindings(self, pending: PendingCell) -> list[str]:
         user_ns = self.shell.user_ns
         changed = []
         for name, before in pending.bindings.items():
@@ -334,7 +243,7 @@ class Recorder(Configurable):
     # -- building the record -------------------------------------------------------------------------
 
     def _build_record(
-        self, pending: _Pending, result: Any, events: list[tuple[Any, ...]], duration: float
+        self, pending: PendingCell, result: Any, events: list[tuple[Any, ...]], duration: float
     ) -> dict[str, Any]:
         self._seq += 1
         assert self.session_id is not None
@@ -375,7 +284,7 @@ class Recorder(Configurable):
         record.recorder_errors = errors
         return record.to_dict()
 
-    def _new_modules(self, pending: _Pending, facts: Any) -> list[dict[str, Any]]:
+    def _new_modules(self, pending: PendingCell, facts: CodeFacts) -> list[dict[str, Any]]:
         """Modules this cell brought in: new in ``sys.modules``, or imported by name for the first time
         although the kernel had them loaded already (``import psutil``, ``from jinja2 import Template``)."""
         explicit = [n for n in facts.imported_modules
@@ -435,84 +344,15 @@ class Recorder(Configurable):
         except ValueError:
             return None
 
-    def _random_facts(self, pending: _Pending, facts: Any) -> dict[str, Any]:
-        book = self._random
-        for _call, source, _value in facts.seeds:
-            for seeded in (randomness.SOURCES if source in ("all", None) else (source,)):
-                book.seeded[seeded] = True
-        marks_after = randomness.marks()
-        if randomness.same_marks(marks_after, pending.rng_marks) and set(pending.rng) == set(marks_after):
-            after = pending.rng  # nothing drew: skip reading the full states again
-        else:
-            after = randomness.capture()
-        self._rng_last = (after, marks_after)
-        sources: dict[str, Any] = {}
-        unseeded = False
-        for source, (state, fp) in pending.rng.items():
-            ref = book.stored_ref.get(source)
-            if book.stored_fp.get(source) != fp:
-                assert self.journal is not None
-                ref = self.journal.put_object(randomness.serialize(source, state))
-                book.stored_fp[source], book.stored_ref[source] = fp, ref
-            fp_after = after.get(source, (None, None))[1]
-            sources[source] = {"before": fp, "after": fp_after, "state_ref": ref}
-            if fp_after != fp and not book.seeded.get(source):
-                unseeded = True
-        for source, (state, fp) in after.items():
-            if source in sources:
-                continue
-            # Imported during this cell: "before" is the state it was seeded with at import, when known.
-            entry: dict[str, Any] = {"before": None, "after": fp, "state_ref": None}
-            initial = randomness.initial_state(source)
-            if initial is not None:
-                assert self.journal is not None
-                entry["before"] = initial[1]
-                entry["state_ref"] = self.journal.put_object(randomness.serialize(source, initial[0]))
-                book.stored_fp[source], book.stored_ref[source] = initial[1], entry["state_ref"]
-                drawn = initial[1] != fp
-            else:
-                drawn = source == "numpy" and _numpy_drawn_since_seeding(state)
-            if drawn and not book.seeded.get(source):
-                unseeded = True
-            sources[source] = entry
-        # Generators in call order, as the default_rng tap saw them; then generators bound to names that
-        # the tap could not see (NumPy imported in this very cell, RandomState, random.Random).
-        generators = list(pending.generators)
-        tapped = {g["entropy"] for g in generators if g.get("entropy") is not None}
-        for name in facts.defined:
-            value = self.shell.user_ns.get(name)
-            described = randomness.generator_facts(value)
-            if described is None:
-                continue
-            entropy = described.get("entropy")
-            if entropy is not None and entropy in tapped:
-                for g in generators:
-                    if g.get("entropy") == entropy:
-                        g.setdefault("name", name)
-                continue
-            described["name"] = name
-            described["seeded"] = not any(
-                call.rsplit(".", 1)[-1] in ("default_rng", described["kind"].rsplit(".", 1)[-1])
-                for call in facts.unseeded_generators
-            )
-            generators.append(described)
-        if any(not g.get("seeded", True) for g in generators):
-            unseeded = True
-        if facts.unseeded_generators and not generators:
-            unseeded = True
-        if unseeded and _imports_only(pending.code):
-            # A library that draws while being imported (scikit-learn does) is not the notebook drawing.
-            unseeded = False
+    def _random_facts(self, pending: PendingCell, facts: CodeFacts) -> dict[str, Any]:
+        """The record's ``random`` part (see :meth:`RandomBook.cell_facts`); a NumPy imported by this cell
+        gets its ``default_rng`` tapped from the next cell on."""
+        found = self._random.cell_facts(pending, facts, self.journal, self.shell.user_ns)
         if "numpy.random" in sys.modules:
             self._rng_tap.install(self.shell.user_ns)
-        return {
-            "sources": sources,
-            "generators": generators,
-            "seeds": [{"call": c, "source": s, "value": v} for c, s, v in facts.seeds],
-            "unseeded_draw": unseeded,
-        }
+        return found
 
-    def _namespace_changes(self, record: CellRecord, facts: Any) -> None:
+    def _namespace_changes(self, record: CellRecord, facts: CodeFacts) -> None:
         """Star imports and %run define names the AST cannot see: take them from the namespace."""
         if not facts.star_imports and not any(m in ("run", "load") for m in facts.magics):
             return
@@ -542,8 +382,6 @@ class Recorder(Configurable):
         pending = self._pending
         if pending is not None:
             try:
-                import blake3
-
                 if pending.display_hash is None:
                     pending.display_hash = blake3.blake3()
                 data = msg.get("content", {}).get("data", {})
@@ -558,7 +396,7 @@ class Recorder(Configurable):
                 self.report_fault("display", exc)
         return msg
 
-    def _output_hash(self, pending: _Pending, result: Any) -> Optional[str]:
+    def _output_hash(self, pending: PendingCell, result: Any) -> Optional[str]:
         display = pending.display_hash.digest() if pending.display_hash is not None else None
         return output_hash(display, getattr(result, "result", None))
 
@@ -586,92 +424,5 @@ class Recorder(Configurable):
             except Exception as exc:
                 self.report_fault(f"listener {kind}", exc)
 
-    # -- views -----------------------------------------------------------------------------------------
 
-    TIMELINE_LIMIT = 500
-
-    def status(self, timeline_limit: Optional[int] = TIMELINE_LIMIT) -> dict[str, Any]:
-        """The status object of the comm protocol (docs/contracts.md).
-
-        Built from tables kept up to date as records arrive, so its cost does not grow with the session;
-        the timeline holds the latest ``timeline_limit`` executions (``executions`` counts them all).
-        """
-        git = self.environment.get("git") or None
-        timeline = self._timeline if timeline_limit is None else self._timeline[-timeline_limit:]
-        return {
-            "recording": self.recording,
-            "session_id": self.session_id,
-            "started_at": self.started_at,
-            "notebook": self.notebook,
-            "executions": len(self.records),
-            "kernel": {
-                "python": self.environment.get("python", {}).get("version"),
-                "ipython": self.environment.get("kernel", {}).get("ipython"),
-                "ipykernel": self.environment.get("kernel", {}).get("ipykernel"),
-            },
-            "environment_fingerprint": self.environment.get("fingerprint"),
-            "git": None
-            if not git or "commit" not in git
-            else {"commit": git.get("commit"), "branch": git.get("branch"), "dirty": bool(git.get("dirty"))},
-            "journal": str(self.journal.database_path) if self.journal else None,
-            "inputs": self.inputs(),
-            "timeline": list(timeline),
-            "faults": len(self.faults),
-        }
-
-    def timeline_entry(self, index: int) -> dict[str, Any]:
-        return dict(self._timeline[index])
-
-    def _index(self, record: dict[str, Any]) -> None:
-        """Keep the timeline and the table of inputs current, one record at a time."""
-        random = record["random"]
-        self._timeline.append(
-            {
-                "seq": record["seq"],
-                "cell_id": record["cell_id"],
-                "execution_count": record["execution_count"],
-                "duration_s": record["duration_s"],
-                "status": record["status"],
-                "random": any(s["before"] != s["after"] for s in random.get("sources", {}).values())
-                or bool(random.get("generators")),
-                "data": bool(record["files_read"]),
-            }
-        )
-        for f in record["files_read"]:
-            if f["path"] not in self._inputs and f["path"] not in self._written:
-                self._inputs[f["path"]] = {
-                    "path": f["rel"] or f["path"],
-                    "abspath": f["path"],
-                    "hash": f["hash"],
-                    "size": f["size"],
-                }
-        # A file this session wrote is its own output, not an input, when it is read later.
-        self._written.update(f["path"] for f in record["files_written"])
-
-    def inputs(self) -> list[dict[str, Any]]:
-        """Files read this session with the hash first seen, whether preserved and whether changed since."""
-        snapshots = self.journal.snapshot_hashes() if self.journal and self._inputs else set()
-        found = []
-        for item in self._inputs.values():
-            current = self.file_cache.facts(item["abspath"])
-            found.append({**item, "changed": current.hash != item["hash"], "preserved": item["hash"] in snapshots})
-        return found
-
-    def snapshot(self, paths: list[str]) -> list[dict[str, Any]]:
-        """Copy files into the journal's content-addressed store."""
-        if self.journal is None:
-            raise RuntimeError("not recording")
-        done = []
-        for raw in paths:
-            path = Path(raw).expanduser()
-            if not path.is_absolute():
-                path = Path.cwd() / path
-            facts = self.file_cache.facts(str(path))
-            if facts.hash is None:
-                raise FileNotFoundError(f"cannot snapshot {raw}: {facts.error or 'not a file'}")
-            self.journal.snapshot_file(path, facts.hash)
-            done.append({"path": str(path), "hash": facts.hash, "size": facts.size})
-        return done
-
-
-__all__ = ["Recorder", "JOURNAL_DIRNAME"]
+__all__ = ["Recorder", "JOURNAL_DIRNAME", "notebook_from_environment"]

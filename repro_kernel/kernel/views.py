@@ -1,0 +1,112 @@
+"""The views the sidebar and ``%repro status`` read from the recorder: status, timeline, inputs, snapshots.
+
+:class:`RecorderViews` is mixed into :class:`~repro_kernel.kernel.recorder.Recorder`. The hot path calls
+``_index`` once per record to keep the timeline and the table of inputs current, so that building a view never
+walks the whole session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from repro_kernel.core.hashing import FileHashCache
+from repro_kernel.core.journal import Journal
+
+
+class RecorderViews:
+    """The read side of the recorder; the attributes below are the recorder's own, set by ``Recorder``."""
+
+    recording: bool
+    session_id: Optional[str]
+    started_at: Optional[float]
+    notebook: Optional[str]
+    journal: Optional[Journal]
+    environment: dict[str, Any]
+    records: list[dict[str, Any]]
+    faults: list[str]
+    file_cache: FileHashCache
+    _timeline: list[dict[str, Any]]
+    _inputs: dict[str, dict[str, Any]]
+    _written: set[str]
+
+    TIMELINE_LIMIT = 500
+
+    def status(self, timeline_limit: Optional[int] = TIMELINE_LIMIT) -> dict[str, Any]:
+        """The status object of the comm protocol (docs/contracts.md).
+
+        Built from tables kept up to date as records arrive, so its cost does not grow with the session;
+        the timeline holds the latest ``timeline_limit`` executions (``executions`` counts them all).
+        """
+        git = self.environment.get("git") or None
+        timeline = self._timeline if timeline_limit is None else self._timeline[-timeline_limit:]
+        return {
+            "recording": self.recording,
+            "session_id": self.session_id,
+            "started_at": self.started_at,
+            "notebook": self.notebook,
+            "executions": len(self.records),
+            "kernel": {
+                "python": self.environment.get("python", {}).get("version"),
+                "ipython": self.environment.get("kernel", {}).get("ipython"),
+                "ipykernel": self.environment.get("kernel", {}).get("ipykernel"),
+            },
+            "environment_fingerprint": self.environment.get("fingerprint"),
+            "git": None
+            if not git or "commit" not in git
+            else {"commit": git.get("commit"), "branch": git.get("branch"), "dirty": bool(git.get("dirty"))},
+            "journal": str(self.journal.database_path) if self.journal else None,
+            "inputs": self.inputs(),
+            "timeline": list(timeline),
+            "faults": len(self.faults),
+        }
+
+    def timeline_entry(self, index: int) -> dict[str, Any]:
+        return dict(self._timeline[index])
+
+    def _index(self, record: dict[str, Any]) -> None:
+        """Keep the timeline and the table of inputs current, one record at a time."""
+        random = record["random"]
+        self._timeline.append(
+            {
+                "seq": record["seq"],
+                "cell_id": record["cell_id"],
+                "execution_count": record["execution_count"],
+                "duration_s": record["duration_s"],
+                "status": record["status"],
+                "random": any(s["before"] != s["after"] for s in random.get("sources", {}).values())
+                or bool(random.get("generators")),
+                "data": bool(record["files_read"]),
+            }
+        )
+        for f in record["files_read"]:
+            if f["path"] not in self._inputs and f["path"] not in self._written:
+                self._inputs[f["path"]] = {
+                    "path": f["rel"] or f["path"],
+                    "abspath": f["path"],
+                    "hash": f["hash"],
+                    "size": f["size"],
+                }
+        # A file this session wrote is its own output, not an input, when it is read later.
+        self._written.update(f["path"] for f in record["files_written"])
+
+    def inputs(self) -> list[dict[str, Any]]:
+        """Files read this session, each with the hash first seen. Whether one is preserved or has changed
+        since is the engine's verdict (``analysis.judge_inputs``, added by the comm), not the recorder's."""
+        return [dict(item) for item in self._inputs.values()]
+
+    def snapshot(self, paths: list[str]) -> list[dict[str, Any]]:
+        """Copy files into the journal's content-addressed store."""
+        if self.journal is None:
+            raise RuntimeError("not recording")
+        done = []
+        for raw in paths:
+            path = Path(raw).expanduser()
+            if not path.is_absolute():
+                path = Path.cwd() / path
+            facts = self.file_cache.facts(str(path))
+            if facts.hash is None:
+                raise FileNotFoundError(f"cannot snapshot {raw}: {facts.error or 'not a file'}")
+            self.journal.snapshot_file(path, facts.hash)
+            done.append({"path": str(path), "hash": facts.hash, "size": facts.size})
+        return done

@@ -19,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Optional
 
+from repro_kernel.core.gitsafe import GitFailed, SafeGit
 from repro_kernel.core.redact import filter_environment, redact_url
 
 
@@ -150,41 +151,47 @@ def gpus() -> list[dict[str, Any]]:
 
 
 def git_state(path: Path) -> Optional[dict[str, Any]]:
-    """Commit, branch, remote and dirty files of the git repository holding ``path``, or None."""
+    """Commit, branch, remote and dirty files of the git repository holding ``path``, or None.
+
+    Every git command goes through :class:`~repro_kernel.core.gitsafe.SafeGit`, so nothing the repository
+    configures (fsmonitor, filters, diff drivers, hooks) runs. Files under a filter driver are therefore
+    compared as they are on disk, and a submodule counts as dirty only when its checked-out commit changed.
+    """
     try:
-        import git
-    except ImportError:
+        repo = SafeGit.open(path)
+    except Exception as exc:  # a repository git refuses is recorded as such, never raised into the cell
+        return {"root": None, "error": _failure(exc)}
+    if repo is None:
         return None
+    state: dict[str, Any] = {"root": str(repo.root)}
     try:
-        repo = git.Repo(path, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, OSError):
-        return None
-    except Exception:  # git missing on PATH and friends
-        return None
-    try:
-        state: dict[str, Any] = {"root": repo.working_tree_dir}
-        try:
-            state["commit"] = repo.head.commit.hexsha
-        except ValueError:  # a repository with no commit yet
-            state["commit"] = None
-        state["branch"] = None if repo.head.is_detached else repo.active_branch.name
+        state["commit"] = repo.text("rev-parse", "--verify", "-q", "HEAD^{commit}", ok=(0, 1)) or None
+        ref = repo.text("symbolic-ref", "-q", "HEAD", ok=(0, 1))
+        state["branch"] = ref[len("refs/heads/"):] if ref.startswith("refs/heads/") else None
+        names = repo.text("remote").splitlines()
         remote = None
-        if repo.remotes:
-            origin = repo.remotes["origin"] if "origin" in repo.remotes else repo.remotes[0]
-            remote = redact_url(next(origin.urls, "") or "") or None
+        if names:
+            name = "origin" if "origin" in names else names[0]
+            urls = repo.text("remote", "get-url", "--all", name, ok=(0, 2)).splitlines()
+            remote = redact_url(urls[0] if urls else "") or None
         state["remote"] = remote
-        dirty = [item.a_path for item in repo.index.diff(None)]
+        state["untracked"] = len(_paths(repo.run("ls-files", "--others", "--exclude-standard", "-z")))
+        dirty = _paths(repo.diff("--name-only", "-z", "--no-renames"))
         if state["commit"]:
-            dirty += [item.a_path for item in repo.index.diff("HEAD")]
-        state["dirty"] = sorted(set(dirty))
-        state["untracked"] = len(repo.untracked_files)
-        diff = repo.git.diff("HEAD") if state["commit"] else ""
-        state["diff_hash"] = hashlib.sha256(diff.encode("utf-8", "surrogateescape")).hexdigest() if diff else None
+            dirty |= _paths(repo.diff("--cached", "--name-only", "-z", "--no-renames", "HEAD"))
+        state["dirty"] = sorted(dirty)
+        state["diff_hash"] = repo.diff_digest("HEAD") if state["commit"] else None
         return state
     except Exception as exc:  # a broken repository is recorded as such, never raised into the cell
-        return {"root": repo.working_tree_dir, "error": f"{type(exc).__name__}: {exc}"}
-    finally:
-        repo.close()
+        return {**state, "error": _failure(exc)}
+
+
+def _failure(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, GitFailed) else f"{type(exc).__name__}: {exc}"
+
+
+def _paths(output: bytes) -> set[str]:
+    return {p for p in output.decode("utf-8", "surrogateescape").split("\0") if p}
 
 
 def _version_of(dist: str) -> Optional[str]:

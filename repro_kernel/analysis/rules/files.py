@@ -12,6 +12,7 @@ from typing import Any, Optional
 from repro_kernel.analysis.model import Cell, Context, Execution, Flag
 from repro_kernel.analysis.rules.common import _cells_of, _labels
 from repro_kernel.core.dataflow import _WRITE_CALL, analyze_code
+from repro_kernel.core.gitsafe import GitFailed, SafeGit
 from repro_kernel.core.hashing import hash_bytes, hash_file
 from repro_kernel.runtime import file_digest
 
@@ -130,14 +131,17 @@ def absolute_static(executions: list[Execution], cells: list[Cell], by_id: dict[
 
 
 class Preservation:
-    """Where a file's exact content is kept: the .repro snapshot store, git (HEAD), or DVC."""
+    """Where a file's exact content is kept: the .repro snapshot store, git (HEAD), or DVC.
+
+    git is read through :class:`~repro_kernel.core.gitsafe.SafeGit`: no program the repository configures runs.
+    """
 
     _by_root: dict[str, "Preservation"] = {}
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: dict[tuple[str, str, str], Optional[str]] = {}
-        self._repos: dict[str, Any] = {}
+        self._repos: dict[str, Optional[SafeGit]] = {}  # by folder: its work tree, or None outside one
 
     @classmethod
     def for_root(cls, root: Path) -> "Preservation":
@@ -156,21 +160,23 @@ class Preservation:
         return self._cache[key]
 
     def _git(self, path: str, digest: str, head: Optional[str]) -> Optional[str]:
+        """"git" when the commit ``head`` holds ``path`` with content ``digest``; "git-lfs" when it holds an LFS
+        pointer to it. The blob is read raw (`git cat-file blob`: no smudge filter, no textconv)."""
         if head is None:
             return None
+        folder = str(Path(path).parent)
+        if folder not in self._repos:
+            try:
+                self._repos[folder] = SafeGit.open(Path(folder))
+            except GitFailed:
+                self._repos[folder] = None
+        repo = self._repos[folder]
+        if repo is None:
+            return None
         try:
-            import git
-
-            folder = str(Path(path).parent)
-            repo = self._repos.get(folder)
-            if repo is None:
-                repo = self._repos[folder] = git.Repo(folder, search_parent_directories=True)
-            if repo.working_tree_dir is None:  # a bare repository: no checked-out file to compare
-                return None
-            rel = Path(path).resolve().relative_to(Path(repo.working_tree_dir).resolve()).as_posix()
-            blob = repo.head.commit.tree / rel
-            data = blob.data_stream.read()
-        except Exception:
+            rel = Path(path).resolve().relative_to(repo.root.resolve()).as_posix()
+            data = repo.run("cat-file", "blob", f"{head}:{rel}")
+        except (GitFailed, ValueError, OSError):
             return None
         if hash_bytes(data) == digest:
             return "git"

@@ -226,21 +226,18 @@ def _match(session: dict[str, Any], records: list[dict[str, Any]], cells: list[C
     return SessionMatch(session, records, mapping, shown, (len(same_id), len(same_code), len(shown)))
 
 
-def choose_session(journal: Any, notebook: str, cells: list[Cell], wanted: Optional[str] = None) -> Optional[SessionMatch]:
-    """The session of ``notebook`` whose executions the saved ``cells`` show: the one model behind check,
-    export and verify.
+def rank_sessions(journal: Any, notebook: str, cells: list[Cell], wanted: Optional[str] = None) -> list[SessionMatch]:
+    """Every candidate session of ``notebook`` with how well it matches the saved ``cells``, oldest first.
 
-    ``wanted``: a session id or unique prefix (``--session``), chosen whatever it matches. Otherwise the
-    recorded sessions of this notebook (or, when none names it, the sessions that recorded no notebook but ran
-    cells with these ids) are ranked by how many saved cells show one of their executions with the same cell
-    id and code, then with the same code, then by execution count alone; a later session wins a tie. Sessions
-    that ran only jupyter-repro's own magics are never chosen. None when nothing was recorded.
+    ``wanted``: a session id or unique prefix (``--session``): only that one. Otherwise the recorded sessions
+    of this notebook or, when none names it, the sessions that recorded no notebook but ran cells with these
+    ids. Sessions that ran only jupyter-repro's own magics are left out.
     """
     if wanted:
         matches = [s for s in journal.sessions() if s["session_id"].startswith(wanted)]
         if len(matches) != 1:
             raise JournalError(f"{'no' if not matches else 'more than one'} session matches {wanted!r}",
-                               hint="list sessions with `jupyter repro check --format json` or give more of the id")
+                               hint=f"list them with `jupyter repro sessions {notebook}` or give more of the id")
         candidates = matches
     else:
         candidates = journal.sessions(notebook=notebook)
@@ -248,12 +245,24 @@ def choose_session(journal: Any, notebook: str, cells: list[Cell], wanted: Optio
             ids = {c.id for c in cells}
             candidates = [s for s in journal.sessions(notebook=None) if s["notebook"] is None and any(
                 r.get("cell_id") in ids for r in journal.executions(session_id=s["session_id"]))]
-    best: Optional[SessionMatch] = None
-    for session in candidates:  # oldest first: a later session wins a tie
+    ranked = []
+    for session in candidates:
         records = journal.executions(session_id=session["session_id"])
-        if not any(not _is_control(r.get("code") or "") for r in records):
-            continue
-        match = _match(session, records, cells)
+        if any(not _is_control(r.get("code") or "") for r in records):
+            ranked.append(_match(session, records, cells))
+    return ranked
+
+
+def choose_session(journal: Any, notebook: str, cells: list[Cell], wanted: Optional[str] = None) -> Optional[SessionMatch]:
+    """The session of ``notebook`` whose executions the saved ``cells`` show: the one model behind check,
+    export and verify.
+
+    Candidates (:func:`rank_sessions`) are ranked by how many saved cells show one of their executions with the
+    same cell id and code, then with the same code, then by execution count alone; a later session wins a tie.
+    None when nothing was recorded.
+    """
+    best: Optional[SessionMatch] = None
+    for match in rank_sessions(journal, notebook, cells, wanted):  # oldest first: a later session wins a tie
         if best is None or match.score >= best.score:
             best = match
     return best

@@ -7,13 +7,18 @@ code; nothing else is ever printed as a bare traceback for bad input.
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Generator
+from textwrap import dedent, indent
 from typing import Any
 
 from jupyter_core.application import JupyterApp
 
 from repro_kernel._version_info import version
 from repro_kernel.exceptions import ReproError
+
+EXIT_CODES = "0 reproducible / nothing found, 1 not reproducible / flags found, 2 bad input or usage"
 
 
 class ReproSubApp(JupyterApp):
@@ -22,6 +27,9 @@ class ReproSubApp(JupyterApp):
     version = version
     # Subcommands do not read or write Jupyter config files of their own.
     config_file_name = ""
+    # The usage line `--help` starts with (positional arguments in capitals) and what the exit codes mean.
+    usage = "jupyter repro SUBCOMMAND [options]"
+    exit_codes = EXIT_CODES
 
     def run(self) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -29,6 +37,12 @@ class ReproSubApp(JupyterApp):
     def start(self) -> None:
         try:
             code = self.run()
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `jupyter repro check nb.ipynb | head -3`: the reader left; say nothing more, exit as SIGPIPE would.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            self.exit(141)
         except ReproError as exc:
             print(f"{self._command}: error: {exc.one_line()}", file=sys.stderr)
             self.exit(exc.exit_code)
@@ -36,6 +50,32 @@ class ReproSubApp(JupyterApp):
             print("jupyter repro: interrupted", file=sys.stderr)
             self.exit(130)
         self.exit(code or 0)
+
+    # -- help: a usage line and the exit codes first, options without traitlets' preamble, examples aligned --
+
+    def emit_description(self) -> Generator[str, None, None]:
+        yield f"Usage: {self.usage}"
+        yield ""
+        yield from super().emit_description()
+        yield f"Exit codes: {self.exit_codes}."
+        yield ""
+
+    def emit_options_help(self) -> Generator[str, None, None]:
+        if not self.flags and not self.aliases:
+            return
+        yield "Options"
+        yield "======="
+        yield from self.emit_flag_help()
+        yield from self.emit_alias_help()
+        yield ""
+
+    def emit_examples(self) -> Generator[str, None, None]:
+        if self.examples:
+            yield "Examples"
+            yield "--------"
+            yield ""
+            yield indent(dedent(self.examples).strip("\n"), "    ")
+            yield ""
 
     @property
     def _command(self) -> str:

@@ -23,6 +23,7 @@ class CheckApp(ReproSubApp):
     """Report what would stop a notebook from reproducing."""
 
     name = "jupyter-repro-check"
+    usage = "jupyter repro check [options] NOTEBOOK.ipynb"
     description = __doc__
     examples = """
     jupyter repro check analysis.ipynb
@@ -34,7 +35,8 @@ class CheckApp(ReproSubApp):
     fail_on = Unicode(
         "warning", help="Exit 1 when a flag is at or above this severity: error, warning, info or none."
     ).tag(config=True)
-    session = Unicode("", help="Analyse this recorded session (id or unique prefix) instead of the latest.").tag(
+    session = Unicode("", help="Analyse this recorded session (id or unique prefix; see `jupyter repro sessions`) instead of "
+                        "the one the saved cells show.").tag(
         config=True
     )
     no_journal = Bool(False, help="Ignore the .repro journal and judge from the saved notebook alone.").tag(

@@ -17,6 +17,8 @@ class ExportApp(ReproSubApp):
     """Write a linear replay script, notebook, manifest and binder/ folder from a recorded session."""
 
     name = "jupyter-repro-export"
+    usage = "jupyter repro export [options] NOTEBOOK.ipynb"
+    exit_codes = "0 written, 2 bad input or usage (a notebook that cannot be read, a folder that is not an export)"
     description = __doc__
     examples = """
     jupyter repro export analysis.ipynb

@@ -22,6 +22,10 @@ SUBCOMMANDS = {
         "repro_kernel.cli.check:CheckApp",
         "Report what would stop a notebook from reproducing (for CI and pre-commit).",
     ),
+    "sessions": (
+        "repro_kernel.cli.sessions:SessionsApp",
+        "List a notebook's recorded sessions and how well each matches the saved file.",
+    ),
     "install-kernel": (
         "repro_kernel.cli.kernelspec:InstallKernelApp",
         "Install a kernelspec that records from the first cell with a fixed hash seed.",

@@ -17,6 +17,8 @@ class VerifyApp(ReproSubApp):
     """Replay an export in a fresh kernel and compare every step's outputs with the recorded ones."""
 
     name = "jupyter-repro-verify"
+    usage = "jupyter repro verify [options] EXPORT_DIR | NOTEBOOK.ipynb"
+    exit_codes = "0 every step reproduced, 1 some step differs or an input changed, 2 bad input or usage (tampered export, missing packages)"
     description = __doc__
     examples = """
     jupyter repro verify analysis.repro

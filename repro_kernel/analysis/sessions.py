@@ -196,6 +196,17 @@ class SessionMatch:
     def session_id(self) -> str:
         return str(self.session["session_id"])
 
+    @property
+    def bound(self) -> bool:
+        """Whether the session was recorded with its notebook's path (else it was matched by its cells)."""
+        return self.session.get("notebook") is not None
+
+    def binding_note(self, notebook: str) -> str:
+        same_id, same_code, _count = self.score
+        how = f"{same_id} cells by id and code" if same_id else f"{same_code} cells by code and execution count"
+        return (f"session {self.session_id[:8]} was recorded without the notebook's path (a runner such as "
+                f"nbclient, papermill or nbconvert --execute); it is matched to {notebook} by {how}")
+
 
 def shown_outputs(records: list[dict[str, Any]], mapping: list[Optional[str]], cells: list[Cell]) -> dict[int, str]:
     """Which execution produced what each saved cell shows: the record with the cell's execution count
@@ -242,9 +253,18 @@ def rank_sessions(journal: Any, notebook: str, cells: list[Cell], wanted: Option
     else:
         candidates = journal.sessions(notebook=notebook)
         if not candidates:
+            # Runners that do not tell the kernel its notebook (nbclient, papermill, nbconvert --execute):
+            # sessions recorded without a path, kept only where the file shows their work.
+            candidates = [s for s in journal.sessions(notebook=None) if s["notebook"] is None]
             ids = {c.id for c in cells}
-            candidates = [s for s in journal.sessions(notebook=None) if s["notebook"] is None and any(
-                r.get("cell_id") in ids for r in journal.executions(session_id=s["session_id"]))]
+            ranked = []
+            for session in candidates:
+                records = journal.executions(session_id=session["session_id"])
+                if any(not _is_control(r.get("code") or "") for r in records):
+                    match = _match(session, records, cells)
+                    if match.score[1] or any(r.get("cell_id") in ids for r in records):
+                        ranked.append(match)
+            return ranked
     ranked = []
     for session in candidates:
         records = journal.executions(session_id=session["session_id"])

@@ -49,6 +49,8 @@ def build_export(
         journal = None
     try:
         plan = plan_steps(notebook_path, nb, journal, mode, backward_slice, session_id=session)
+        if plan.unbound_session and journal is not None:
+            _bind(journal, plan.unbound_session, notebook_path.name, plan.notes)
         return _render(notebook_path, nb, journal, plan, bundle_data, output_dir.resolve())
     finally:
         if journal is not None:
@@ -57,3 +59,13 @@ def build_export(
 
 def default_output_dir(notebook_path: Path) -> Path:
     return notebook_path.with_name(notebook_path.stem + ".repro")
+
+
+def _bind(journal: Journal, session_id: str, notebook: str, notes: list[str]) -> None:
+    """Record that a session made without the notebook's path belongs to ``notebook``, so later checks and
+    exports find it by name; a journal that cannot be written (read-only clone) keeps the match for this run."""
+    try:
+        journal.set_session_notebook(session_id, notebook)
+        notes.append(f"bound session {session_id[:8]} to {notebook} in the journal")
+    except Exception as exc:  # the export does not depend on it
+        notes.append(f"session {session_id[:8]} could not be bound to {notebook} in the journal ({type(exc).__name__})")

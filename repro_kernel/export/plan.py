@@ -99,6 +99,7 @@ class ExportPlan:
     workdir: Path
     not_guaranteed: list[str]
     notes: list[str] = field(default_factory=list)
+    unbound_session: Optional[str] = None  # replayed, recorded without the notebook's path: bind it on export
 
 
 def _library_file(path: str, env: Optional[dict[str, Any]]) -> bool:
@@ -188,6 +189,8 @@ def plan_steps(
         return _finish(ExportPlan(mode, False, steps, saved_inputs, [], [], None, None, _modules_from_code(steps),
                                   notebook_path.parent, not_guaranteed))
     assert session is not None and match is not None  # the records came from it
+    if not match.bound:
+        notes.append(match.binding_note(nb_name))
 
     # Which execution produced each saved cell's output: the one mapping check uses too.
     index_of = {c.id: c.index for c in page}
@@ -349,7 +352,7 @@ def plan_steps(
                               "depends on the iteration order of a set of strings may differ")
     modules = [m for r in records for m in (r.get("modules") or [])]
     modules += _modules_from_code(steps, env, modules)
-    all_sessions = journal.sessions(notebook=nb_name)
+    all_sessions = journal.sessions(notebook=nb_name) if match.bound else [session]
     sessions = [{"session_id": s["session_id"], "started_at": s["started_at"], "ended_at": s["ended_at"],
                  "executions": journal.count_executions(s["session_id"]),
                  "replayed": s["session_id"] == session["session_id"]} for s in all_sessions]
@@ -362,7 +365,8 @@ def plan_steps(
     for item in used_inputs:
         item["current"] = str(notebook_path.parent / item["rel"]) if item["rel"] is not None else item["abspath"]
     return _finish(ExportPlan(mode, True, steps, used_inputs, list(network.values()), sessions, env, hash_seed,
-                              modules, notebook_path.parent, not_guaranteed, notes))
+                              modules, notebook_path.parent, not_guaranteed, notes,
+                              unbound_session=None if match.bound else match.session_id))
 
 
 def _finish(plan: ExportPlan) -> ExportPlan:

@@ -79,17 +79,29 @@ def changed_or_kept_nowhere(executions: list[Execution], context: Context, by_id
                 if previous and digest and digest != previous:
                     reason = "changed while the session ran (two reads saw different content)"
                 previous = digest or previous
+        dvc_tracked = bool(preservation.dvc_entries(path))
         if reason:
             flags.append(Flag(
                 "changed-data", cells, f"{shown} {reason}: {_labels(cells, by_id, readers)} read other content",
-                f"restore the original {shown} (see `%repro snapshot`), or re-run the cells that read it",
+                (f"restore the tracked version with `dvc checkout {shown}`, or re-run the cells that read it"
+                 if dvc_tracked else
+                 f"restore the original {shown} (see `%repro snapshot`), or re-run the cells that read it"),
                 details={"path": path, "recorded_hash": known, "current_hash": now.hash if now else None},
             ))
         if not is_input:
             continue
         digest = reads[0][1]
         where = preservation.where(path, digest, context.snapshot_hashes, context.file_facts) if digest else None
-        if where is None:
+        if where is None and dvc_tracked:
+            flags.append(Flag(
+                "unsnapshotted-data", cells,
+                f"{shown} is tracked by DVC, but the version the session read is in neither the working copy nor "
+                "the DVC cache",
+                f"run `dvc checkout {shown}` if the tracked version is the one read, else `dvc add {shown}` "
+                "(and commit the .dvc file) once the file holds what the cells should read",
+                details={"path": path, "hash": digest, "dvc": True},
+            ))
+        elif where is None:
             flags.append(Flag(
                 "unsnapshotted-data", cells,
                 f"{shown} was read but its content is kept nowhere (not in git, DVC or the .repro snapshot store)",
@@ -187,7 +199,18 @@ class Preservation:
         return None
 
     def _dvc(self, path: str, digest: str, file_facts: Any) -> Optional[str]:
+        for meta, md5, is_dir in self.dvc_entries(path):
+            if is_dir:
+                return "dvc"
+            if md5 and (_current_digest(path, digest, "md5") == md5 or _in_dvc_cache(meta.parent, md5, digest)):
+                return "dvc"
+        return None
+
+    def dvc_entries(self, path: str) -> list[tuple[Path, Optional[str], bool]]:
+        """The DVC records that track ``path``: (the .dvc file or dvc.lock, its md5, whether it is a folder's)."""
         target = Path(path)
+        resolved = target.resolve()
+        found = []
         for folder in [target.parent, *target.parent.parents]:
             candidates = [folder / "dvc.lock"]
             if folder == target.parent:
@@ -195,14 +218,29 @@ class Preservation:
             for meta in candidates:
                 for out_path, md5 in _dvc_outs(meta):
                     out = (meta.parent / out_path).resolve()
-                    resolved = target.resolve()
-                    if out == resolved and md5 and _current_digest(path, digest, "md5") == md5:
-                        return "dvc"
-                    if md5 and md5.endswith(".dir") and out in resolved.parents:
-                        return "dvc"
+                    if out == resolved:
+                        found.append((meta, md5, False))
+                    elif md5 and md5.endswith(".dir") and out in resolved.parents:
+                        found.append((meta, md5, True))
             if folder == self.root or (folder / ".git").exists() or (folder / ".dvc").is_dir():
                 break
-        return None
+        return found
+
+
+def _in_dvc_cache(start: Path, md5: str, digest: str) -> bool:
+    """Whether the DVC cache of the project above ``start`` holds ``md5`` with the content read (``digest``):
+    the version the session read is then kept even though the working copy has changed since."""
+    for folder in [start, *start.parents]:
+        cache = folder / ".dvc" / "cache"
+        if cache.is_dir():
+            for blob in (cache / "files" / "md5" / md5[:2] / md5[2:], cache / md5[:2] / md5[2:]):  # DVC 3, DVC 2
+                try:
+                    if blob.is_file() and hash_file(str(blob)) == digest:
+                        return True
+                except OSError:
+                    continue
+            return False
+    return False
 
 
 def _dvc_outs(meta: Path) -> list[tuple[str, Optional[str]]]:

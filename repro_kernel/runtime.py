@@ -13,14 +13,21 @@ Before each step it:
 
 Once for the run it honours the recorded hash seed (``PYTHONHASHSEED``), moves to the recorded working
 directory, and refuses plain ``python`` when the steps use IPython syntax.
+
+An export folder may come from someone else, so the runtime never opens anything but a regular file (a FIFO
+must not hang the replay), never reads a bundled file through a link that leaves the folder, keeps the export
+folder off the import path (a module dropped into it must not shadow a library the steps import) and prints a
+file's digest only when the file lies inside the project (:func:`project_root`).
 """
 
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Optional
@@ -39,6 +46,81 @@ class InputChangedError(ReplayError):
     """An input file's content differs from what the recorded session read."""
 
 
+class NotRegularFileError(OSError):
+    """A path names a folder, FIFO, socket, device or (where links are refused) a symbolic link."""
+
+
+# -- safe reading -----------------------------------------------------------------------------------------
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> Any:
+    """``path`` opened for binary reading, only when it is a regular file (:class:`NotRegularFileError`
+    otherwise). Opening never blocks (a FIFO is refused, not waited on); with ``follow_symlinks=False`` a
+    symbolic link is refused too."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise NotRegularFileError(errno.ELOOP, "a symbolic link, not a regular file", str(path)) from None
+        try:  # a socket or a device without a driver fails to open at all: say what it is
+            mode = os.stat(path, follow_symlinks=follow_symlinks).st_mode
+        except OSError:
+            raise exc from None
+        if stat.S_ISREG(mode):
+            raise
+        raise NotRegularFileError(errno.EINVAL, f"{_kind(mode)}, not a regular file", str(path)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFileError(errno.EINVAL, f"{_kind(mode)}, not a regular file", str(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def within(root: Path | str, path: Path | str) -> bool:
+    """True when ``path``, links followed, lies inside ``root`` (links followed) or is ``root`` itself."""
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def project_root(folder: Path | str) -> Path:
+    """The project an export folder belongs to: the git work tree that holds it, else the folder it sits in.
+
+    Digests of files outside it are never printed: a manifest may name any file (``/etc/passwd``, a key).
+    """
+    folder = Path(os.path.realpath(folder))
+    for parent in folder.parents:
+        if os.path.lexists(parent / ".git"):
+            return parent
+    return folder.parent
+
+
+def clean_relative(relative: str) -> Optional[str]:
+    """``relative`` as a normalised relative POSIX path that stays inside any folder it is joined to, or None
+    (absolute, empty, climbing out with ``..``)."""
+    if not isinstance(relative, str) or not relative or "\0" in relative:
+        return None
+    normal = os.path.normpath(relative)
+    if os.path.isabs(normal) or normal in (os.curdir, os.pardir) or normal.startswith(os.pardir + os.sep):
+        return None
+    return normal
+
+
 # -- hashing (BLAKE3 when available, SHA-256 from the standard library otherwise) ----------------------
 
 
@@ -55,20 +137,25 @@ def file_digest(path: Path | str, algorithm: str) -> str:
     project (the recorder, check, export and verify all hash files through it).
 
     ``algorithm``: ``blake3`` (large files through mmap and several threads) or any :mod:`hashlib` name
-    (``sha256``, ``md5`` for DVC).
+    (``sha256``, ``md5`` for DVC). Only a regular file is read (:func:`open_regular`): a folder, FIFO or
+    device raises :class:`NotRegularFileError`, an ``OSError``.
     """
     if algorithm == "blake3":
         factory = _blake3()
         if factory is None:
             raise ReplayError("blake3 is not installed; pip install blake3")
-        size = os.path.getsize(path)
-        hasher = factory(max_threads=factory.AUTO if size > (64 << 20) else 1)
-        if size > (16 << 20):
-            hasher.update_mmap(str(path))
-            return f"blake3:{hasher.hexdigest()}"
-    else:
-        hasher = hashlib.new(algorithm)
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
+        if algorithm == "blake3":
+            size = os.fstat(handle.fileno()).st_size
+            hasher = factory(max_threads=factory.AUTO if size > (64 << 20) else 1)
+            if size > (16 << 20):
+                import mmap
+
+                with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                    hasher.update(mapped)
+                return f"blake3:{hasher.hexdigest()}"
+        else:
+            hasher = hashlib.new(algorithm)
         for chunk in iter(lambda: handle.read(1 << 22), b""):
             hasher.update(chunk)
     return f"{algorithm}:{hasher.hexdigest()}"
@@ -208,9 +295,11 @@ class Replay:
 
     def __init__(self, folder: os.PathLike[str] | str) -> None:
         self.folder = Path(folder).resolve()
+        self.guard_import_path()
         manifest_path = self.folder / MANIFEST_NAME
         try:
-            self.manifest: dict[str, Any] = json.loads(manifest_path.read_text("utf-8"))
+            with open_regular(manifest_path, follow_symlinks=False) as handle:
+                self.manifest: dict[str, Any] = json.loads(handle.read().decode("utf-8"))
         except (OSError, ValueError) as exc:
             raise ReplayError(f"cannot read {manifest_path} ({exc}); export the notebook again") from exc
         self.steps = {int(s["index"]): s for s in self.manifest.get("steps", [])}
@@ -248,8 +337,15 @@ class Replay:
                 "or keep the folder beside the notebook's data"
             )
         os.chdir(self.workdir)
+        self.guard_import_path()
+        # Modules of the notebook's own folder stay importable, after the environment's.
         if str(self.workdir) not in sys.path:
-            sys.path.insert(0, str(self.workdir))
+            sys.path.append(str(self.workdir))
+
+    def guard_import_path(self) -> None:
+        """Take the export folder off the import path (``''`` counts as the working directory): a module
+        dropped into the export must never shadow a library the steps import."""
+        sys.path[:] = [p for p in sys.path if not within(self.folder, p or os.curdir)]
 
     # -- before each step ----------------------------------------------------------------------------------
 
@@ -259,25 +355,42 @@ class Replay:
             if item is None:
                 continue
             path = self.input_path(item)
-            if not path.exists():
+            if not os.path.lexists(path):
                 raise InputChangedError(
                     f"step {index}: input {item['path']} is missing (expected at {path}, "
                     f"recorded {item['hash']}); restore it or export with --bundle-data"
                 )
             algorithm = "blake3" if _blake3() is not None or not item.get("sha256") else "sha256"
             expected = item["hash"] if algorithm == "blake3" else item["sha256"]
-            actual = file_digest(path, algorithm)
+            try:
+                actual = file_digest(path, algorithm)
+            except OSError as exc:
+                raise InputChangedError(
+                    f"step {index}: input {item['path']} cannot be read ({exc.strerror or exc}); restore the "
+                    "recorded file"
+                ) from None
             if actual != expected:
+                now = actual if within(project_root(self.folder), path) else "other content (not shown: outside the project)"
                 raise InputChangedError(
                     f"step {index}: input {item['path']} changed since it was recorded: recorded {expected}, "
-                    f"now {actual}; restore the recorded file (or re-record the notebook on the new data)"
+                    f"now {now}; restore the recorded file (or re-record the notebook on the new data)"
                 )
 
     def input_path(self, item: dict[str, Any]) -> Path:
+        """Where an input is read: a bundled copy never outside the folder, a relative path never above the
+        working directory."""
         if item.get("bundled"):
-            return self.folder / item["bundled"]
+            bundled = clean_relative(item["bundled"])
+            if bundled is None or not within(self.folder, self.folder / bundled):
+                raise ReplayError(f"input {item.get('path')}: its bundled copy {item['bundled']!r} lies outside "
+                                  f"{self.folder}; export the notebook again")
+            return self.folder / bundled
         if item.get("rel") is not None:
-            return self.workdir / item["rel"]
+            rel = clean_relative(item["rel"])
+            if rel is None:
+                raise ReplayError(f"input {item.get('path')}: {item['rel']!r} is not a path inside the working "
+                                  "directory; export the notebook again")
+            return self.workdir / rel
         return Path(item["abspath"])
 
     def random_states(self) -> dict[str, dict[str, Any]]:
@@ -285,11 +398,11 @@ class Replay:
         if self._states is None:
             self._states = {}
             path = self.folder / RANDOM_STATES
-            if path.exists():
-                with open(path, encoding="ascii") as handle:
+            if os.path.lexists(path):
+                with open_regular(path, follow_symlinks=False) as handle:
                     for line in handle:
                         if line.strip():
-                            item = json.loads(line)
+                            item = json.loads(line.decode("ascii"))
                             self._states[item["ref"]] = item["state"]
         return self._states
 

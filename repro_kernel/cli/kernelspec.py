@@ -7,18 +7,23 @@ The kernel is this Python's ipykernel with the extension loaded and recording st
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
 
 from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_core.paths import SYSTEM_JUPYTER_PATH
 from traitlets import Bool, Integer, Unicode
 
 from repro_kernel.cli.app import ReproSubApp
 from repro_kernel.exceptions import BadInputError
 
 DEFAULT_NAME = "python3-repro"
+# jupyter_client's rule for kernel names (jupyter_client.kernelspec._kernel_name_pat).
+_KERNEL_NAME = re.compile(r"[a-z0-9._\-]+", re.IGNORECASE | re.ASCII)
+_MAX_HASH_SEED = 4294967295  # PYTHONHASHSEED: "random" or an integer in [0; 4294967295]
 
 
 def kernel_json(display_name: str, hash_seed: int, python: Optional[str] = None) -> dict[str, Any]:
@@ -40,6 +45,39 @@ def kernel_json(display_name: str, hash_seed: int, python: Optional[str] = None)
     }
 
 
+def check_options(name: str, hash_seed: int, user: bool, prefix: Optional[str]) -> None:
+    """Refuse, before anything is written, what would install outside the kernels folder or a kernel that
+    cannot start: one :class:`BadInputError` line each."""
+    if not _KERNEL_NAME.fullmatch(name) or name in (".", ".."):
+        raise BadInputError(f"--name {name!r} is not a kernel name (letters, digits, '.', '-' and '_' only)",
+                            hint=f"choose e.g. --name {DEFAULT_NAME}")
+    if not 0 <= hash_seed <= _MAX_HASH_SEED:
+        raise BadInputError(f"--hash-seed {hash_seed} is out of range: PYTHONHASHSEED takes 0 to {_MAX_HASH_SEED}",
+                            hint="choose a seed in that range, e.g. --hash-seed 0")
+    if user and prefix:
+        raise BadInputError("--user and --prefix/--sys-prefix name two places", hint="choose one of them")
+    if prefix:
+        existing = Path(prefix).absolute()
+        while not existing.exists() and not existing.is_symlink() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise BadInputError(f"--prefix {prefix}: {existing} is not a folder",
+                                hint="name a folder (e.g. sys.prefix of a virtual environment)")
+    destination = _destination(name.lower(), user, prefix)
+    if destination.is_symlink():
+        raise BadInputError(f"{destination} is a symbolic link; the kernelspec is installed as a real folder",
+                            hint="remove the link, or choose another --name")
+
+
+def _destination(name: str, user: bool, prefix: Optional[str]) -> Path:
+    """Where KernelSpecManager.install_kernel_spec puts kernel ``name`` (its own rule, which is private)."""
+    if user:
+        return Path(KernelSpecManager().user_kernel_dir) / name
+    if prefix:
+        return Path(prefix).absolute() / "share" / "jupyter" / "kernels" / name
+    return Path(SYSTEM_JUPYTER_PATH[0]) / "kernels" / name
+
+
 def install(
     name: str = DEFAULT_NAME,
     display_name: str = "Python 3 (recorded)",
@@ -47,7 +85,8 @@ def install(
     user: bool = False,
     prefix: Optional[str] = None,
 ) -> str:
-    """Install the kernelspec; returns where it went."""
+    """Install the kernelspec; returns where it went. Options are checked first (:func:`check_options`)."""
+    check_options(name, hash_seed, user, prefix)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / name
         folder.mkdir()
@@ -68,7 +107,14 @@ class InstallKernelApp(ReproSubApp):
     """Install a kernel that loads jupyter-repro and records from the first cell."""
 
     name = "jupyter-repro-install-kernel"
+    usage = "jupyter repro install-kernel [--user | --sys-prefix | --prefix=DIR] [--name=NAME] [options]"
+    exit_codes = "0 installed, 2 bad input or usage"
     description = __doc__
+    examples = """
+    jupyter repro install-kernel --user
+    jupyter repro install-kernel --sys-prefix --name python3-repro --hash-seed 0
+    jupyter repro install-kernel --prefix /opt/venvs/analysis --display-name "Analysis (recorded)"
+    """
 
     kernel_name = Unicode(DEFAULT_NAME, help="Name of the kernelspec.").tag(config=True)
     display_name = Unicode("Python 3 (recorded)", help="Name shown in the launcher.").tag(config=True)
@@ -98,5 +144,8 @@ class InstallKernelApp(ReproSubApp):
             raise BadInputError(
                 f"cannot write the kernelspec ({exc.filename})", hint="use --user or --sys-prefix"
             ) from exc
+        except OSError as exc:
+            raise BadInputError(f"cannot install the kernelspec ({exc.strerror or exc}: {exc.filename})",
+                                hint="choose another --prefix, or use --user") from exc
         print(f"Installed kernelspec {self.kernel_name} in {where}")
         return 0

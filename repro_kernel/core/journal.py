@@ -10,22 +10,25 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import blake3
 
 from repro_kernel.core.hashing import hash_file
+from repro_kernel.core.paths import inside, open_regular
 from repro_kernel.exceptions import JournalError
 
 JOURNAL_DIRNAME = ".repro"
 DATABASE_NAME = "journal.sqlite"
 JOURNAL_FORMAT_VERSION = 1
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -240,25 +243,42 @@ class Journal:
     # -- content-addressed objects --------------------------------------------------------------------------
 
     def object_path(self, digest: str) -> Path:
-        digest = digest.removeprefix("blake3:")
-        return self.objects_dir / digest[:2] / digest[2:]
+        """Where the object ``digest`` (hex, or ``blake3:<hex>``) lives: always inside this journal's
+        ``objects/``, never through a link out of it (a journal in a cloned repository is just files)."""
+        hexdigest = digest.removeprefix("blake3:") if isinstance(digest, str) else ""
+        if not _HEX_DIGEST.fullmatch(hexdigest):
+            raise JournalError(
+                f"journal {self.directory} names object {str(digest)[:80]!r}, which is not a BLAKE3 digest",
+                hint="the journal was edited: move the .repro/ folder aside and record the notebook again",
+            )
+        return inside(self.directory, f"objects/{hexdigest[:2]}/{hexdigest[2:]}", what="journal object",
+                      hint="the journal was edited: move the .repro/ folder aside and record the notebook again")
+
+    def _store(self, target: Path, write: Callable[[str], object]) -> None:
+        """Fill ``target`` atomically: ``write`` fills a temporary file beside it, which replaces it."""
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        os.close(fd)
+        try:
+            write(tmp)
+            os.replace(tmp, target)  # replaces a link at target itself, never writes through one
+        finally:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
 
     def put_object(self, data: bytes) -> str:
         """Store ``data`` once; return its BLAKE3 hex digest (no prefix)."""
         digest = blake3.blake3(data).hexdigest()
         target = self.object_path(digest)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, target)
+        if not target.is_file():
+            self._store(target, lambda tmp: Path(tmp).write_bytes(data))
         return digest
 
     def get_object(self, digest: str) -> bytes:
         target = self.object_path(digest)
         try:
-            return target.read_bytes()
+            with open_regular(target, follow_symlinks=False) as handle:
+                return bytes(handle.read())
         except OSError as exc:
             raise JournalError(
                 f"object {digest[:12]} is missing from {self.objects_dir}",
@@ -266,29 +286,26 @@ class Journal:
             ) from exc
 
     def has_object(self, digest: str) -> bool:
-        return self.object_path(digest).exists()
+        return self.object_path(digest).is_file()
 
     def snapshot_file(self, path: Path, content_hash: str) -> Path:
         """Copy ``path`` into the store under its content hash (given as ``blake3:<hex>``)."""
         target = self.object_path(content_hash)
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            os.close(fd)
-            try:
-                shutil.copyfile(path, tmp)
-                copied = hash_file(tmp)
-                if copied != content_hash:
-                    # The file changed between hashing and copying: never store content under another hash.
-                    raise JournalError(
-                        f"{path} changed while it was being snapshotted ({content_hash[:19]} became "
-                        f"{copied[:19]})",
-                        hint="run the snapshot again once nothing is writing the file",
-                    )
-                os.replace(tmp, target)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+
+        def copy(tmp: str) -> None:
+            with open_regular(path) as reader, open(tmp, "wb") as writer:
+                shutil.copyfileobj(reader, writer, 1 << 22)
+            copied = hash_file(tmp)
+            if copied != content_hash:
+                # The file changed between hashing and copying: never store content under another hash.
+                raise JournalError(
+                    f"{path} changed while it was being snapshotted ({content_hash[:19]} became "
+                    f"{copied[:19]})",
+                    hint="run the snapshot again once nothing is writing the file",
+                )
+
+        if not target.is_file():
+            self._store(target, copy)
         size = target.stat().st_size
         self._db.execute(
             "INSERT OR REPLACE INTO snapshots (hash, path, size, created_at) VALUES (?, ?, ?, ?)",

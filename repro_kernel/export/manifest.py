@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from repro_kernel.core.paths import inside, open_regular
 from repro_kernel.core.records import load_schema
-from repro_kernel.exceptions import ManifestError
+from repro_kernel.exceptions import BadInputError, ManifestError
 from repro_kernel.runtime import file_digest
 
 MANIFEST_SCHEMA_VERSION = 1
@@ -98,15 +100,28 @@ def validate_manifest(manifest: Any, where: str = "manifest.json") -> None:
         )
 
 
+def _regular_inside(folder: Path, rel: str, what: str) -> Path:
+    """``folder / rel`` for reading, refused (one ManifestError line) when links take it out of the folder."""
+    try:
+        return inside(Path(folder), rel, what=what, hint="the export folder was crafted or edited: export again")
+    except BadInputError as exc:
+        raise ManifestError(exc.message, hint=exc.hint) from None
+
+
 def load_manifest(folder: Path, *, check_files: bool = True) -> dict[str, Any]:
-    """Read, validate and integrity-check ``folder/manifest.json``; every failure is one ManifestError line."""
+    """Read, validate and integrity-check ``folder/manifest.json``; every failure is one ManifestError line.
+
+    Only regular files inside ``folder`` are read (a link out of it, a FIFO or a folder is refused), and the
+    files the replay runs (``replay.notebook``, ``replay.runtime``) must be ones the seal lists.
+    """
     path = Path(folder) / MANIFEST_NAME
-    if not path.exists():
+    if not os.path.lexists(path):
         raise ManifestError(
             f"{folder} has no {MANIFEST_NAME}", hint="pass a folder written by `jupyter repro export`"
         )
     try:
-        manifest = json.loads(path.read_text("utf-8"))
+        with open_regular(_regular_inside(folder, MANIFEST_NAME, "manifest")) as handle:
+            manifest = json.loads(handle.read().decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ManifestError(
             f"{path} is not valid JSON ({exc})", hint="the manifest was truncated or edited; export again"
@@ -118,16 +133,26 @@ def load_manifest(folder: Path, *, check_files: bool = True) -> dict[str, Any]:
             f"{path} was modified after export (its integrity hash does not match)",
             hint="export the notebook again rather than editing the manifest",
         )
+    for role in ("notebook", "runtime"):
+        named = manifest["replay"][role]
+        if named not in integrity["files"]:
+            raise ManifestError(f"{path} names {named!r} as the replay's {role}, a file its seal does not cover",
+                                hint="export the notebook again rather than editing the manifest")
     if check_files:
         for rel, expected in sorted(integrity["files"].items()):
-            target = Path(folder) / rel
-            if not target.exists():
+            target = _regular_inside(folder, rel, "sealed file")
+            if not os.path.lexists(target):
                 raise ManifestError(
-                    f"{target} is missing from the export", hint="copy the whole folder, or export again"
+                    f"{Path(folder) / rel} is missing from the export", hint="copy the whole folder, or export again"
                 )
-            if sha256_file(target) != expected:
+            try:
+                actual = sha256_file(target)
+            except OSError as exc:
+                raise ManifestError(f"{Path(folder) / rel} cannot be read ({exc.strerror or exc})",
+                                    hint="copy the whole folder again, or export again") from None
+            if actual != expected:
                 raise ManifestError(
-                    f"{target} was modified after export (sha256 {sha256_file(target)[:12]}..., "
+                    f"{Path(folder) / rel} was modified after export (sha256 {actual[:12]}..., "
                     f"manifest says {expected[:12]}...)",
                     hint="export the notebook again rather than editing the replay",
                 )

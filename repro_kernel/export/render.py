@@ -19,13 +19,15 @@ import nbformat
 from repro_kernel import runtime as runtime
 from repro_kernel._version_info import version
 from repro_kernel.analysis import analyze_notebook
-from repro_kernel.core.hashing import FileHashCache
+from repro_kernel.core.hashing import FileHashCache, hash_file
 from repro_kernel.core.journal import Journal
-from repro_kernel.exceptions import BadInputError, ReproError
+from repro_kernel.core.paths import relative_name
+from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, sha256_file
 from repro_kernel.export.plan import ExportPlan, Step
 
 MODES = ("slice", "history", "document")
+_CRAFTED = "the journal was crafted or edited: move the .repro/ folder aside and record the notebook again"
 RUNTIME_NAME = "repro_replay.py"
 # Distributions the replay never pins: the recorder and the kernel machinery around it, which the replay's
 # own `jupyter-repro` requirement brings. General-purpose libraries the kernel also happens to load (psutil,
@@ -72,8 +74,15 @@ def _render_script(plan: ExportPlan, nb_name: str) -> tuple[str, bool]:
         "`jupyter repro verify .` replays it in a fresh kernel and compares every output.",
         '"""',
         "import os as _os, sys as _sys",
-        "_sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))",
-        "import repro_replay as _repro_runtime  # noqa: E402",
+        "",
+        "# The export folder stays off the import path (a module dropped beside this script must not shadow a",
+        "# library the steps import), so the runtime is loaded from its own file.",
+        "_here = _os.path.dirname(_os.path.realpath(__file__))",
+        "_sys.path[:] = [_p for _p in _sys.path if _os.path.realpath(_p or _os.curdir) != _here]",
+        "_repro_runtime = _sys.modules['repro_replay'] = type(_sys)('repro_replay')",
+        f"_repro_runtime.__file__ = _os.path.join(_here, {RUNTIME_NAME!r})",
+        "with open(_repro_runtime.__file__, 'rb') as _source:",
+        "    exec(compile(_source.read(), _repro_runtime.__file__, 'exec'), _repro_runtime.__dict__)",
         "",
         "_repro = _repro_runtime.start(__file__)",
     ]
@@ -219,9 +228,15 @@ def _render(
     for step in plan.steps:
         for ref in step.random.values():
             if ref and ref not in states and journal is not None:
-                try:
-                    states[ref] = journal.get_object(ref).decode("ascii")
-                except ReproError:
+                blob = None
+                if journal.has_object(ref):  # refuses (one line) a ref that is no digest, or a link out of objects/
+                    try:
+                        blob = journal.get_object(ref).decode("ascii")
+                    except (JournalError, UnicodeDecodeError):
+                        blob = None
+                if blob and "\n" not in blob:
+                    states[ref] = blob
+                else:
                     not_guaranteed.append(f"step {step.index}: a random state ({ref[:12]}) is missing from the "
                                           "journal; that step's randomness is not restored")
                     step.random = {k: v for k, v in step.random.items() if v != ref}
@@ -237,6 +252,8 @@ def _render(
     inputs = []
     for item in plan.inputs:
         item = dict(item)
+        if item.get("rel") is not None:  # recorded relative to the notebook's folder: never climbing out of it
+            item["rel"] = relative_name(item["rel"], what="recorded input", hint=_CRAFTED)
         current_path = item.pop("current", item["abspath"])
         current = cache.facts(current_path)
         sha256 = None
@@ -244,7 +261,7 @@ def _render(
         if current.hash == item["hash"]:
             source = Path(current_path)
         elif journal is not None and item["hash"] in snapshots and journal.has_object(item["hash"]):
-            source = journal.object_path(item["hash"])
+            source = _snapshot_source(journal, item)
         if source is not None:
             sha256 = "sha256:" + sha256_file(source)
         bundled = None
@@ -340,6 +357,16 @@ def _render(
     export.manifest = manifest
     export.not_guaranteed = not_guaranteed
     return export
+
+
+def _snapshot_source(journal: Journal, item: dict[str, Any]) -> Path:
+    """The snapshot of ``item`` in the journal's store, checked: the store is content-addressed, so an object
+    whose content is not its name was planted (a copy of another file, a link to a key) and is refused."""
+    source = journal.object_path(item["hash"])
+    if hash_file(str(source)) != item["hash"]:
+        raise BadInputError(f"the journal's snapshot of {item['path']} ({source}) does not hold the content its "
+                            "name says", hint=_CRAFTED)
+    return source
 
 
 def _readme(nb_name: str, plan: ExportPlan, uses_ipython: bool, url: Optional[str], caveats: list[str]) -> str:

@@ -11,6 +11,7 @@ always. Exit 0 when every step reproduced, 1 when some differ.
 
 from __future__ import annotations
 
+import importlib.machinery
 import json
 import os
 import shutil
@@ -23,10 +24,12 @@ from typing import Any, Optional
 import nbformat
 
 from repro_kernel.core.hashing import hash_file
-from repro_kernel.exceptions import BadInputError, DataChangedError
+from repro_kernel.core.paths import NotRegularFileError, inside, open_regular, relative_name
+from repro_kernel.exceptions import BadInputError, DataChangedError, ManifestError
 from repro_kernel.export.manifest import load_manifest
 from repro_kernel.export.normalize import compare_outputs, short_diff
 from repro_kernel.export.write import export_notebook
+from repro_kernel.runtime import clean_relative, project_root, within
 
 _ENV_CHECK = """
 import json as _j, importlib.metadata as _m
@@ -38,6 +41,25 @@ def _v(n):
 print(_j.dumps({n: _v(n) for n in %s}))
 del _j, _m, _v
 """
+
+
+# Run first in the replay kernel: leave the kernel's own folder, enter the export, and load the runtime from the
+# bytes the seal covers, whatever sits on sys.path or in a __pycache__.
+_PRELUDE = """
+import hashlib as _h, os as _o, sys as _s
+_s.path[:] = [_e for _e in _s.path if not _e or _o.path.realpath(_e) != %(home)r]
+_o.chdir(%(folder)r)
+with open(%(runtime)r, "rb") as _f:
+    _b = _f.read()
+if _h.sha256(_b).hexdigest() != %(sha256)r:
+    raise RuntimeError(%(runtime)r + " changed after its seal was checked")
+_m = _s.modules["repro_replay"] = type(_s)("repro_replay")
+_m.__file__ = _o.path.join(%(folder)r, %(runtime)r)
+exec(compile(_b, _m.__file__, "exec"), _m.__dict__)
+del _h, _o, _s, _f, _b, _m
+"""
+_CRAFTED = "the export folder was crafted or edited: export the notebook again"
+_CODE_SUFFIXES = tuple(importlib.machinery.all_suffixes())
 
 
 @dataclass
@@ -84,23 +106,68 @@ class Report:
         }
 
 
-def _input_problems(folder: Path, manifest: dict[str, Any]) -> list[str]:
+def _input_problems(folder: Path, manifest: dict[str, Any]) -> tuple[list[str], int]:
+    """One line per input that is missing, changed or unreadable, and the exit code they call for (changed
+    data 1, unreadable 2). Bundled copies are read only inside the folder; a digest is printed only for a file
+    inside the project (a crafted manifest may name ``/etc/passwd`` or a key)."""
     workdir = (folder / manifest["replay"]["workdir"]).resolve()
-    problems = []
+    project = project_root(folder)
+    problems, code = [], 0
     for item in manifest["inputs"]:
         if item.get("bundled"):
-            path = folder / item["bundled"]
+            path = inside(folder, item["bundled"], what=f"bundled input {item['path']!r}", hint=_CRAFTED)
         elif item.get("rel") is not None:
-            path = workdir / item["rel"]
+            path = workdir / relative_name(item["rel"], what=f"input {item['path']!r}", hint=_CRAFTED)
         else:
             path = Path(item["abspath"])
-        if not path.exists():
-            problems.append(f"changed data: {item['path']} is missing (expected at {path}, recorded {item['hash']})")
+        shown = item["path"]
+        if not os.path.lexists(path):
+            problems.append(f"changed data: {shown} is missing (expected at {path}, recorded {item['hash']})")
+            code = max(code, DataChangedError.exit_code)
             continue
-        now = hash_file(str(path))
+        try:
+            now = hash_file(str(path))
+        except NotRegularFileError as exc:
+            problems.append(f"changed data: {shown} is now {exc.strerror} (at {path}, recorded {item['hash']})")
+            code = max(code, DataChangedError.exit_code)
+            continue
+        except OSError as exc:
+            problems.append(f"cannot read input {shown} at {path} ({exc.strerror or exc}): make it readable and "
+                            "verify again")
+            code = max(code, 2)
+            continue
         if now != item["hash"]:
-            problems.append(f"changed data: {item['path']} recorded {item['hash']}, now {now}")
-    return problems
+            if not within(project, path):
+                now = f"other content (its digest is not shown: {path} lies outside the project {project})"
+            problems.append(f"changed data: {shown} recorded {item['hash']}, now {now}")
+            code = max(code, DataChangedError.exit_code)
+    return problems, code
+
+
+def _unsealed_code(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    """Python a replay could import that the seal does not cover: modules, packages, compiled extensions and
+    bytecode anywhere in the export folder, other than the sealed files, the bundled inputs (checked by hash)
+    and the bytecode caches of sealed sources (verify loads the runtime from its checked bytes, never a cache)."""
+    sealed = set(manifest["integrity"]["files"])
+    listed = sealed | {clean_relative(i["bundled"]) for i in manifest["inputs"] if i.get("bundled")}
+    found = []
+    for parent, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if d != ".ipynb_checkpoints")  # Jupyter's copies: never importable
+        here = Path(parent)
+        for name in sorted(files) + [d for d in dirs if (here / d).is_symlink()]:
+            rel = (here / name).relative_to(folder).as_posix()
+            if (here / name).is_dir():  # a link to a folder: a package when it holds an __init__
+                if any((here / name / f"__init__{suffix}").exists() for suffix in _CODE_SUFFIXES):
+                    found.append(rel)
+                continue
+            if not name.endswith(_CODE_SUFFIXES) or rel in listed:
+                continue
+            if here.name == "__pycache__" and name.endswith(".pyc"):
+                source = (here.parent / (name.split(".", 1)[0] + ".py")).relative_to(folder).as_posix()
+                if source in sealed:
+                    continue
+            found.append(rel)
+    return found
 
 
 def _kernel_name(manifest: dict[str, Any], requested: Optional[str]) -> str:
@@ -141,16 +208,16 @@ def verify_export(
     """Replay the export at ``target`` (a folder, or a notebook to export first) and compare every step."""
     started = time.perf_counter()
     target = Path(target)
-    cleanup: Optional[Path] = None
-    if target.suffix == ".ipynb" and target.is_file():
-        cleanup = Path(tempfile.mkdtemp(prefix="repro-verify-"))
-        folder = export_notebook(target, output=cleanup / (target.stem + ".repro"), force=True)
-    elif target.is_dir():
-        folder = target
-    else:
+    if not (target.suffix == ".ipynb" and target.is_file()) and not target.is_dir():
         raise BadInputError(f"{target} is neither an export folder nor a notebook",
                             hint="pass the folder `jupyter repro export` wrote, or a .ipynb")
+    cleanup: Optional[Path] = None
     try:
+        if target.is_dir():
+            folder = target
+        else:
+            cleanup = Path(tempfile.mkdtemp(prefix="repro-verify-"))
+            folder = export_notebook(target, output=cleanup / (target.stem + ".repro"), force=True)
         return _verify_folder(folder.resolve(), rtol, image_tolerance, kernel, timeout, progress, started)
     finally:
         if cleanup is not None:
@@ -165,15 +232,23 @@ def _verify_folder(
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     manifest = load_manifest(folder)
+    unsealed = _unsealed_code(folder, manifest)
+    if unsealed:
+        raise ManifestError(
+            f"{folder} holds {unsealed[0]}{f' (and {len(unsealed) - 1} more)' if len(unsealed) > 1 else ''}, "
+            "Python code its seal does not list, which a replay could import",
+            hint="remove it, or export the notebook again, then verify",
+        )
     report = Report(folder=str(folder), kernel=_kernel_name(manifest, kernel))
-    report.problems = _input_problems(folder, manifest)
+    report.problems, report.exit_code = _input_problems(folder, manifest)
     if report.problems:
-        report.exit_code = DataChangedError.exit_code
         report.total_seconds = time.perf_counter() - started
         return report
     report.warnings += [f"not guaranteed: {c}" for c in manifest["not_guaranteed"]]
 
-    nb = nbformat.read(folder / manifest["replay"]["notebook"], as_version=4)
+    notebook_path = inside(folder, manifest["replay"]["notebook"], what="replay notebook", hint=_CRAFTED)
+    with open_regular(notebook_path) as handle:
+        nb = nbformat.reads(handle.read().decode("utf-8"), as_version=4)
     setup_cells = [c for c in nb.cells if c.cell_type == "code" and "repro-setup" in c.metadata.get("tags", [])]
     step_cells = {c.metadata["repro"]["step"]: c for c in nb.cells if c.cell_type == "code"
                   and "repro" in c.metadata}
@@ -183,8 +258,11 @@ def _verify_folder(
     env.pop("REPRO_REPLAY_REEXEC", None)
     if manifest.get("hash_seed") is not None:
         env["PYTHONHASHSEED"] = manifest["hash_seed"]
+    # The kernel starts in an empty folder of its own (`python -m ipykernel_launcher` puts its working
+    # directory first on sys.path), then moves into the export and loads the runtime from its sealed bytes.
+    home = Path(tempfile.mkdtemp(prefix="repro-verify-kernel-"))
     client = NotebookClient(work, timeout=timeout or None, allow_errors=True, kernel_name=report.kernel,
-                            resources={"metadata": {"path": str(folder)}})
+                            resources={"metadata": {"path": str(home)}})
 
     def run(source: str) -> Any:
         cell = nbformat.v4.new_code_cell(source)
@@ -197,6 +275,12 @@ def _verify_folder(
     kernel_log = tempfile.TemporaryFile(mode="w+")
     try:
         with client.setup_kernel(env=env, stderr=kernel_log, stdout=kernel_log):
+            runtime_name = manifest["replay"]["runtime"]
+            prelude = run(_PRELUDE % {"home": os.path.realpath(home), "folder": str(folder), "runtime": runtime_name,
+                                      "sha256": manifest["integrity"]["files"][runtime_name]})
+            if _error_text(prelude):
+                raise BadInputError(f"the replay runtime failed to load ({_error_text(prelude)})",
+                                    hint="export the notebook again")
             requirements = [r["distribution"] for r in manifest["requirements"]]
             versions = json.loads(_stream_text(run(_ENV_CHECK % json.dumps(requirements))) or "{}")
             for req in manifest["requirements"]:
@@ -250,6 +334,7 @@ def _verify_folder(
             hashes = json.loads(_stream_text(hashes_cell) or "{}")
     finally:
         kernel_log.close()
+        shutil.rmtree(home, ignore_errors=True)
         if bar is not None:
             bar[0].stop()
     _apply_hashes(report, steps, hashes)

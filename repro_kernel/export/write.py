@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 from repro_kernel.core.notebook import read_notebook
+from repro_kernel.core.paths import NotRegularFileError, copy_file, open_regular, symlinks_out, write_file
 from repro_kernel.exceptions import BadInputError
 from repro_kernel.export.build import default_output_dir
 from repro_kernel.export.manifest import MANIFEST_NAME, seal, validate_manifest
@@ -20,7 +21,8 @@ from repro_kernel.export.render import Export, dumps_listing
 def _is_export_folder(directory: Path) -> bool:
     """True for a folder an earlier export wrote: its manifest names jupyter-repro as the generator."""
     try:
-        manifest = json.loads((directory / MANIFEST_NAME).read_text(encoding="utf-8"))
+        with open_regular(directory / MANIFEST_NAME, follow_symlinks=False) as handle:
+            manifest = json.loads(handle.read().decode("utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and (manifest.get("generator") or {}).get("name") == "jupyter-repro"
@@ -30,8 +32,12 @@ def check_replaceable(directory: Path, force: bool) -> None:
     """Refuse to write over ``directory`` unless it is absent, or ``force`` and it is empty or an export.
 
     ``--force`` replaces an earlier export, never an arbitrary folder: ``-o . --force`` must not delete a
-    project.
+    project. A link at ``directory``, or one inside it that points out, is refused: the export writes a real
+    folder, and never through a link someone planted.
     """
+    if directory.is_symlink():
+        raise BadInputError(f"{directory} is a symbolic link; an export writes a real folder",
+                            hint="remove the link or choose another -o DIR")
     if not directory.exists():
         return
     if not directory.is_dir():
@@ -44,35 +50,60 @@ def check_replaceable(directory: Path, force: bool) -> None:
             "so --force will not replace it",
             hint="choose an empty or new -o DIR",
         )
+    links = symlinks_out(directory)
+    if links:
+        raise BadInputError(
+            f"{directory} holds {links[0].relative_to(directory)}, a symbolic link that points outside it, so "
+            "--force will not replace it",
+            hint="remove the link (or the folder) and export again, or choose another -o DIR",
+        )
+
+
+def _write_into(export: Export, staging: Path) -> None:
+    """Every file of ``export`` into ``staging`` (fresh and ours), by the names it gives, none leaving it."""
+    hint = "the journal or notebook names a file outside the export folder: record the notebook again"
+    for rel, data in export.files.items():
+        write_file(staging, rel, data, what="export file", hint=hint)
+    for rel, source in export.copies.items():
+        try:
+            copy_file(staging, rel, source, what="bundled input", hint=hint)
+        except (FileNotFoundError, NotRegularFileError, PermissionError) as exc:
+            raise BadInputError(f"cannot bundle {source} ({exc.strerror or exc})",
+                                hint="restore the file, or export without --bundle-data") from None
+    sealed = [rel for rel in export.files if not rel.startswith("files/")]
+    seal(export.manifest, staging, sealed)
+    validate_manifest(export.manifest)
+    write_file(staging, MANIFEST_NAME, dumps_listing(export.manifest, "steps").encode("utf-8"))
 
 
 def write_export(export: Export, directory: Path, *, force: bool = False) -> Path:
-    """Write ``export`` into ``directory`` (refusing to replace an existing folder unless ``force``)."""
-    directory = Path(directory)
+    """Write ``export`` into ``directory`` (refusing to replace an existing folder unless ``force``).
+
+    The files go into a fresh folder beside ``directory`` that then replaces it, so a failed export leaves
+    nothing half-written; a folder that cannot be written is one line, not a traceback.
+    """
+    directory = Path(directory).absolute()
     check_replaceable(directory, force)
-    parent = directory.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
+    parent = directory.parent.resolve()
     try:
-        for rel, data in export.files.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        for rel, source in export.copies.items():
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-        sealed = [rel for rel in export.files if not rel.startswith("files/")]
-        seal(export.manifest, staging, sealed)
-        validate_manifest(export.manifest)
-        (staging / MANIFEST_NAME).write_text(dumps_listing(export.manifest, "steps"), encoding="utf-8")
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=parent))
+    except OSError as exc:
+        raise BadInputError(f"cannot write the export folder {directory} ({exc.strerror or exc})",
+                            hint="choose a folder you can write with -o DIR") from None
+    target = parent / directory.name
+    try:
+        _write_into(export, staging)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except OSError as exc:
+        raise BadInputError(f"cannot write the export folder {directory} ({exc.strerror or exc})",
+                            hint="choose a folder you can write with -o DIR") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
 
 
 def export_notebook(
@@ -86,7 +117,7 @@ def export_notebook(
 ) -> Path:
     """Export ``notebook_path`` (the sidebar's export action and the CLI); return the folder written."""
     notebook_path = Path(notebook_path).resolve()
-    directory = Path(output).resolve() if output else default_output_dir(notebook_path)
+    directory = Path(output).absolute() if output else default_output_dir(notebook_path)
     check_replaceable(directory, force)
     nb = read_notebook(notebook_path)
     exporter = ReproExporter(mode=mode, bundle_data=bundle_data, session=session or "")

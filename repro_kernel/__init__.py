@@ -5,7 +5,7 @@ In a notebook: ``%load_ext repro_kernel`` then ``%repro start``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from repro_kernel._version_info import version as __version__  # noqa: F401  (re-exported)
 
@@ -14,7 +14,12 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-repro"}]
 
 
-_STATE: dict[int, Any] = {}
+# What each shell has loaded: (recorder, comm, magics). `%reload_ext` runs this module again (after unloading,
+# before loading): these tables must outlive that, so a reload finds them as they were.
+_STATE: dict[int, Any] = globals().get("_STATE", {})
+# A recorder that was recording when the extension was unloaded, with the execution count it was unloaded in:
+# loading again in that same cell (`%reload_ext`) carries its session on instead of silently ending it.
+_PAUSED: dict[int, tuple[Any, Optional[int]]] = globals().get("_PAUSED", {})
 
 
 def load_ipython_extension(ip: Any) -> None:
@@ -27,24 +32,33 @@ def load_ipython_extension(ip: Any) -> None:
     from repro_kernel.kernel.magics import ReproMagics
     from repro_kernel.kernel.recorder import Recorder
 
-    recorder = Recorder(ip, parent=ip)
+    paused = _PAUSED.pop(id(ip), None)
+    resuming = paused is not None and paused[1] == getattr(ip, "execution_count", None)
+    recorder = paused[0] if paused is not None and resuming else Recorder(ip, parent=ip)
     channel = ReproComm(recorder, analyze=analyze_live, export=export_notebook, judge_inputs=judge_inputs)
     channel.register()
     magics = ReproMagics(ip, recorder)
     ip.register_magics(magics)
     _STATE[id(ip)] = (recorder, channel, magics)
-    if recorder.autostart:
+    if resuming:
+        for message in recorder.resume():
+            recorder.say(message)
+    elif recorder.autostart:
         for message in recorder.start():
-            print(message)
+            recorder.say(message)
 
 
 def unload_ipython_extension(ip: Any) -> None:
-    """Undo exactly what :func:`load_ipython_extension` did."""
+    """Undo exactly what :func:`load_ipython_extension` did (a recording session ends; if the extension is
+    loaded again in the same cell, as ``%reload_ext`` does, it carries on)."""
     state = _STATE.pop(id(ip), None)
     if state is None:
         return
     recorder, channel, magics = state
-    recorder.close()
+    recording = recorder.recording
+    recorder.close(suspend=recording)
+    if recording:
+        _PAUSED[id(ip)] = (recorder, getattr(ip, "execution_count", None))
     channel.unregister()
     ip.magics_manager.magics["line"].pop("repro", None)
     ip.magics_manager.registry.pop(type(magics).__name__, None)

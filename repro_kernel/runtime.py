@@ -51,8 +51,6 @@ class NotRegularFileError(OSError):
 
 
 # -- safe reading -----------------------------------------------------------------------------------------
-
-
 def _kind(mode: int) -> str:
     for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
                        (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
@@ -122,8 +120,6 @@ def clean_relative(relative: str) -> Optional[str]:
 
 
 # -- hashing (BLAKE3 when available, SHA-256 from the standard library otherwise) ----------------------
-
-
 def _blake3() -> Any:
     try:
         import blake3  # type: ignore[import-not-found]
@@ -162,8 +158,6 @@ def file_digest(path: Path | str, algorithm: str) -> str:
 
 
 # -- random states ----------------------------------------------------------------------------------------
-
-
 def restore_random_state(blob: bytes | dict[str, Any]) -> str:
     """Set the RNG described by ``blob`` (jupyter-repro's canonical JSON, or it parsed) to that state; return
     its source."""
@@ -250,6 +244,28 @@ class _EntropyQueue:
 
 
 # -- output hash (the recorder's definition, so replayed outputs compare with recorded hashes) -----------
+_REPR_LIMIT = 10_000
+_INT_BITS_LIMIT = 33_300  # an int of more bits has more than 10,000 decimal digits
+
+
+def short_repr(value: Any) -> Optional[str]:
+    """The recorder's and the replay's repr of a result (one definition: ``core.hashing`` imports it).
+
+    ``repr(value)`` when it is shorter than 10,000 characters; None when it is longer, or raises.
+
+    Exact strings, bytes and ints that are surely too long are never converted (the conversion would cost
+    time in proportion to their size); a subclass's own ``__repr__`` is always asked.
+    """
+    kind = type(value)
+    if (kind is str or kind is bytes) and len(value) >= _REPR_LIMIT:
+        return None
+    if kind is int and value.bit_length() > _INT_BITS_LIMIT:
+        return None
+    try:
+        text = repr(value)
+        return text if len(text) < _REPR_LIMIT else None
+    except Exception:
+        return None
 
 
 class _OutputHasher:
@@ -279,17 +295,16 @@ class _OutputHasher:
         if self.display is not None:
             parts.append(self.display.digest())
         if value is not None:
-            if isinstance(value, (int, float, str, bool, bytes)) and len(repr(value)) < 10_000:
-                parts.append(repr(value).encode("utf-8", "surrogatepass"))
+            text = short_repr(value) if isinstance(value, (int, float, str, bool, bytes)) else None
+            if text is not None:
+                parts.append(text.encode("utf-8", "surrogatepass"))
             else:
-                parts.append(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
+                parts.append(f"<{type(value).__module__}.{type(value).__qualname__}>".encode("utf-8", "surrogatepass"))
         self.display = None
         return "blake3:" + self.factory(b"\0".join(parts)).hexdigest() if parts else None
 
 
 # -- the runtime ---------------------------------------------------------------------------------------------
-
-
 class Replay:
     """One exported folder, replayed step by step."""
 

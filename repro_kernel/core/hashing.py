@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import blake3
 
-from repro_kernel.runtime import file_digest
+from repro_kernel.runtime import file_digest, short_repr
 
 PREFIX = "blake3:"
 _CHUNK = 1 << 22  # 4 MiB reads keep memory flat whatever the file's size
@@ -39,17 +39,20 @@ def output_hash(display_digest: Optional[bytes], value: Any) -> Optional[str]:
     data, in mime order, message after message) and of its result value.
 
     The result enters as its repr when it is a small scalar or string, else as its type's name (a repr of a
-    large object would cost time in proportion to the user's data). None when the cell showed nothing.
-    The exported replay runtime (repro_kernel/replay.py) computes the same hash; a test pins the two.
+    large object would cost time in proportion to the user's data; one that raises, such as an int past
+    Python's digit limit or an odd subclass's, also counts as its type's name). None when the cell showed
+    nothing. The exported replay runtime (repro_kernel/runtime.py) computes the same hash; a test pins the two.
     """
     parts: list[bytes] = []
     if display_digest is not None:
         parts.append(display_digest)
     if value is not None:
-        if isinstance(value, (int, float, str, bool, bytes)) and len(repr(value)) < 10_000:
-            parts.append(repr(value).encode("utf-8", "surrogatepass"))
+        text = short_repr(value) if isinstance(value, (int, float, str, bool, bytes)) else None
+        if text is not None:
+            parts.append(text.encode("utf-8", "surrogatepass"))
         else:
-            parts.append(f"<{type(value).__module__}.{type(value).__qualname__}>".encode())
+            kind = type(value)
+            parts.append(f"<{kind.__module__}.{kind.__qualname__}>".encode("utf-8", "surrogatepass"))
     return hash_bytes(b"\0".join(parts)) if parts else None
 
 

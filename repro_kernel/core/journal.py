@@ -145,6 +145,11 @@ class Journal:
             hint="record it with `%load_ext repro_kernel` then `%repro start`, or export with --mode document",
         )
 
+    def set_busy_timeout(self, seconds: float) -> None:
+        """How long a write waits for a lock another process holds before failing (the recorder waits briefly
+        and keeps the record in memory; tools reading the journal keep the long default)."""
+        self._db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
     def close(self) -> None:
         self._db.close()
 

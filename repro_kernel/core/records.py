@@ -63,6 +63,7 @@ class CellRecord:
     random: dict[str, Any] = field(default_factory=dict)
     recorder_errors: list[str] = field(default_factory=list)
     namespace_changed: Optional[list[str]] = None
+    redacted: bool = False  # a secret was removed from ``code``; ``code_hash`` is of the code as recorded
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +90,7 @@ class CellRecord:
             "random": self.random,
             "recorder_errors": self.recorder_errors,
             "namespace_changed": self.namespace_changed,
+            "redacted": self.redacted,
         }
 
 

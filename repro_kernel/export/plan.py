@@ -274,7 +274,8 @@ def plan_steps(
         record = step.record
         if not record:
             continue
-        if record.get("code_hash") and hash_text(record.get("code") or "") != record["code_hash"]:
+        if record.get("redacted") or ("redacted" not in record and record.get("code_hash")
+                                      and hash_text(record.get("code") or "") != record["code_hash"]):
             not_guaranteed.append(f"step {step.index} had credentials in its code, recorded as `<redacted>`: "
                                   "put them back (or read them from the environment) before replaying")
         rnd = record.get("random") or {}

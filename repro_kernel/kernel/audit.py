@@ -70,6 +70,12 @@ def end() -> list[tuple[Any, ...]]:
     return events or []
 
 
+def resume(events: list[tuple[Any, ...]]) -> None:
+    """Collect again, after ``events`` (what :func:`end` returned when recording paused mid-cell)."""
+    global _events
+    _events = list(events)
+
+
 def is_write(mode: Any, flags: Any) -> bool:
     if isinstance(mode, str):
         return any(c in mode for c in "wax+")

@@ -8,15 +8,16 @@ cell's before and after states into the ``random`` part of its CellRecord.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Optional
 
 from repro_kernel.core.dataflow import CodeFacts, to_python
-from repro_kernel.core.journal import Journal
 from repro_kernel.kernel import randomness
 
 RandomStates = dict[str, tuple[Any, str]]  # source -> (state, fingerprint), as randomness.capture() reads them
+Store = Callable[[bytes], str]  # stores a blob in the journal's objects, returns its digest
 
 
 @dataclass
@@ -34,6 +35,9 @@ class PendingCell:
     generators: list[dict[str, Any]] = field(default_factory=list)
     rng_marks: Optional[dict[str, Any]] = None
     bindings: dict[str, Any] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)  # recorder faults so far, for the record's recorder_errors
+    rng_failed: bool = False  # the states before the cell could not be read: the record has no random part
+    namespace_before: Optional[dict[str, tuple[int, type]]] = None  # star imports, %run: id and type per name
 
 
 @dataclass
@@ -46,43 +50,48 @@ class RandomBook:
     stored_ref: dict[str, str] = field(default_factory=dict)
     last: Optional[tuple[RandomStates, dict[str, Any]]] = None
 
-    def before_cell(self) -> tuple[RandomStates, dict[str, Any]]:
+    def before_cell(self, faults: Optional[randomness.Faults] = None) -> tuple[RandomStates, dict[str, Any]]:
         """Random states before the cell (those read after the last cell, unless anything moved since)
-        and their cheap marks."""
-        marks = randomness.marks()
+        and their cheap marks; a source that cannot be read is left out and noted in ``faults``."""
+        marks = randomness.marks(faults)
         if self.last is not None:
             states, last_marks = self.last
             if randomness.same_marks(marks, last_marks):
                 return states, marks
-        return randomness.capture(), marks
+        return randomness.capture(faults), marks
+
+    def forget_stored(self) -> None:
+        """The journal's objects were lost (its folder deleted): store every state again when next seen."""
+        self.stored_fp.clear()
+        self.stored_ref.clear()
 
     def cell_facts(
-        self, pending: PendingCell, facts: CodeFacts, journal: Optional[Journal], user_ns: dict[str, Any]
+        self, pending: PendingCell, facts: CodeFacts, store: Store, user_ns: dict[str, Any],
+        faults: Optional[randomness.Faults] = None,
     ) -> dict[str, Any]:
-        """The record's ``random`` part: each source's state before and after the cell (states stored in
-        ``journal`` the first time they are seen), the generators the cell made, its seeds, and whether it
+        """The record's ``random`` part: each source's state before and after the cell (states given to
+        ``store`` the first time they are seen), the generators the cell made, its seeds, and whether it
         drew from a source never seeded."""
         for _call, source, _value in facts.seeds:
             for seeded in (randomness.SOURCES if source in ("all", None) else (source,)):
                 self.seeded[seeded] = True
-        marks_after = randomness.marks()
+        marks_after = randomness.marks(faults)
         if randomness.same_marks(marks_after, pending.rng_marks) and set(pending.rng) == set(marks_after):
             after = pending.rng  # nothing drew: skip reading the full states again
         else:
-            after = randomness.capture()
+            after = randomness.capture(faults)
         self.last = (after, marks_after)
         sources: dict[str, Any] = {}
         unseeded = False
         for source, (state, fp) in pending.rng.items():
             ref = self.stored_ref.get(source)
             if self.stored_fp.get(source) != fp:
-                assert journal is not None
-                ref = journal.put_object(randomness.serialize(source, state))
+                ref = store(randomness.serialize(source, state))
                 self.stored_fp[source], self.stored_ref[source] = fp, ref
             fp_after = after.get(source, (None, None))[1]
             sources[source] = {"before": fp, "after": fp_after, "state_ref": ref}
-            if fp_after != fp and not self.seeded.get(source):
-                unseeded = True
+            if fp_after is not None and fp_after != fp and not self.seeded.get(source):
+                unseeded = True  # (an after-state that could not be read is a fault, not a draw)
         for source, (state, fp) in after.items():
             if source in sources:
                 continue
@@ -90,9 +99,8 @@ class RandomBook:
             entry: dict[str, Any] = {"before": None, "after": fp, "state_ref": None}
             initial = randomness.initial_state(source)
             if initial is not None:
-                assert journal is not None
                 entry["before"] = initial[1]
-                entry["state_ref"] = journal.put_object(randomness.serialize(source, initial[0]))
+                entry["state_ref"] = store(randomness.serialize(source, initial[0]))
                 self.stored_fp[source], self.stored_ref[source] = initial[1], entry["state_ref"]
                 drawn = initial[1] != fp
             else:

@@ -6,8 +6,7 @@ import argparse
 import html
 import json
 import shlex
-import sys
-from typing import Any
+from typing import Any, Optional
 
 from IPython.core.magic import Magics, line_magic, magics_class
 
@@ -41,9 +40,11 @@ def _parser() -> argparse.ArgumentParser:
 class StatusView:
     """What ``%repro status`` shows: rich HTML in a notebook, plain text in a terminal."""
 
-    def __init__(self, status: dict[str, Any], faults: list[str]) -> None:
+    def __init__(self, status: dict[str, Any], faults: int, fault_kinds: Optional[str] = None, held: int = 0) -> None:
         self.status = status
         self.faults = faults
+        self.fault_kinds = fault_kinds
+        self.held = held
 
     def _rows(self) -> list[tuple[str, str]]:
         s = self.status
@@ -61,7 +62,8 @@ class StatusView:
             ("environment", s.get("environment_fingerprint") or "-"),
             ("git", f"{(git.get('commit') or '-')[:10]}{' (dirty)' if git.get('dirty') else ''}" if git else "not a git repository"),
             ("journal", s.get("journal") or "-"),
-            ("recorder faults", str(len(self.faults))),
+            ("recorder faults", str(self.faults) + (f" ({self.fault_kinds})" if self.fault_kinds else "")),
+            *([("held in memory", f"{self.held} executions waiting for the journal")] if self.held else []),
         ]
 
     def __repr__(self) -> str:
@@ -76,9 +78,9 @@ class StatusView:
         return f"<table class='repro-status'><caption>jupyter-repro</caption>{rows}</table>"
 
 
-def _refuse(message: str) -> None:
+def _refuse(recorder: Recorder, message: str) -> None:
     """One line on stderr for a request the magic cannot carry out; the cell itself still succeeds."""
-    print(f"jupyter-repro: {message}", file=sys.stderr)
+    recorder.say(f"jupyter-repro: {message}", error=True)
 
 
 @magics_class
@@ -100,48 +102,51 @@ class ReproMagics(Magics):
         %repro snapshot PATH...          preserve files' exact content in .repro/objects
         %repro env                       the environment as recorded
         """
+        recorder = self.recorder
+        say = recorder.say  # not print: a cell may have replaced it, or sys.stdout
         try:
             args = _parser().parse_args(shlex.split(line))
         except ValueError as exc:
-            print(str(exc), file=sys.stderr)
+            say(str(exc), error=True)
             return None
         if args.command is None:
-            print(USAGE, file=sys.stderr)
+            say(USAGE, error=True)
             return None
-        recorder = self.recorder
         if args.command == "start":
             try:
                 messages = recorder.start(args.notebook)
             except ReproError as exc:
-                return _refuse(exc.one_line())
+                return _refuse(recorder, exc.one_line())
             for message in messages:
-                print(message)
+                say(message)
         elif args.command == "stop":
-            print(recorder.stop())
+            say(recorder.stop())
         elif args.command == "status":
-            return StatusView(recorder.status(), recorder.faults)
+            writer = recorder.writer
+            return StatusView(recorder.status(), recorder.fault_log.count, recorder.fault_log.summary(),
+                              writer.held if writer is not None else 0)
         elif args.command == "seed":
             seeded = randomness.seed_all(args.value)
-            print(f"jupyter-repro: seeded {', '.join(seeded)} with {args.value}")
+            say(f"jupyter-repro: seeded {', '.join(seeded)} with {args.value}")
         elif args.command == "snapshot":
             if not recorder.recording:
-                print("jupyter-repro is not recording: run `%repro start` first.", file=sys.stderr)
+                say("jupyter-repro is not recording: run `%repro start` first.", error=True)
                 return None
             try:
                 done = recorder.snapshot(args.paths)
             except OSError as exc:
-                return _refuse(f"{exc}; check the path and try again")
+                return _refuse(recorder, f"{exc}; check the path and try again")
             except ReproError as exc:
-                return _refuse(exc.one_line())
+                return _refuse(recorder, exc.one_line())
             for item in done:
-                print(f"jupyter-repro: snapshot of {item['path']} ({item['size']} bytes, {item['hash'][:19]})")
+                say(f"jupyter-repro: snapshot of {item['path']} ({item['size']} bytes, {item['hash'][:19]})")
             recorder._notify("status", recorder.status())
         elif args.command == "env":
             if not recorder.environment:
-                print("jupyter-repro is not recording: run `%repro start` first.", file=sys.stderr)
+                say("jupyter-repro is not recording: run `%repro start` first.", error=True)
                 return None
             env = dict(recorder.environment)
             dists = env.pop("distributions", {})
             env["distributions"] = f"{len(dists)} installed (see the manifest for the list)"
-            print(json.dumps(env, indent=2, default=str))
+            say(json.dumps(env, indent=2, default=str))
         return None

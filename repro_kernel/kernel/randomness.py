@@ -8,6 +8,7 @@ before and after every cell; the full state is serialised only when it changed s
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any, Optional
 import blake3
 
 SOURCES = ("python", "numpy", "torch", "torch_cuda", "tensorflow")
+Faults = list[tuple[str, BaseException]]  # (source, what reading it raised)
 
 
 def _py_state() -> Any:
@@ -95,16 +97,18 @@ _READERS: dict[str, tuple[Callable[[], bool], Callable[[], Any], Callable[[Any],
 }
 
 
-def capture() -> dict[str, tuple[Any, str]]:
-    """Return ``{source: (state, fingerprint)}`` for every loaded source; faults skip that source."""
+def capture(faults: Optional[Faults] = None) -> dict[str, tuple[Any, str]]:
+    """Return ``{source: (state, fingerprint)}`` for every loaded source; a source that cannot be read (a
+    half-imported framework, a patched ``random.getstate``) is left out, and noted in ``faults``."""
     found: dict[str, tuple[Any, str]] = {}
     for source, (loaded, read, fingerprint) in _READERS.items():
         try:
             if loaded():
                 state = read()
                 found[source] = (state, fingerprint(state))
-        except Exception:  # a half-imported framework must not break the user's cell
-            continue
+        except Exception as exc:  # must never break the user's cell
+            if faults is not None:
+                faults.append((source, exc))
     return found
 
 
@@ -172,14 +176,20 @@ class _NumpyGlobalMark:
 _np_mark = _NumpyGlobalMark()
 
 
-def marks() -> dict[str, Any]:
+def marks(faults: Optional[Faults] = None) -> dict[str, Any]:
     """Cheap marks of every loaded source: if none changed since :func:`capture`, its result still holds.
 
-    A None mark means "cannot tell cheaply": :func:`same_marks` then says they differ.
+    A None mark means "cannot tell cheaply": :func:`same_marks` then says they differ. A source that cannot
+    be read is noted in ``faults``.
     """
     found: dict[str, Any] = {}
     if "random" in sys.modules:
-        found["python"] = hash(_py_state())
+        try:
+            found["python"] = hash(_py_state())
+        except Exception as exc:
+            found["python"] = None
+            if faults is not None:
+                faults.append(("python", exc))
     if "numpy.random" in sys.modules:
         found["numpy"] = _np_mark()
     for source in ("torch", "torch_cuda", "tensorflow"):
@@ -187,8 +197,10 @@ def marks() -> dict[str, Any]:
         try:
             if loaded():
                 found[source] = fingerprint(read())
-        except Exception:
-            continue
+        except Exception as exc:
+            found[source] = None
+            if faults is not None:
+                faults.append((source, exc))
     return found
 
 
@@ -269,12 +281,18 @@ class DefaultRngTap:
     an unseeded call gets a ``SeedSequence`` made here, whose entropy is recorded, and the generator is
     exactly the one the original call would have built from that entropy. The replay hands the same
     entropy back in the same order.
+
+    The wrapper wears the original's face (``functools.wraps``: name, qualified name, module, docstring,
+    ``__wrapped__``, hence ``inspect.signature`` and ``help()``), and stands in every module attribute that
+    held the original, so pickling it by reference (``pickle``, ``multiprocessing``, joblib) finds it where
+    its ``__module__`` and ``__qualname__`` say, and a worker process gets NumPy's own function.
     """
 
     def __init__(self) -> None:
         self.calls: Optional[list[dict[str, Any]]] = None
         self.original: Any = None
         self.wrapper: Any = None
+        self._homes: list[Any] = []  # the modules whose attribute now holds the wrapper
 
     def install(self, namespace: Optional[dict[str, Any]] = None) -> bool:
         """Wrap ``numpy.random.default_rng`` if NumPy is imported; True once the wrapper is in place."""
@@ -289,31 +307,44 @@ class DefaultRngTap:
         original, tap = current, self
         seed_sequence = np_random.SeedSequence
 
-        def default_rng(seed: Any = None) -> Any:
+        @functools.wraps(original)
+        def default_rng(*args: Any, **kwargs: Any) -> Any:
             calls = tap.calls
             if calls is not None:
+                seed = args[0] if args else kwargs.get("seed")
                 if seed is None:
                     seed = seed_sequence()
                     calls.append({"kind": "numpy.default_rng", "seeded": False, "entropy": str(seed.entropy)})
+                    if args:
+                        args = (seed, *args[1:])
+                    else:
+                        kwargs["seed"] = seed
                 else:
                     value = seed if isinstance(seed, int) else None
                     calls.append(
                         {"kind": "numpy.default_rng", "seeded": True,
                          "entropy": None if value is None else str(value)}
                     )
-            return original(seed)
+            return original(*args, **kwargs)
 
-        default_rng.__doc__ = original.__doc__
-        default_rng.__wrapped__ = original  # type: ignore[attr-defined]
         self.original, self.wrapper = original, default_rng
-        np_random.default_rng = default_rng
+        self._homes = [np_random]
+        home = sys.modules.get(getattr(original, "__module__", None) or "")
+        name = getattr(original, "__qualname__", "default_rng")
+        if home is not None and home is not np_random and getattr(home, name, None) is original:
+            self._homes.append(home)  # where pickle looks it up (numpy.random._generator in older NumPy)
+        for module in self._homes:
+            setattr(module, "default_rng" if module is np_random else name, default_rng)
         self._rebind(namespace, original, default_rng)
         return True
 
     def uninstall(self, namespace: Optional[dict[str, Any]] = None) -> None:
-        np_random: Any = sys.modules.get("numpy.random")  # numpy's own module (ModuleType has no default_rng)
-        if np_random is not None and self.wrapper is not None and np_random.default_rng is self.wrapper:
-            np_random.default_rng = self.original
+        name = getattr(self.original, "__qualname__", "default_rng")
+        for module in self._homes:
+            attribute = "default_rng" if module is sys.modules.get("numpy.random") else name
+            if getattr(module, attribute, None) is self.wrapper:
+                setattr(module, attribute, self.original)
+        self._homes = []
         self._rebind(namespace, self.wrapper, self.original)
         self.calls = None
 

@@ -2,8 +2,10 @@
 
 Hot path: ``pre_run_cell`` notes the time, the code and the random-state fingerprints and switches the audit
 hook on; ``post_run_cell`` switches it off and does the rest (hash files read, diff random states and imported
-modules, read names from the cached AST, commit one journal transaction, notify listeners). Any fault in here
-is caught, reported once, and never reaches the user's cell.
+modules, read names from the cached AST, commit one journal transaction, notify listeners). Each part of a
+record is built on its own: a fault in one is noted in the record (``recorder_errors``), told to the user once
+per kind (``faults``), and never reaches the user's cell, nor stops the next cells from being recorded.
+Journal writes that cannot happen now are held in memory until they can (``journal_writer``).
 
 Beside it: ``views`` (what the sidebar and ``%repro status`` read, mixed into :class:`Recorder`), ``cell_state``
 (what the hooks carry: the cell now running and the book of random states) and ``notebook_path`` (which
@@ -12,7 +14,7 @@ notebook the kernel serves, and where it is).
 
 from __future__ import annotations
 
-import logging
+import atexit
 import os
 import sys
 import time
@@ -31,13 +33,13 @@ from repro_kernel.core.environment import STANDARD_MODULES, capture_environment,
 from repro_kernel.core.hashing import FileHashCache, hash_text, output_hash
 from repro_kernel.core.journal import JOURNAL_DIRNAME, Journal
 from repro_kernel.core.records import CellRecord, FileAccess
-from repro_kernel.core.redact import redact_code, redact_url
+from repro_kernel.core.redact import REDACTED, redact_code, redact_url
 from repro_kernel.kernel import audit, randomness
 from repro_kernel.kernel.cell_state import PendingCell, RandomBook
+from repro_kernel.kernel.faults import FaultLog
+from repro_kernel.kernel.journal_writer import JournalWriter
 from repro_kernel.kernel.notebook_path import locate_notebook, notebook_from_environment
 from repro_kernel.kernel.views import RecorderViews
-
-log = logging.getLogger("repro_kernel")
 
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -67,7 +69,7 @@ class Recorder(RecorderViews, Configurable):
         self.started_at: Optional[float] = None
         self.notebook: Optional[str] = None
         self.notebook_dir = Path.cwd()
-        self.journal: Optional[Journal] = None
+        self.writer: Optional[JournalWriter] = None
         self.environment: dict[str, Any] = {}
         self.records: list[dict[str, Any]] = []
         self._timeline: list[dict[str, Any]] = []
@@ -75,14 +77,14 @@ class Recorder(RecorderViews, Configurable):
         self._written: set[str] = set()
         self.listeners: list[Listener] = []
         self.file_cache = FileHashCache()
-        self.faults: list[str] = []
+        self.fault_log = FaultLog(shell)  # captures the kernel's streams now, before any cell can replace them
         self._pending: Optional[PendingCell] = None
+        self._suspended: Optional[tuple[Optional[PendingCell], list[tuple[Any, ...]]]] = None
         self._seq = 0
         self._random = RandomBook()
         self._known_modules: set[str] = set()
         self._attributed_modules: set[str] = set()
         self._ignore_dirs: tuple[str, ...] = ()
-        self._seen_names: set[str] = set()
         self._kernel_dists: Optional[frozenset[str]] = None
         self._rng_tap = randomness.DefaultRngTap()
 
@@ -93,25 +95,21 @@ class Recorder(RecorderViews, Configurable):
         if self.recording:
             return ["jupyter-repro is already recording this kernel (`%repro status` shows what)."]
         messages: list[str] = []
+        self.fault_log.capture()
         self.notebook_dir, self.notebook = locate_notebook(notebook or notebook_from_environment(self.shell))
-        if self.journal_dir:
-            journal, warning = Journal(Path(self.journal_dir)), None
-        else:
-            journal, warning = Journal.for_notebook_dir(self.notebook_dir)
-        if self.journal is not None:
-            self.journal.close()  # the previous session's (start after stop)
-        self.journal = journal
+        journal, warning = self._open_journal()
+        if self.writer is not None:
+            self.writer.close()  # the previous session's (start after stop)
+        self.writer = JournalWriter(journal, self.fault_log.say, self._open_journal)
         if warning:
             messages.append(warning)
-        self._ignore_dirs = tuple(
-            {str(self.journal.directory.resolve()) + os.sep, str(self.journal.directory) + os.sep}
-        )
+        self._ignore_dirs = self._journal_dirs()
         self.session_id = uuid.uuid4().hex
         self.started_at = time.time()
         self.environment = capture_environment(
             self.notebook_dir, self.notebook, tuple(self.extra_environment_variables)
         )
-        self.journal.begin_session(self.session_id, self.notebook, self.environment, self.started_at)
+        self.writer.begin_session(self.session_id, self.notebook, self.environment, self.started_at)
         self.records = []
         self._timeline = []
         self._inputs = {}
@@ -120,21 +118,40 @@ class Recorder(RecorderViews, Configurable):
         self._random = RandomBook()
         self._known_modules = {name.partition(".")[0] for name in list(sys.modules)}
         self._attributed_modules = set()
-        self._seen_names = set(self.shell.user_ns)
-        audit.install()
-        self._rng_tap.install(self.shell.user_ns)
-        self.shell.events.register("pre_run_cell", self.pre_run_cell)
-        self.shell.events.register("post_run_cell", self.post_run_cell)
-        self.recording = True
+        self._suspended = None
+        self._hook()
         self._notify("status", self.status())
-        where = self.journal.directory
         messages.append(
             f"jupyter-repro: recording session {self.session_id[:8]} of "
-            f"{self.notebook or 'this kernel'} to {where}"
+            f"{self.notebook or 'this kernel'} to {journal.directory}"
         )
         return messages
 
-    def stop(self) -> str:
+    def resume(self) -> list[str]:
+        """Carry on the session that unloading the extension paused in this very cell (``%reload_ext``): the
+        same session, its sequence and its cell now running; returns messages for the user."""
+        if self.recording or self.session_id is None or self._suspended is None:
+            return []
+        pending, events = self._suspended
+        self._suspended = None
+        journal, warning = self._open_journal()
+        self.writer = JournalWriter(journal, self.fault_log.say, self._open_journal)
+        self._ignore_dirs = self._journal_dirs()
+        assert self.started_at is not None
+        self.writer.begin_session(self.session_id, self.notebook, self.environment, self.started_at)
+        self._hook()
+        if pending is not None:
+            self._pending = pending
+            self._rng_tap.calls = pending.generators
+            self._hook_displays()
+            audit.resume(events)
+        self._notify("status", self.status())
+        return ([warning] if warning else []) + [
+            f"jupyter-repro: extension reloaded; still recording session {self.session_id[:8]} to {journal.directory}"
+        ]
+
+    def stop(self, *, suspend: bool = False) -> str:
+        """End the session (``suspend``: pause it so that :meth:`resume`, in this same cell, carries it on)."""
         if not self.recording:
             return "jupyter-repro is not recording (start with `%repro start`)."
         for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
@@ -142,21 +159,59 @@ class Recorder(RecorderViews, Configurable):
                 self.shell.events.unregister(event, callback)
             except ValueError:
                 pass
-        audit.end()
+        events = audit.end()
         self._rng_tap.uninstall(self.shell.user_ns)
+        self._suspended = (self._pending, events) if suspend else None
+        self._unhook_displays()
         self._pending = None
-        assert self.journal is not None and self.session_id is not None
-        self.journal.end_session(self.session_id)
+        assert self.writer is not None and self.session_id is not None
+        self.writer.end_session(self.session_id, time.time())
         self.recording = False
         self._notify("status", self.status())
-        return f"jupyter-repro: stopped; {len(self.records)} executions recorded in {self.journal.directory}"
+        held = "" if self.writer.settle() else (
+            f" ({self.writer.held} of them still held in memory: they are written when the journal can be, at the "
+            "next `%repro start`, or lost when the kernel stops)")
+        return (f"jupyter-repro: stopped; {len(self.records)} executions recorded in {self.writer.journal.directory}"
+                + held)
 
-    def close(self) -> None:
+    def close(self, *, suspend: bool = False) -> None:
         if self.recording:
-            self.stop()
-        if self.journal is not None:
-            self.journal.close()
-            self.journal = None
+            self.stop(suspend=suspend)
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+        atexit.unregister(self._at_exit)
+
+    def _at_exit(self) -> None:
+        """The kernel is shutting down: write what is held, or say it is lost."""
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+    def _open_journal(self) -> tuple[Journal, Optional[str]]:
+        """The journal for this session: the configured folder, else `.repro/` beside the notebook (or the
+        per-user fallback, with a warning, when that folder cannot be written)."""
+        if self.journal_dir:
+            return Journal(Path(self.journal_dir)), None
+        return Journal.for_notebook_dir(self.notebook_dir)
+
+    def _journal_dirs(self) -> tuple[str, ...]:
+        """What the audit hook must not charge to a cell: the journal's own files."""
+        assert self.writer is not None
+        directory = self.writer.journal.directory
+        return tuple({str(directory.resolve()) + os.sep, str(directory) + os.sep})
+
+    def _hook(self) -> None:
+        atexit.register(self._at_exit)
+        audit.install()
+        self._rng_tap.install(self.shell.user_ns)
+        self.shell.events.register("pre_run_cell", self.pre_run_cell)
+        self.shell.events.register("post_run_cell", self.post_run_cell)
+        self.recording = True
+
+    def say(self, text: str, *, error: bool = False) -> None:
+        """Show the user a message of the recorder's, whatever a cell did to ``print`` or ``sys.stdout``."""
+        self.fault_log.say(text, error=error)
 
     def set_notebook(self, notebook: str) -> None:
         """The frontend told us which notebook this kernel serves."""
@@ -164,8 +219,8 @@ class Recorder(RecorderViews, Configurable):
         if self.notebook == name or not name.endswith(".ipynb"):
             return
         self.notebook = name
-        if self.recording and self.journal is not None and self.session_id is not None:
-            self.journal.set_session_notebook(self.session_id, name)
+        if self.recording and self.writer is not None and self.session_id is not None:
+            self.writer.set_session_notebook(self.session_id, name)
 
     # -- the hot path ----------------------------------------------------------------------------------
 
@@ -174,33 +229,52 @@ class Recorder(RecorderViews, Configurable):
             self._pending = None
             return
         try:
-            rng, rng_marks = self._random.before_cell()
-            self._pending = PendingCell(
+            pending = PendingCell(
                 code=info.raw_cell or "",
                 cell_id=getattr(info, "cell_id", None),
                 started_at=time.time(),
                 perf_start=0.0,
-                rng=rng,
+                rng={},
                 module_count=len(sys.modules),
-                rng_marks=rng_marks,
             )
-            self._pending.bindings = self._note_bindings(self._pending.code)
-            self._hook_displays()
-            self._rng_tap.calls = self._pending.generators
-            self._pending.perf_start = time.perf_counter()
-            audit.begin()
         except Exception as exc:
             self._pending = None
-            self.report_fault("pre_run_cell", exc)
+            self.report_fault("pre_run_cell", exc, "this cell is not recorded; the next cells are")
+            return
+        self._pending = pending
+        # Each part on its own: a fault in one leaves the record without that part, never without the cell.
+        faults: randomness.Faults = []
+        try:
+            pending.rng, pending.rng_marks = self._random.before_cell(faults)
+        except Exception as exc:
+            pending.rng_failed = True
+            self._random.last = None
+            self._part_fault(pending.errors, "random", exc)
+        for source, fault in faults:
+            self._part_fault(pending.errors, f"random ({source})", fault)
+        try:
+            facts = analyze_code(pending.code)
+            pending.bindings = self._note_bindings(facts)
+            if facts.star_imports or "run" in facts.magics or "load" in facts.magics:
+                pending.namespace_before = {k: (id(v), type(v)) for k, v in self.shell.user_ns.items()}
+        except Exception as exc:
+            self._part_fault(pending.errors, "bindings", exc)
+        try:
+            self._hook_displays()
+        except Exception as exc:
+            self._part_fault(pending.errors, "outputs", exc)
+        self._rng_tap.calls = pending.generators
+        pending.perf_start = time.perf_counter()
+        audit.begin()
 
     _MISSING = object()
 
-    def _note_bindings(self, code: str) -> dict[str, Any]:
+    def _note_bindings(self, facts: CodeFacts) -> dict[str, Any]:
         """What the names this cell will bind are bound to now: a weak reference where the object takes
         one (so a big array or frame is never kept alive by us), else its id and type."""
         noted: dict[str, Any] = {}
         user_ns = self.shell.user_ns
-        for name in analyze_code(code).defined:
+        for name in facts.defined:
             value = user_ns.get(name, self._MISSING)
             try:
                 noted[name] = weakref.ref(value)
@@ -230,15 +304,40 @@ class Recorder(RecorderViews, Configurable):
         duration = time.perf_counter() - pending.perf_start
         try:
             self._unhook_displays()
+        except Exception as exc:
+            self._part_fault(pending.errors, "outputs", exc)
+        self._keep_journal()
+        try:
             record = self._build_record(pending, result, events, duration)
-            assert self.journal is not None
-            self.journal.append(record, self.notebook)
-            self.records.append(record)
+        except Exception as exc:
+            self.report_fault("post_run_cell", exc, "this cell could not be recorded; your cell's own result "
+                              "stands, and the next cells are recorded as usual")
+            return
+        self.records.append(record)
+        try:
             self._index(record)
         except Exception as exc:
-            self.report_fault("post_run_cell", exc)
-            return
+            self.report_fault("status", exc, "the sidebar's view of this cell is incomplete; its record is kept")
+        try:
+            assert self.writer is not None
+            self.writer.append(record, self.notebook)
+        except Exception as exc:
+            self.report_fault("journal", exc, "this cell's record could not be written to the journal")
         self._notify("record", record)
+
+    def _keep_journal(self) -> None:
+        """A journal folder deleted while recording is recreated, with this session written into it again."""
+        writer = self.writer
+        if writer is None or not writer.lost():
+            return
+        try:
+            self.records[:] = writer.recreate(self.records)
+        except Exception as exc:
+            self.report_fault("journal", exc, "the journal folder was deleted and cannot be recreated; the records "
+                              "are held in memory and it is tried again at the next cell")
+            return
+        self._random.forget_stored()  # the states stored so far went with the folder
+        self._ignore_dirs = self._journal_dirs()
 
     # -- building the record -------------------------------------------------------------------------
 
@@ -247,22 +346,36 @@ class Recorder(RecorderViews, Configurable):
     ) -> dict[str, Any]:
         self._seq += 1
         assert self.session_id is not None
-        errors: list[str] = []
+        errors = pending.errors
         error = result.error_in_exec or result.error_before_exec
-        facts = analyze_code(pending.code)
+        try:
+            facts = analyze_code(pending.code)
+        except Exception as exc:
+            facts = CodeFacts()
+            self._part_fault(errors, "names", exc)
+        try:
+            code = redact_code(pending.code)
+        except Exception as exc:  # never keep code that could not be searched for credentials
+            code = REDACTED
+            self._part_fault(errors, "code", exc)
+        try:
+            shown = self._output_hash(pending, result)
+        except Exception as exc:
+            shown = None
+            self._part_fault(errors, "output hash", exc)
         record = CellRecord(
             session_id=self.session_id,
             seq=self._seq,
             execution_count=result.execution_count,
             cell_id=pending.cell_id,
-            code=redact_code(pending.code),
-            code_hash=hash_text(pending.code),
+            code=code,
+            code_hash=hash_text(code),  # of the code as kept: a hash of a credential would help guess it
             started_at=pending.started_at,
             duration_s=duration,
             status="error" if error is not None else "ok",
             error=type(error).__name__ if error is not None else None,
-            output_hash=self._output_hash(pending, result),
-            defined=facts.defined,
+            output_hash=shown,
+            defined=list(facts.defined),  # facts are cached per code: never extend their lists
             used=facts.used,
             deleted=facts.deleted,
             mutated=facts.mutated,
@@ -271,17 +384,17 @@ class Recorder(RecorderViews, Configurable):
         steps: tuple[tuple[str, Callable[[], None]], ...] = (
             ("modules", lambda: setattr(record, "modules", self._new_modules(pending, facts))),
             ("files", lambda: self._files(record, events, errors)),
-            ("random", lambda: setattr(record, "random", self._random_facts(pending, facts))),
-            ("namespace", lambda: self._namespace_changes(record, facts)),
+            ("random", lambda: setattr(record, "random", self._random_facts(pending, facts, errors))),
+            ("namespace", lambda: self._namespace_changes(record, pending)),
             ("bindings", lambda: setattr(record, "namespace_changed", self._changed_bindings(pending))),
         )
         for step, action in steps:
             try:
                 action()
             except Exception as exc:
-                errors.append(f"{step}: {type(exc).__name__}: {exc}")
-                self.report_fault(step, exc)
+                self._part_fault(errors, step, exc)
         record.recorder_errors = errors
+        record.redacted = code != pending.code
         return record.to_dict()
 
     def _new_modules(self, pending: PendingCell, facts: CodeFacts) -> list[dict[str, Any]]:
@@ -344,27 +457,34 @@ class Recorder(RecorderViews, Configurable):
         except ValueError:
             return None
 
-    def _random_facts(self, pending: PendingCell, facts: CodeFacts) -> dict[str, Any]:
+    def _random_facts(self, pending: PendingCell, facts: CodeFacts, errors: list[str]) -> dict[str, Any]:
         """The record's ``random`` part (see :meth:`RandomBook.cell_facts`); a NumPy imported by this cell
-        gets its ``default_rng`` tapped from the next cell on."""
-        found = self._random.cell_facts(pending, facts, self.journal, self.shell.user_ns)
+        gets its ``default_rng`` tapped from the next cell on. Empty when the states before the cell could not
+        be read (that fault is already in ``errors``)."""
+        if pending.rng_failed:
+            return {}
+        faults: randomness.Faults = []
+        assert self.writer is not None
+        found = self._random.cell_facts(pending, facts, self.writer.put_object, self.shell.user_ns, faults)
+        for source, fault in faults:
+            self._part_fault(errors, f"random ({source})", fault)
         if "numpy.random" in sys.modules:
             self._rng_tap.install(self.shell.user_ns)
         return found
 
-    def _namespace_changes(self, record: CellRecord, facts: CodeFacts) -> None:
-        """Star imports and %run define names the AST cannot see: take them from the namespace."""
-        if not facts.star_imports and not any(m in ("run", "load") for m in facts.magics):
+    def _namespace_changes(self, record: CellRecord, pending: PendingCell) -> None:
+        """Star imports and %run define names the AST cannot see: take them from the namespace, as names
+        new or rebound since the cell began (so a ``%reset`` in between changes nothing)."""
+        before = pending.namespace_before
+        if before is None:
             return
-        user_ns = self.shell.user_ns
-        hidden = set(getattr(self.shell, "user_ns_hidden", {}))
+        hidden = getattr(self.shell, "user_ns_hidden", {})
         known = set(record.defined)
-        for name in list(user_ns):
+        for name, value in list(self.shell.user_ns.items()):
             if name.startswith("_") or name in hidden or name in known:
                 continue
-            if name not in self._seen_names:
+            if before.get(name) != (id(value), type(value)):
                 record.defined.append(name)
-        self._seen_names = set(user_ns)
 
     # -- outputs ---------------------------------------------------------------------------------------
 
@@ -402,20 +522,20 @@ class Recorder(RecorderViews, Configurable):
 
     # -- faults and listeners --------------------------------------------------------------------------
 
-    def report_fault(self, where: str, exc: BaseException) -> None:
-        """Note a recorder fault and tell the user the first time only; never raise."""
-        message = f"{where}: {type(exc).__name__}: {exc}"
-        self.faults.append(message)
-        log.debug("recorder fault: %s", message, exc_info=exc)
-        if len(self.faults) == 1:
-            try:
-                print(
-                    f"jupyter-repro: recorder fault (your cell is unaffected): {message}. "
-                    "Further faults are only counted (see `%repro status`).",
-                    file=sys.stderr,
-                )
-            except Exception:
-                pass
+    def report_fault(self, where: str, exc: BaseException, consequence: str = "your cell is unaffected") -> str:
+        """Count a recorder fault and tell the user the first time one of its kind is seen; never raise.
+        Returns the fault's one-line text."""
+        try:
+            return self.fault_log.report(where, exc, consequence)
+        except Exception:
+            return f"{where}: {type(exc).__name__}"
+
+    def _part_fault(self, errors: list[str], step: str, exc: BaseException) -> None:
+        """A part of the record could not be built: the record says so, and so is the user, once per kind."""
+        text = self.report_fault(step, exc, f"this cell's record is kept without its {step} part, and your cell is "
+                                 "unaffected")
+        if text not in errors:
+            errors.append(text)
 
     def _notify(self, kind: str, payload: dict[str, Any]) -> None:
         for listener in list(self.listeners):

@@ -12,6 +12,8 @@ from typing import Any, Optional
 
 from repro_kernel.core.hashing import FileHashCache
 from repro_kernel.core.journal import Journal
+from repro_kernel.kernel.faults import FaultLog
+from repro_kernel.kernel.journal_writer import JournalWriter
 
 
 class RecorderViews:
@@ -21,16 +23,26 @@ class RecorderViews:
     session_id: Optional[str]
     started_at: Optional[float]
     notebook: Optional[str]
-    journal: Optional[Journal]
+    writer: Optional[JournalWriter]
     environment: dict[str, Any]
     records: list[dict[str, Any]]
-    faults: list[str]
+    fault_log: FaultLog
     file_cache: FileHashCache
     _timeline: list[dict[str, Any]]
     _inputs: dict[str, dict[str, Any]]
     _written: set[str]
 
     TIMELINE_LIMIT = 500
+
+    @property
+    def journal(self) -> Optional[Journal]:
+        """The journal being written (another one once a deleted journal folder is recreated)."""
+        return self.writer.journal if self.writer is not None else None
+
+    @property
+    def faults(self) -> list[str]:
+        """The latest recorder faults, oldest first (``fault_log.count`` counts them all)."""
+        return list(self.fault_log.latest)
 
     def status(self, timeline_limit: Optional[int] = TIMELINE_LIMIT) -> dict[str, Any]:
         """The status object of the comm protocol (docs/contracts.md).
@@ -58,7 +70,7 @@ class RecorderViews:
             "journal": str(self.journal.database_path) if self.journal else None,
             "inputs": self.inputs(),
             "timeline": list(timeline),
-            "faults": len(self.faults),
+            "faults": self.fault_log.count,
         }
 
     def timeline_entry(self, index: int) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from _thread import get_ident
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 _events: Optional[list[tuple[Any, ...]]] = None
 _installed = False
@@ -165,6 +166,8 @@ def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tup
         elif kind == "resolve":
             # The host name a connection is about to use (requests, httpx, urllib all resolve first).
             host = _host_text(event[1])
+            if isinstance(host, str) and "@" in host:
+                host = host.rsplit("@", 1)[-1]  # `user:password@host` as some clients resolve it: keep the host
             if isinstance(host, str) and host:
                 port = event[2]
                 port = int(port) if isinstance(port, int) or (isinstance(port, str) and port.isdigit()) else None
@@ -176,10 +179,11 @@ def classify(events: list[tuple[Any, ...]], ignore_dirs: tuple[str, ...]) -> tup
             url = event[1]
             if isinstance(url, str) and ("url", url) not in seen_net:
                 seen_net.add(("url", url))
-                from urllib.parse import urlsplit
-
-                parts = urlsplit(url)
-                network.append({"host": parts.hostname, "port": parts.port, "url": url})
+                try:
+                    parts = urlsplit(url)
+                    network.append({"host": parts.hostname, "port": parts.port, "url": url})
+                except ValueError:  # a malformed URL (a bad port): the recorder redacts the text it keeps
+                    network.append({"host": None, "port": None, "url": url})
         elif kind in ("os.rename", "shutil.copyfile", "shutil.move"):
             try:
                 writes.setdefault(os.path.abspath(os.fsdecode(os.fspath(event[2]))))

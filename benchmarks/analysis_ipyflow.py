@@ -1,8 +1,8 @@
 """Stale cells, side by side: jupyter-repro's `stale` flag against ipyflow's "ready" (and "waiting") cells.
 
-Every labelled scenario marked ``stale_case`` (tests/analysis/scenarios.py) runs twice through
-jupyter_client, sending JupyterLab's ``cellId`` with each execute request so both tools see real cell ids:
-once in a plain kernel recording with jupyter-repro (then ``analyze_live`` with the page), once in ipyflow's
+Every labelled scenario marked ``stale_case`` (tests/analysis/scenarios.py) runs twice through the tests'
+harness (repro_kernel.testing.LiveKernel), sending JupyterLab's ``cellId`` with each execute request so both
+tools see real cell ids: once in a plain kernel recording with jupyter-repro (then ``analyze_live`` with the page), once in ipyflow's
 kernel (then ``flow().check_and_link_multiple_cells()``). ipyflow lives in its own virtual environment:
 
     python3 -m venv .venv-bench-ipyflow && .venv-bench-ipyflow/bin/pip install ipyflow
@@ -19,14 +19,12 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from jupyter_client.manager import KernelManager  # noqa: E402
-
+from repro_kernel.testing import LiveKernel  # noqa: E402
 from tests.analysis.scenarios import KERNEL  # noqa: E402
 
 IPYFLOW_PROBE = (
@@ -35,35 +33,13 @@ IPYFLOW_PROBE = (
 )
 
 
-def execute(kc: Any, code: str, cell_id: str, timeout: float = 60) -> str:
-    """Run ``code`` as JupyterLab would (``cellId`` in the request metadata); return its stdout."""
-    content = {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-               "allow_stdin": False, "stop_on_error": False}
-    msg = kc.session.msg("execute_request", content, metadata={"cellId": cell_id})
-    kc.shell_channel.send(msg)
-    msg_id = msg["header"]["msg_id"]
-    out: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        reply = kc.get_iopub_msg(timeout=timeout)
-        if reply["parent_header"].get("msg_id") != msg_id:
-            continue
-        if reply["msg_type"] == "stream":
-            out.append(reply["content"]["text"])
-        elif reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
-            break
-    while True:
-        shell = kc.get_shell_msg(timeout=timeout)
-        if shell["parent_header"].get("msg_id") == msg_id:
-            return "".join(out)
-
-
-def play(kc: Any, scenario: Any) -> list[dict[str, Any]]:
-    """Run a scenario's steps; return the page (as the frontend sends it) afterwards."""
+def play(kernel: LiveKernel, scenario: Any) -> list[dict[str, Any]]:
+    """Run a scenario's steps as JupyterLab would (``cellId`` with each request); return the page (as the
+    frontend sends it) afterwards."""
     sources = list(scenario.cells)
     for step in scenario.steps if scenario.steps is not None else range(len(sources)):
         if isinstance(step, int):
-            execute(kc, sources[step], f"c{step}")
+            kernel.run(sources[step], f"c{step}")
         elif step[0] == "edit":
             sources[step[1]] = step[2]
         else:
@@ -71,40 +47,28 @@ def play(kc: Any, scenario: Any) -> list[dict[str, Any]]:
     return [{"id": f"c{i}", "cell_type": "code", "source": s, "execution_count": None} for i, s in enumerate(sources)]
 
 
-def with_kernel(kernel: str, work: Any) -> Any:
-    km = KernelManager(kernel_name=kernel)
-    km.start_kernel()
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=120)
-        return work(kc)
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
+def start(kernel_name: str) -> LiveKernel:
+    """A kernel in this folder, told no notebook path; errors do not stop the requests behind them."""
+    return LiveKernel(Path.cwd(), notebook=None, kernel_name=kernel_name, startup_timeout=120, stop_on_error=False)
 
 
 def ours(scenario: Any, folder: Path) -> set[str]:
-    def work(kc: Any) -> set[str]:
-        execute(kc, f"%load_ext repro_kernel\n%cd {folder}\n%repro start --notebook {folder / 'nb.ipynb'}", "setup")
-        page = play(kc, scenario)
-        execute(kc, "%repro stop", "probe")
-        out = execute(kc, "import json as _j\nfrom repro_kernel import get_recorder as _g\n"
-                          "from repro_kernel.analysis import analyze_live as _a\n"
-                          f"print(_j.dumps(_a(_g(), {page!r})))", "probe")
-        result = json.loads(out)
-        return {c for f in result["flags"] if f["kind"] == "stale" for c in f["cells"]}
-
-    return with_kernel("python3", work)
+    with start("python3") as kernel:
+        kernel.run(f"%load_ext repro_kernel\n%cd {folder}\n%repro start --notebook {folder / 'nb.ipynb'}", "setup")
+        page = play(kernel, scenario)
+        kernel.run("%repro stop", "probe")
+        out = kernel.run("import json as _j\nfrom repro_kernel import get_recorder as _g\n"
+                         "from repro_kernel.analysis import analyze_live as _a\n"
+                         f"print(_j.dumps(_a(_g(), {page!r})))", "probe")["stdout"]
+    result = json.loads(out)
+    return {c for f in result["flags"] if f["kind"] == "stale" for c in f["cells"]}
 
 
 def ipyflow(scenario: Any) -> tuple[set[str], set[str]]:
-    def work(kc: Any) -> tuple[set[str], set[str]]:
-        play(kc, scenario)
-        result = json.loads(execute(kc, IPYFLOW_PROBE, "probe"))
-        return set(result["ready"]) - {"probe"}, set(result["waiting"]) - {"probe"}
-
-    return with_kernel("ipyflow-bench", work)
+    with start("ipyflow-bench") as kernel:
+        play(kernel, scenario)
+        result = json.loads(kernel.run(IPYFLOW_PROBE, "probe")["stdout"])
+    return set(result["ready"]) - {"probe"}, set(result["waiting"]) - {"probe"}
 
 
 def install_ipyflow_spec(python: Path, where: Path) -> None:

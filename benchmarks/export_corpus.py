@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.corpus.notebooks import corpus  # noqa: E402
-from tests.corpus.run import evaluate, record  # noqa: E402
+from tests.export.corpus.notebooks import corpus  # noqa: E402
+from tests.export.corpus.run import evaluate, record  # noqa: E402
 
 
 def main() -> int:

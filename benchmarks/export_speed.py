@@ -10,7 +10,6 @@ user waits for, interpreter start included), medians, and the ratios against nbc
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -19,27 +18,23 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from repro_kernel.testing import LiveKernel, make_notebook, run_cli  # noqa: E402
 
 
 def record_session(folder: Path, executions: int) -> Path:
     cells = 100
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext repro_kernel\n%repro start\nimport random")]
+    sources = ["%load_ext repro_kernel\n%repro start\nimport random"]
     for i in range(cells):
-        source = f"v{i} = {'v%d + ' % (i - 1) if i else ''}random.random()\nprint(round(v{i}, 3))"
-        nb.cells.append(nbformat.v4.new_code_cell(source))
+        sources.append(f"v{i} = {'v%d + ' % (i - 1) if i else ''}random.random()\nprint(round(v{i}, 3))")
+    nb = make_notebook(sources, kernel_name="python3")
     path = folder / "long.ipynb"
-    env = dict(os.environ, JPY_SESSION_NAME=str(path), PYTHONHASHSEED="0")
-    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
-    with client.setup_kernel(env=env):
-        client.execute_cell(nb.cells[0], 0)
-        for n in range(executions):
-            index = 1 + n % cells
-            client.execute_cell(nb.cells[index], index)
+    order = [0] + [1 + n % cells for n in range(executions)]
+    with LiveKernel(folder, path.name, kernel_name="python3", env={"PYTHONHASHSEED": "0"}, timeout=600,
+                    graceful=True) as kernel:
+        kernel.run_notebook(nb, order)
     nbformat.write(nb, path)
     return path
 
@@ -77,9 +72,8 @@ def main() -> int:
         rows.append((f"repro export --mode {mode} (in process)", seconds))
     script = median_time(lambda: PythonExporter().from_filename(str(path)), args.repeat)
     rows.append(("nbconvert --to script (in process)", script))
-    cli_repro = median_time(lambda: subprocess.run(
-        [sys.executable, "-m", "repro_kernel.cli", "export", str(path), "--mode", "history", "--force", "-o",
-         str(out)], check=True, capture_output=True), args.repeat)
+    cli_repro = median_time(lambda: run_cli("export", str(path), "--mode", "history", "--force", "-o", str(out),
+                                             timeout=600).check_returncode(), args.repeat)
     cli_script = median_time(lambda: subprocess.run(
         [sys.executable, "-m", "nbconvert", "--to", "script", str(path), "--output-dir", str(folder / "script")],
         check=True, capture_output=True), args.repeat)

@@ -2,15 +2,14 @@
 
     python benchmarks/export_verify_overhead.py [--repeat 3]
 
-The replay's own run: replay.ipynb executed top to bottom in a fresh kernel through nbclient (what
-`jupyter nbconvert --execute replay.ipynb` does). Verify: the same replay plus manifest/seal/data checks, the
+The replay's own run: replay.ipynb executed top to bottom in a fresh kernel (what
+`jupyter nbconvert --execute replay.ipynb` does), driven by repro_kernel.testing. Verify: the same replay plus manifest/seal/data checks, the
 package check, per-step comparison and the report. Both start their own kernel. Also shown: `ipython replay.py`.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -19,9 +18,10 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from repro_kernel.testing import LiveKernel, environment, execute_notebook, make_notebook  # noqa: E402
 
 CELLS = [
     "%load_ext repro_kernel\n%repro start",
@@ -40,14 +40,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="repro-verify-overhead-"))
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in CELLS]
     path = folder / "heavy.ipynb"
-    env = dict(os.environ, JPY_SESSION_NAME=str(path), PYTHONHASHSEED="0")
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute(
-        env=env)
-    nbformat.write(nb, path)
+    execute_notebook(make_notebook(CELLS, kernel_name="python3"), path, timeout=600, kernel_name="python3",
+                     env={"PYTHONHASHSEED": "0"})
+    env = {"JPY_SESSION_NAME": str(path), "PYTHONHASHSEED": "0"}
 
     from repro_kernel.export import export_notebook
     from repro_kernel.export.verify import verify_export
@@ -56,16 +52,16 @@ def main() -> int:
 
     def plain() -> None:
         replay = nbformat.read(export / "replay.ipynb", as_version=4)
-        NotebookClient(replay, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(export)}}).execute(env=env)
+        with LiveKernel(export, notebook=None, kernel_name="python3", env=env, timeout=600, graceful=True) as kernel:
+            kernel.run_notebook(replay)
 
     def verify() -> None:
         report = verify_export(export)
         assert report.exit_code == 0, [s for s in report.steps if s.outcome != "reproduced"]
 
     def script() -> None:
-        subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "replay.py"], cwd=export, env=env,
-                       check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "IPython", "--no-banner", "replay.py"], cwd=export,
+                       env=environment(env), check=True, capture_output=True)
 
     times: dict[str, list[float]] = {"plain": [], "verify": [], "script": []}
     for _ in range(args.repeat):  # interleaved, so load on the machine hits both alike
@@ -74,7 +70,7 @@ def main() -> int:
             fn()
             times[name].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"replay.ipynb through nbclient (replay's own run): {med['plain']:.2f} s  {times['plain']}")
+    print(f"replay.ipynb top to bottom (replay's own run):    {med['plain']:.2f} s  {times['plain']}")
     print(f"jupyter repro verify:                           {med['verify']:.2f} s  {times['verify']}")
     print(f"ipython replay.py:                              {med['script']:.2f} s  {times['script']}")
     print(f"verify overhead vs the replay's own run: {100 * (med['verify'] / med['plain'] - 1):+.1f}%")

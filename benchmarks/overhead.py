@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Recorder overhead, side by side: plain ipykernel vs jupyter-repro vs ipyflow, in one run, through nbclient.
+"""Recorder overhead, side by side: plain ipykernel vs jupyter-repro vs ipyflow, in one run, through real kernels.
 
     python benchmarks/overhead.py            # full run (about 2 minutes on an idle 2-core machine)
     python benchmarks/overhead.py --quick    # CI smoke run (well under a minute), same table
@@ -11,9 +11,10 @@ Configurations (all kernels started at once and driven alternately, so machine n
               so every cell also pushes record/status/flags messages
   ipyflow     ipyflow's own kernel, from the venv named by --ipyflow-python (default .venv-bench-ipyflow)
 
-Per-cell times are taken twice: ``client`` is wall time around nbclient's ``execute_cell`` (request sent to
-idle seen); ``kernel`` is the kernel's own clock, from the header dates of its ``execute_input`` and
-``execute_reply`` messages, which bracket IPython's run_cell and so include pre/post_run_cell callbacks.
+The kernels are driven by repro_kernel.testing.LiveKernel, the tests' harness. Per-cell times are taken
+twice: ``client`` is wall time around its ``run`` (request sent to idle and reply seen); ``kernel`` is the
+kernel's own clock, from the header dates of its ``execute_input`` and ``execute_reply`` messages, which
+bracket IPython's run_cell and so include pre/post_run_cell callbacks.
 
 Results go to benchmarks/results/overhead-<date>[-quick].{json,md}.
 """
@@ -35,7 +36,9 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
+
+from repro_kernel.testing import Execution, LiveKernel
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -48,7 +51,7 @@ TARGET_LOOP_RATIO = 1.02
 TARGET_HASH_GBPS = 1.0
 TARGET_RECHECK_MS = 0.1
 
-_TS = "%Y-%m-%dT%H:%M:%S.%fZ"
+Kernels = dict[str, LiveKernel]  # configuration -> its kernel
 
 
 def log(msg: str) -> None:
@@ -95,78 +98,25 @@ def write_kernelspecs(prefix: Path, ipyflow_python: Optional[Path]) -> dict[str,
     }
 
 
-class Kernel:
-    """One kernel driven through nbclient, with per-cell timings."""
+def start_kernel(config: str, kernel_name: str, workdir: Path) -> LiveKernel:
+    """One kernel of ``config`` in ``workdir``, driven as nbclient would (no notebook path, no cell ids)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    return LiveKernel(workdir, notebook=None, kernel_name=kernel_name, timeout=900, startup_timeout=120,
+                      graceful=True)
 
-    def __init__(self, config: str, kernel_name: str, workdir: Path) -> None:
-        import nbformat
-        from nbclient import NotebookClient
 
-        self.config = config
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.nb = nbformat.v4.new_notebook()
-        self.client = NotebookClient(
-            self.nb,
-            kernel_name=kernel_name,
-            timeout=900,
-            startup_timeout=120,
-            record_timing=True,
-            allow_errors=False,
-            resources={"metadata": {"path": str(workdir)}},
-        )
-        self.index = 0
-        self.client.km = self.client.create_kernel_manager()
-        self.client.start_new_kernel(cwd=str(workdir))
-        self.client.start_new_kernel_client()
-
-    def run(self, code: str) -> dict[str, Any]:
-        """Execute one cell; return {client_s, kernel_s, stdout}."""
-        import nbformat
-
-        cell = nbformat.v4.new_code_cell(code)
-        self.nb.cells.append(cell)  # nbclient keeps display-id state by index
-        t0 = time.perf_counter()
-        self.client.execute_cell(cell, self.index)
-        client_s = time.perf_counter() - t0
-        self.index += 1
-        timing = cell.metadata.get("execution", {})
-        kernel_s = None
+def shutdown(kernels: Kernels) -> None:
+    for config, k in kernels.items():
         try:
-            start = dt.datetime.strptime(timing["iopub.execute_input"], _TS)
-            end = dt.datetime.strptime(timing["shell.execute_reply"], _TS)
-            kernel_s = (end - start).total_seconds()
-        except (KeyError, ValueError):
-            pass
-        stdout = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream"
-                         and o.get("name") == "stdout")
-        cell.outputs = []  # keep the client's memory flat over 1,000s of cells
-        return {"client_s": client_s, "kernel_s": kernel_s, "stdout": stdout}
-
-    def value(self, code: str) -> Any:
-        """Run code whose last stdout line is JSON; return it parsed."""
-        out = self.run(code)["stdout"].strip().splitlines()
-        if not out:
-            raise RuntimeError(f"{self.config}: no output from {code!r}")
-        return json.loads(out[-1])
-
-    def open_repro_comm(self) -> None:
-        """Open the `repro` comm as the JupyterLab sidebar does (hello handshake)."""
-        kc = self.client.kc
-        msg = kc.session.msg(
-            "comm_open",
-            {"comm_id": uuid.uuid4().hex, "target_name": "repro",
-             "data": {"type": "hello", "request_id": "bench", "notebook": "bench.ipynb"}},
-        )
-        kc.shell_channel.send(msg)
-        # A cell after it guarantees the kernel handled the comm_open before we go on.
-        self.run("pass")
-
-    def shutdown(self) -> None:
-        try:
-            self.client._cleanup_kernel()
+            k.shutdown()
         except Exception as exc:  # pragma: no cover - best effort
-            log(f"{self.config}: shutdown: {exc}")
+            log(f"{config}: shutdown: {exc}")
+
+
+def open_repro_comm(k: LiveKernel) -> None:
+    """Open the `repro` comm as the JupyterLab sidebar does (hello handshake); returns once the kernel
+    has handled it."""
+    k.open_comm(uuid.uuid4().hex, {"type": "hello", "request_id": "bench", "notebook": "bench.ipynb"})
 
 
 RECORDER_SETUP = "%load_ext repro_kernel\n%repro start --notebook bench.ipynb"
@@ -199,65 +149,65 @@ PROBE = textwrap.dedent(
 )
 
 
-def start_kernels(configs: dict[str, str], base: Path, tag: str) -> dict[str, Kernel]:
-    kernels: dict[str, Kernel] = {}
+def start_kernels(configs: dict[str, str], base: Path, tag: str) -> Kernels:
+    kernels: Kernels = {}
     for config, name in configs.items():
         t0 = time.perf_counter()
-        k = Kernel(config, name, base / f"{tag}-{config.replace('+', '-')}")
-        k.run(PROBE)
+        k = start_kernel(config, name, base / f"{tag}-{config.replace('+', '-')}")
+        kernels[config] = k
+        k.run(PROBE, check=True)
         if config.startswith("repro"):
-            k.run(RECORDER_SETUP)
-            if not k.value("import repro_kernel, json; print(json.dumps(repro_kernel.get_recorder().recording))"):
+            k.run(RECORDER_SETUP, check=True)
+            if not k.printed_json("import repro_kernel, json; print(json.dumps(repro_kernel.get_recorder().recording))"):
                 raise RuntimeError("the recorder did not start")
         if config == "repro+comm":
-            k.open_repro_comm()
+            open_repro_comm(k)
         log(f"started {config} in {time.perf_counter() - t0:.1f}s")
-        kernels[config] = k
     return kernels
 
 
-def interleaved(kernels: dict[str, Kernel], rounds: int, body, seed: int = 0) -> None:
-    """Call body(kernel, round) for every kernel, every round, in a shuffled order each round."""
+def interleaved(kernels: Kernels, rounds: int, body: Callable[[str, LiveKernel, int], None], seed: int = 0) -> None:
+    """Call body(config, kernel, round) for every kernel, every round, in a shuffled order each round."""
     rng = random.Random(seed)
     order = list(kernels)
     for r in range(rounds):
         rng.shuffle(order)
         for config in order:
-            body(kernels[config], r)
+            body(config, kernels[config], r)
 
 
-# -- phases -----------------------------------------------------------------------------------------------
+# -- sampling ---------------------------------------------------------------------------------------------
+
+Samples = dict[str, dict[str, list[float]]]
 
 
-def phase_trivial(kernels: dict[str, Kernel], cells: int, block: int, tag: str, start_at: int = 0):
-    samples: dict[str, dict[str, list[float]]] = {c: {"client_s": [], "kernel_s": []} for c in kernels}
+def add_sample(samples: Samples, config: str, out: Execution) -> None:
+    samples[config]["client_s"].append(out["client_s"])
+    if out["kernel_s"] is not None:
+        samples[config]["kernel_s"].append(out["kernel_s"])
 
-    def body(k: Kernel, r: int) -> None:
+
+def phase_trivial(kernels: Kernels, cells: int, block: int, tag: str, start_at: int = 0) -> Samples:
+    samples: Samples = {c: {"client_s": [], "kernel_s": []} for c in kernels}
+
+    def body(config: str, k: LiveKernel, r: int) -> None:
         for i in range(block):
             n = start_at + r * block + i
-            out = k.run(f"x = {n}")
-            samples[k.config]["client_s"].append(out["client_s"])
-            if out["kernel_s"] is not None:
-                samples[k.config]["kernel_s"].append(out["kernel_s"])
+            add_sample(samples, config, k.run(f"x = {n}", check=True))
 
     # Warm-up: the first cells pay for imports and caches in every kernel.
     for k in kernels.values():
         for _ in range(3):
-            k.run("x = -1")
+            k.run("x = -1", check=True)
     interleaved(kernels, max(1, cells // block), body, seed=hash(tag) & 0xFFFF)
     return samples
 
 
-def phase_repeated(kernels: dict[str, Kernel], code: str, reps: int, seed: int, before=None):
-    samples: dict[str, dict[str, list[float]]] = {c: {"client_s": [], "kernel_s": []} for c in kernels}
+def phase_repeated(kernels: Kernels, code: str, reps: int, seed: int) -> Samples:
+    samples: Samples = {c: {"client_s": [], "kernel_s": []} for c in kernels}
 
-    def body(k: Kernel, r: int) -> None:
-        if before is not None:
-            before(k, r)
-        out = k.run(code)
-        samples[k.config]["client_s"].append(out["client_s"])
-        if out["kernel_s"] is not None:
-            samples[k.config]["kernel_s"].append(out["kernel_s"])
+    def body(config: str, k: LiveKernel, r: int) -> None:
+        add_sample(samples, config, k.run(code, check=True))
 
     interleaved(kernels, reps, body, seed=seed)
     return samples
@@ -307,7 +257,7 @@ def b3sum_source() -> str:
 # -- summary ----------------------------------------------------------------------------------------------
 
 
-def summarize(samples: dict[str, dict[str, list[float]]], key: str) -> dict[str, Optional[float]]:
+def summarize(samples: Samples, key: str) -> dict[str, Optional[float]]:
     return {c: med(s[key]) for c, s in samples.items()}
 
 
@@ -319,18 +269,280 @@ def fmt(v: Optional[float], spec: str, unit: str = "") -> str:
     return "n/a" if v is None else f"{v:{spec}}{unit}"
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+# -- phase A: per-cell costs, one set of kernels ----------------------------------------------------------
+
+
+def measure_versions(kernels: Kernels) -> dict[str, Any]:
+    return {c: k.printed_json(
+        "import sys, json, IPython, ipykernel\n"
+        "try:\n    from importlib.metadata import version as _ver; _v = _ver('ipyflow')\nexcept Exception:\n    _v = None\n"
+        "print(json.dumps({'python': sys.version.split()[0], 'ipython': IPython.__version__, "
+        "'ipykernel': ipykernel.__version__, 'ipyflow': _v}))") for c, k in kernels.items()}
+
+
+def measure_trivial(kernels: Kernels, P: dict[str, Any]) -> dict[str, Any]:
+    log(f"trivial cells: {P['trivial_cells']} per kernel")
+    trivial = phase_trivial(kernels, P["trivial_cells"], P["trivial_block"], "trivial")
+    return {"client_s": summarize(trivial, "client_s"), "kernel_s": summarize(trivial, "kernel_s"),
+            "n": {c: len(s["client_s"]) for c, s in trivial.items()}}
+
+
+def measure_loop(kernels: Kernels, configs: dict[str, str], base: Path, P: dict[str, Any]) -> dict[str, Any]:
+    log("pure-Python loop cell")
+    loop_code = f"s = 0\nfor i in range({P['loop_iterations']}):\n    s += i"
+    loop = phase_repeated(kernels, loop_code, P["loop_reps"], seed=1)
+    result: dict[str, Any] = {"code": loop_code, "client_s": summarize(loop, "client_s"),
+                              "kernel_s": summarize(loop, "kernel_s"), "samples": loop}
+    result["same_kernel"] = loop_on_and_off(kernels["repro"], loop_code, P["loop_reps"])
+    result["processes"] = loop_in_fresh_kernels(configs, base, loop_code, P["loop_processes"])
+    return result
+
+
+def loop_on_and_off(rk: LiveKernel, loop_code: str, reps: int) -> dict[str, Any]:
+    """Control for per-process noise (hash seed, memory layout): the same loop in the same `repro` kernel
+    with recording stopped and started again, alternately."""
+    # Wall time on a shared 2-core machine is noisy; the CPU time the loop itself takes in the kernel
+    # process (time.process_time around it) shows whether anything of the recorder runs *during* it.
+    on_off: dict[str, list[Any]] = {"on": [], "off": []}
+    cpu: dict[str, list[float]] = {"on": [], "off": []}
+    cpu_code = f"import time as _bench_t\n_bench_c = _bench_t.process_time()\n{loop_code}\n" \
+               "_bench_cpu = _bench_t.process_time() - _bench_c"
+    for _ in range(reps):
+        rk.run("%repro stop", check=True)
+        on_off["off"].append(rk.run(cpu_code, check=True)["kernel_s"])
+        cpu["off"].append(rk.printed_json("print(_bench_cpu)"))
+        rk.run("%repro start --notebook bench.ipynb", check=True)
+        on_off["on"].append(rk.run(cpu_code, check=True)["kernel_s"])
+        cpu["on"].append(rk.printed_json("print(_bench_cpu)"))
+    return {"samples": on_off, "on_s": med(on_off["on"]), "off_s": med(on_off["off"]),
+            "cpu_samples": cpu, "cpu_on_s": med(cpu["on"]), "cpu_off_s": med(cpu["off"])}
+
+
+def loop_in_fresh_kernels(configs: dict[str, str], base: Path, loop_code: str, processes: int) -> dict[str, Any]:
+    """One kernel per configuration cannot tell the recorder from the process: the same loop differs by up
+    to ~8% between fresh plain kernels (hash seed, memory layout of the namespace it looks names up in).
+    So: several fresh kernels of each, the loop in each, the median over kernels compared."""
+    log(f"loop cell in {processes} fresh kernels per configuration")
+    per_process: dict[str, list[Any]] = {"plain": [], "repro": []}
+    for n in range(processes):
+        fresh = start_kernels({c: configs[c] for c in per_process}, base, f"p{n}")
+        try:
+            for config, k in fresh.items():
+                k.run(loop_code, check=True)  # warm-up
+                per_process[config].append(med([k.run(loop_code, check=True)["kernel_s"] for _ in range(3)]))
+        finally:
+            shutdown(fresh)
+    return {
+        "per_kernel_s": per_process,
+        "plain_s": med(per_process["plain"]), "repro_s": med(per_process["repro"]),
+        "plain_spread": max(per_process["plain"]) / min(per_process["plain"]),
+    }
+
+
+def measure_numpy(kernels: Kernels, P: dict[str, Any]) -> dict[str, Any]:
+    log("NumPy matmul cell")
+    n = P["matmul_n"]
+    for k in kernels.values():
+        k.run(f"import numpy as np\n_r = np.random.default_rng(0)\nA = _r.random(({n}, {n}))\n"
+              f"B = _r.random(({n}, {n}))\nC = A @ B", check=True)
+    mm_code = "\n".join(["C = A @ B", "C = C @ A", "C = B @ C"][: P["matmul_count"]])
+    mm = phase_repeated(kernels, mm_code, P["matmul_reps"], seed=2)
+    return {"code": mm_code, "client_s": summarize(mm, "client_s"), "kernel_s": summarize(mm, "kernel_s"),
+            "samples": mm}
+
+
+def measure_file(kernels: Kernels, P: dict[str, Any], data_file: Path) -> dict[str, Any]:
+    log(f"data file: writing {P['file_bytes'] >> 20} MiB to {data_file}")
+    make_file(data_file, P["file_bytes"])
+    read_code = f"with open({str(data_file)!r}, 'rb') as f:\n    while f.read(1 << 24):\n        pass"
+    first: Samples = {c: {"client_s": [], "kernel_s": []} for c in kernels}
+    again: Samples = {c: {"client_s": [], "kernel_s": []} for c in kernels}
+    rng = random.Random(3)
+    for _rep in range(P["file_reps"]):
+        # A new mtime makes the file "changed" for the recorder, so each rep hashes it again.
+        st = os.stat(data_file)
+        os.utime(data_file, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+        for store in (first, again):
+            order = list(kernels)
+            rng.shuffle(order)
+            for c in order:
+                add_sample(store, c, kernels[c].run(read_code, check=True))
+    return {"bytes": P["file_bytes"], "code": read_code,
+            "first": {"client_s": summarize(first, "client_s"), "kernel_s": summarize(first, "kernel_s"),
+                      "samples": first},
+            "again": {"client_s": summarize(again, "client_s"), "kernel_s": summarize(again, "kernel_s"),
+                      "samples": again}}
+
+
+def measure_hashing(rk: LiveKernel, P: dict[str, Any], data_file: Path) -> dict[str, Any]:
+    log("hash throughput and unchanged re-check, inside the recorded kernel")
+    hashing = rk.printed_json(textwrap.dedent(f"""
+        import time, json, blake3, hashlib, repro_kernel
+        from repro_kernel.core.hashing import hash_file
+        _p = {str(data_file)!r}
+        _size = __import__('os').path.getsize(_p)
+        _ours = []
+        for _ in range({P['file_reps']}):
+            _t = time.perf_counter(); hash_file(_p); _ours.append(time.perf_counter() - _t)
+        _one = []
+        for _ in range({P['file_reps']}):
+            _t = time.perf_counter(); _h = blake3.blake3(max_threads=1); _h.update_mmap(_p); _h.digest()
+            _one.append(time.perf_counter() - _t)
+        _cache = repro_kernel.get_recorder().file_cache
+        _cache.facts(_p)
+        _n = {P['recheck_calls']}
+        _t = time.perf_counter()
+        for _ in range(_n):
+            _cache.facts(_p)
+        _recheck = (time.perf_counter() - _t) / _n
+        _t = time.perf_counter()
+        for _ in range(_n):
+            __import__('os').stat(_p)
+        _stat = (time.perf_counter() - _t) / _n
+        print(json.dumps({{'size': _size, 'hash_file_s': _ours, 'blake3_1thread_s': _one,
+                          'recheck_s': _recheck, 'os_stat_s': _stat, 'blake3': blake3.__version__ if hasattr(blake3, '__version__') else None}}))
+    """))
+    hashing["sha256sum"] = time_command(["sha256sum", str(data_file)], P["file_reps"])
+    hashing["b3sum"] = time_command(["b3sum", str(data_file)], P["file_reps"])
+    hashing["b3sum_1thread"] = time_command(["b3sum", "--num-threads", "1", str(data_file)], P["file_reps"])
+    hashing["b3sum_source"] = b3sum_source()
+    return dict(hashing)
+
+
+def measure_namespace(kernels: Kernels, P: dict[str, Any]) -> dict[str, Any]:
+    log(f"namespace scaling: {P['namespace_names']} names + {P['namespace_array_floats'] * 8 >> 20} MiB array")
+    profile_import = f"import sys as _s2, json as _j2\n_s2.path.insert(0, {str(HERE)!r})\nimport overhead_profile as _op\n"
+    cb_before = {c: kernels[c].printed_json(profile_import + f"print(_j2.dumps(_op.callbacks_us({P['callback_cells']}, 'small')))")
+                 for c in kernels if c.startswith("repro")}
+    for k in kernels.values():
+        k.run(f"import numpy as np\nbig = np.ones({P['namespace_array_floats']})\n"
+              f"globals().update({{f'n{{i}}': i for i in range({P['namespace_names']})}})", check=True)
+    ns = phase_trivial(kernels, P["namespace_cells"], P["trivial_block"], "namespace", start_at=100_000)
+    cb_after = {c: kernels[c].printed_json(profile_import + f"print(_j2.dumps(_op.callbacks_us({P['callback_cells']}, 'big')))")
+                for c in kernels if c.startswith("repro")}
+    return {"client_s": summarize(ns, "client_s"), "kernel_s": summarize(ns, "kernel_s"),
+            "callbacks_us_small_namespace": cb_before, "callbacks_us_big_namespace": cb_after}
+
+
+def per_cell_costs(configs: dict[str, str], base: Path, P: dict[str, Any], data_file: Path) -> dict[str, Any]:
+    """Phase A: what a cell costs, trivial to heavy, in one set of kernels driven alternately."""
+    log(f"starting kernels: {', '.join(configs)}")
+    kernels = start_kernels(configs, base, "a")
+    results: dict[str, Any] = {}
+    try:
+        results["versions"] = measure_versions(kernels)
+        results["trivial"] = measure_trivial(kernels, P)
+        results["loop"] = measure_loop(kernels, configs, base, P)
+        results["numpy"] = measure_numpy(kernels, P)
+        results["file"] = measure_file(kernels, P, data_file)
+        results["hashing"] = measure_hashing(kernels["repro"], P, data_file)
+        results["namespace"] = measure_namespace(kernels, P)
+    finally:
+        shutdown(kernels)
+        if data_file.exists():
+            data_file.unlink()
+    return results
+
+
+# -- phase B: a long session, fresh kernels: memory and drift over 1,000 cells ------------------------------
+
+
+def measure_memory(kernels: Kernels, P: dict[str, Any]) -> dict[str, Any]:
+    log(f"long session: {P['memory_cells']} cells per kernel, fresh kernels")
+    rss_code = "_gc.collect(); print(_j.dumps(_bench_rss()))"
+    before = {c: k.printed_json(rss_code) for c, k in kernels.items()}
+    deep_code = ("import repro_kernel as _rk; _rec = _rk.get_recorder(); _gc.collect()\n"
+                 "print(_j.dumps({'records': len(_rec.records), 'deep_bytes': _bench_deep(_rec), "
+                 "'records_bytes': _bench_deep(_rec.records), "
+                 "'journal_bytes': sum(p.stat().st_size for p in _rec.journal.directory.rglob('*') if p.is_file())}))")
+    deep_before = {c: k.printed_json(deep_code) for c, k in kernels.items() if c.startswith("repro")}
+    longs = phase_trivial(kernels, P["memory_cells"], P["memory_block"], "memory", start_at=200_000)
+    after = {c: k.printed_json(rss_code) for c, k in kernels.items()}
+    deep_after = {c: k.printed_json(deep_code) for c, k in kernels.items() if c.startswith("repro")}
+    m = P["memory_cells"]
+    tenth = max(1, m // 10)
+    drift = {}
+    for c in kernels:
+        # Cells ran in blocks, interleaved; in each kernel they ran in order, so index = cell number.
+        ks = longs[c]["kernel_s"]
+        drift[c] = {"first_tenth_kernel_s": med(ks[:tenth]), "last_tenth_kernel_s": med(ks[-tenth:])}
+    return {
+        "cells": m,
+        "rss_before": before, "rss_after": after,
+        "rss_growth": {c: after[c] - before[c] for c in kernels},
+        "recorder_before": deep_before, "recorder_after": deep_after,
+        "drift": drift,
+        "kernel_s": summarize(longs, "kernel_s"),
+    }
+
+
+# -- phase C: where the recorder's time goes (inside the recorded kernels) ---------------------------------
+
+
+def measure_profile(kernels: Kernels, P: dict[str, Any]) -> dict[str, Any]:
+    log("profiling the recorder's callbacks inside the recorded kernels")
+    prof: dict[str, Any] = {}
+    for c in [c for c in kernels if c.startswith("repro")]:
+        prof[c] = kernels[c].printed_json(
+            f"import sys as _s2, json as _j2\n_s2.path.insert(0, {str(HERE)!r})\nimport overhead_profile as _op\n"
+            f"print(_j2.dumps(_op.breakdown({P['profile_cells']}, tag={c!r})))")
+    # Audit events: the hook stays installed for the kernel's life, so every event any code raises
+    # (ipykernel, zmq, asyncio included) calls it, even between recorded cells.
+    rk = kernels["repro"]
+    rk.run(textwrap.dedent("""
+        import collections as _c, sys as _s3
+        _bench_events = _c.Counter()
+        def _bench_count(event, args, _n=_bench_events):
+            _n[event] += 1
+        _s3.addaudithook(_bench_count)
+    """), check=True)
+    rk.run("_bench_events.clear()", check=True)
+    for i in range(P["audit_cells"]):
+        rk.run(f"x = {300_000 + i}", check=True)
+    prof["audit"] = rk.printed_json(textwrap.dedent(f"""
+        import json, time
+        from repro_kernel.kernel import audit as _a
+        _total = sum(_bench_events.values())
+        _n = 200_000
+        _t = time.perf_counter()
+        for _ in range(_n):
+            _a._hook('sys._getframe', (1,))
+        _idle = (time.perf_counter() - _t) / _n
+        print(json.dumps({{'cells': {P['audit_cells']}, 'events': _total,
+                          'per_cell': _total / {P['audit_cells'] + 1},
+                          'top': _bench_events.most_common(8), 'idle_hook_call_s': _idle}}))
+    """))
+    return prof
+
+
+def long_session(configs: dict[str, str], base: Path, P: dict[str, Any]) -> dict[str, Any]:
+    """Phases B and C, in one set of fresh kernels: memory and drift over a long session, then a profile."""
+    kernels = start_kernels(configs, base, "b")
+    try:
+        memory = measure_memory(kernels, P)
+        profile = measure_profile(kernels, P)
+    finally:
+        shutdown(kernels)
+    return {"memory": memory, "profile": profile}
+
+
+# -- the run ----------------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="reduced CI smoke run (well under a minute)")
     parser.add_argument("--ipyflow-python", type=Path, default=DEFAULT_IPYFLOW_PYTHON,
                         help="interpreter of a venv with ipyflow installed (skipped if missing)")
     parser.add_argument("--no-ipyflow", action="store_true", help="leave ipyflow out")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where to write the results")
     parser.add_argument("--file-dir", type=Path, default=Path("/tmp"), help="where the big test file goes")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    q = args.quick
-    P = {
+
+def parameters(q: bool) -> dict[str, Any]:
+    """Sizes and repeats of every phase (``q``: the quick CI run)."""
+    return {
         "trivial_cells": 30 if q else 200,
         "trivial_block": 10,
         "loop_iterations": 2_000_000,
@@ -352,247 +564,48 @@ def main(argv: Optional[list[str]] = None) -> int:
         "callback_cells": 100 if q else 500,
     }
 
+
+def prepare_kernels(base: Path, args: argparse.Namespace) -> dict[str, str]:
+    """Kernelspecs under ``base`` put first on JUPYTER_PATH; returns config -> kernel name."""
     ipyflow_python = None if args.no_ipyflow else args.ipyflow_python
     if ipyflow_python is not None and not ipyflow_python.exists():
         log(f"no ipyflow interpreter at {ipyflow_python}: ipyflow left out (see benchmarks/README.md)")
         ipyflow_python = None
-
-    base = Path(tempfile.mkdtemp(prefix="repro-bench-"))
     jupyter_path = base / "jupyter"
     configs = write_kernelspecs(jupyter_path, ipyflow_python)
     os.environ["JUPYTER_PATH"] = os.pathsep.join([str(jupyter_path), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep)
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return configs
+
+
+def write_results(results: dict[str, Any], out: Path, quick: bool) -> None:
+    report = render(results)
+    print(report)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"overhead-{dt.date.today().isoformat()}{'-quick' if quick else ''}"
+    (out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
+    (out / f"{stem}.md").write_text(report)
+    log(f"wrote {out / stem}.md and .json in {results['elapsed_s']:.0f}s")
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    P = parameters(args.quick)
+    base = Path(tempfile.mkdtemp(prefix="repro-bench-"))
     data_file = args.file_dir / f"repro-bench-{os.getpid()}.bin"
-
-    results: dict[str, Any] = {"params": P, "quick": q}
+    results: dict[str, Any] = {"params": P, "quick": args.quick}
     t_start = time.perf_counter()
-    kernels: dict[str, Kernel] = {}
     try:
-        # ---- phase A: per-cell costs, one set of kernels ------------------------------------------------
-        log(f"starting kernels: {', '.join(configs)}")
-        kernels = start_kernels(configs, base, "a")
-        results["versions"] = {c: k.value(
-            "import sys, json, IPython, ipykernel\n"
-            "try:\n    from importlib.metadata import version as _ver; _v = _ver('ipyflow')\nexcept Exception:\n    _v = None\n"
-            "print(json.dumps({'python': sys.version.split()[0], 'ipython': IPython.__version__, "
-            "'ipykernel': ipykernel.__version__, 'ipyflow': _v}))") for c, k in kernels.items()}
-
-        log(f"trivial cells: {P['trivial_cells']} per kernel")
-        trivial = phase_trivial(kernels, P["trivial_cells"], P["trivial_block"], "trivial")
-        results["trivial"] = {"client_s": summarize(trivial, "client_s"), "kernel_s": summarize(trivial, "kernel_s"),
-                              "n": {c: len(s["client_s"]) for c, s in trivial.items()}}
-
-        log("pure-Python loop cell")
-        loop_code = f"s = 0\nfor i in range({P['loop_iterations']}):\n    s += i"
-        loop = phase_repeated(kernels, loop_code, P["loop_reps"], seed=1)
-        results["loop"] = {"code": loop_code, "client_s": summarize(loop, "client_s"),
-                           "kernel_s": summarize(loop, "kernel_s"), "samples": loop}
-
-        # Control for per-process noise (hash seed, memory layout): the same loop in the same `repro` kernel
-        # with recording stopped and started again, alternately.
-        rk = kernels["repro"]
-        # Wall time on a shared 2-core machine is noisy; the CPU time the loop itself takes in the kernel
-        # process (time.process_time around it) shows whether anything of the recorder runs *during* it.
-        on_off: dict[str, list[float]] = {"on": [], "off": []}
-        cpu: dict[str, list[float]] = {"on": [], "off": []}
-        cpu_code = f"import time as _bench_t\n_bench_c = _bench_t.process_time()\n{loop_code}\n" \
-                   "_bench_cpu = _bench_t.process_time() - _bench_c"
-        for _ in range(P["loop_reps"]):
-            rk.run("%repro stop")
-            on_off["off"].append(rk.run(cpu_code)["kernel_s"])
-            cpu["off"].append(rk.value("print(_bench_cpu)"))
-            rk.run("%repro start --notebook bench.ipynb")
-            on_off["on"].append(rk.run(cpu_code)["kernel_s"])
-            cpu["on"].append(rk.value("print(_bench_cpu)"))
-        results["loop"]["same_kernel"] = {"samples": on_off, "on_s": med(on_off["on"]), "off_s": med(on_off["off"]),
-                                          "cpu_samples": cpu, "cpu_on_s": med(cpu["on"]), "cpu_off_s": med(cpu["off"])}
-
-        # One kernel per configuration cannot tell the recorder from the process: the same loop differs by up
-        # to ~8% between fresh plain kernels (hash seed, memory layout of the namespace it looks names up in).
-        # So: several fresh kernels of each, the loop in each, the median over kernels compared.
-        log(f"loop cell in {P['loop_processes']} fresh kernels per configuration")
-        per_process: dict[str, list[float]] = {"plain": [], "repro": []}
-        for n in range(P["loop_processes"]):
-            fresh = start_kernels({c: configs[c] for c in per_process}, base, f"p{n}")
-            try:
-                for config, k in fresh.items():
-                    k.run(loop_code)  # warm-up
-                    per_process[config].append(med([k.run(loop_code)["kernel_s"] for _ in range(3)]))
-            finally:
-                for k in fresh.values():
-                    k.shutdown()
-        results["loop"]["processes"] = {
-            "per_kernel_s": per_process,
-            "plain_s": med(per_process["plain"]), "repro_s": med(per_process["repro"]),
-            "plain_spread": max(per_process["plain"]) / min(per_process["plain"]),
-        }
-
-        log("NumPy matmul cell")
-        n = P["matmul_n"]
-        for k in kernels.values():
-            k.run(f"import numpy as np\n_r = np.random.default_rng(0)\nA = _r.random(({n}, {n}))\n"
-                  f"B = _r.random(({n}, {n}))\nC = A @ B")
-        mm_code = "\n".join(["C = A @ B", "C = C @ A", "C = B @ C"][: P["matmul_count"]])
-        mm = phase_repeated(kernels, mm_code, P["matmul_reps"], seed=2)
-        results["numpy"] = {"code": mm_code, "client_s": summarize(mm, "client_s"),
-                            "kernel_s": summarize(mm, "kernel_s"), "samples": mm}
-
-        log(f"data file: writing {P['file_bytes'] >> 20} MiB to {data_file}")
-        make_file(data_file, P["file_bytes"])
-        read_code = f"with open({str(data_file)!r}, 'rb') as f:\n    while f.read(1 << 24):\n        pass"
-        first: dict[str, dict[str, list[float]]] = {c: {"client_s": [], "kernel_s": []} for c in kernels}
-        again: dict[str, dict[str, list[float]]] = {c: {"client_s": [], "kernel_s": []} for c in kernels}
-        rng = random.Random(3)
-        for rep in range(P["file_reps"]):
-            # A new mtime makes the file "changed" for the recorder, so each rep hashes it again.
-            st = os.stat(data_file)
-            os.utime(data_file, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
-            for store in (first, again):
-                order = list(kernels)
-                rng.shuffle(order)
-                for c in order:
-                    out = kernels[c].run(read_code)
-                    store[c]["client_s"].append(out["client_s"])
-                    if out["kernel_s"] is not None:
-                        store[c]["kernel_s"].append(out["kernel_s"])
-        results["file"] = {"bytes": P["file_bytes"], "code": read_code,
-                           "first": {"client_s": summarize(first, "client_s"), "kernel_s": summarize(first, "kernel_s"),
-                                     "samples": first},
-                           "again": {"client_s": summarize(again, "client_s"), "kernel_s": summarize(again, "kernel_s"),
-                                     "samples": again}}
-
-        log("hash throughput and unchanged re-check, inside the recorded kernel")
-        rk = kernels["repro"]
-        hashing = rk.value(textwrap.dedent(f"""
-            import time, json, blake3, hashlib, repro_kernel
-            from repro_kernel.core.hashing import hash_file
-            _p = {str(data_file)!r}
-            _size = __import__('os').path.getsize(_p)
-            _ours = []
-            for _ in range({P['file_reps']}):
-                _t = time.perf_counter(); hash_file(_p); _ours.append(time.perf_counter() - _t)
-            _one = []
-            for _ in range({P['file_reps']}):
-                _t = time.perf_counter(); _h = blake3.blake3(max_threads=1); _h.update_mmap(_p); _h.digest()
-                _one.append(time.perf_counter() - _t)
-            _cache = repro_kernel.get_recorder().file_cache
-            _cache.facts(_p)
-            _n = {P['recheck_calls']}
-            _t = time.perf_counter()
-            for _ in range(_n):
-                _cache.facts(_p)
-            _recheck = (time.perf_counter() - _t) / _n
-            _t = time.perf_counter()
-            for _ in range(_n):
-                __import__('os').stat(_p)
-            _stat = (time.perf_counter() - _t) / _n
-            print(json.dumps({{'size': _size, 'hash_file_s': _ours, 'blake3_1thread_s': _one,
-                              'recheck_s': _recheck, 'os_stat_s': _stat, 'blake3': blake3.__version__ if hasattr(blake3, '__version__') else None}}))
-        """))
-        hashing["sha256sum"] = time_command(["sha256sum", str(data_file)], P["file_reps"])
-        hashing["b3sum"] = time_command(["b3sum", str(data_file)], P["file_reps"])
-        hashing["b3sum_1thread"] = time_command(["b3sum", "--num-threads", "1", str(data_file)], P["file_reps"])
-        hashing["b3sum_source"] = b3sum_source()
-        results["hashing"] = hashing
-
-        log(f"namespace scaling: {P['namespace_names']} names + {P['namespace_array_floats'] * 8 >> 20} MiB array")
-        profile_import = f"import sys as _s2, json as _j2\n_s2.path.insert(0, {str(HERE)!r})\nimport overhead_profile as _op\n"
-        cb_before = {c: kernels[c].value(profile_import + f"print(_j2.dumps(_op.callbacks_us({P['callback_cells']}, 'small')))")
-                     for c in kernels if c.startswith("repro")}
-        for k in kernels.values():
-            k.run(f"import numpy as np\nbig = np.ones({P['namespace_array_floats']})\n"
-                  f"globals().update({{f'n{{i}}': i for i in range({P['namespace_names']})}})")
-        ns = phase_trivial(kernels, P["namespace_cells"], P["trivial_block"], "namespace", start_at=100_000)
-        cb_after = {c: kernels[c].value(profile_import + f"print(_j2.dumps(_op.callbacks_us({P['callback_cells']}, 'big')))")
-                    for c in kernels if c.startswith("repro")}
-        results["namespace"] = {"client_s": summarize(ns, "client_s"), "kernel_s": summarize(ns, "kernel_s"),
-                                "callbacks_us_small_namespace": cb_before, "callbacks_us_big_namespace": cb_after}
-
-        for k in kernels.values():
-            k.shutdown()
-        kernels = {}
-        if data_file.exists():
-            data_file.unlink()
-
-        # ---- phase B: a long session, fresh kernels: memory and drift over 1,000 cells --------------------
-        log(f"long session: {P['memory_cells']} cells per kernel, fresh kernels")
-        kernels = start_kernels(configs, base, "b")
-        rss_code = "_gc.collect(); print(_j.dumps(_bench_rss()))"
-        before = {c: k.value(rss_code) for c, k in kernels.items()}
-        deep_code = ("import repro_kernel as _rk; _rec = _rk.get_recorder(); _gc.collect()\n"
-                     "print(_j.dumps({'records': len(_rec.records), 'deep_bytes': _bench_deep(_rec), "
-                     "'records_bytes': _bench_deep(_rec.records), "
-                     "'journal_bytes': sum(p.stat().st_size for p in _rec.journal.directory.rglob('*') if p.is_file())}))")
-        deep_before = {c: k.value(deep_code) for c, k in kernels.items() if c.startswith("repro")}
-        longs = phase_trivial(kernels, P["memory_cells"], P["memory_block"], "memory", start_at=200_000)
-        after = {c: k.value(rss_code) for c, k in kernels.items()}
-        deep_after = {c: k.value(deep_code) for c, k in kernels.items() if c.startswith("repro")}
-        m = P["memory_cells"]
-        tenth = max(1, m // 10)
-        drift = {}
-        for c in kernels:
-            # Cells ran in blocks, interleaved; in each kernel they ran in order, so index = cell number.
-            ks = longs[c]["kernel_s"]
-            drift[c] = {"first_tenth_kernel_s": med(ks[:tenth]), "last_tenth_kernel_s": med(ks[-tenth:])}
-        results["memory"] = {
-            "cells": m,
-            "rss_before": before, "rss_after": after,
-            "rss_growth": {c: after[c] - before[c] for c in kernels},
-            "recorder_before": deep_before, "recorder_after": deep_after,
-            "drift": drift,
-            "kernel_s": summarize(longs, "kernel_s"),
-        }
-
-        # ---- phase C: where the recorder's time goes (inside the recorded kernels) -----------------------
-        log("profiling the recorder's callbacks inside the recorded kernels")
-        prof: dict[str, Any] = {}
-        for c in [c for c in kernels if c.startswith("repro")]:
-            prof[c] = kernels[c].value(
-                f"import sys as _s2, json as _j2\n_s2.path.insert(0, {str(HERE)!r})\nimport overhead_profile as _op\n"
-                f"print(_j2.dumps(_op.breakdown({P['profile_cells']}, tag={c!r})))")
-        # Audit events: the hook stays installed for the kernel's life, so every event any code raises
-        # (ipykernel, zmq, asyncio included) calls it, even between recorded cells.
-        rk = kernels["repro"]
-        rk.run(textwrap.dedent("""
-            import collections as _c, sys as _s3
-            _bench_events = _c.Counter()
-            def _bench_count(event, args, _n=_bench_events):
-                _n[event] += 1
-            _s3.addaudithook(_bench_count)
-        """))
-        rk.run("_bench_events.clear()")
-        for i in range(P["audit_cells"]):
-            rk.run(f"x = {300_000 + i}")
-        prof["audit"] = rk.value(textwrap.dedent(f"""
-            import json, time
-            from repro_kernel.kernel import audit as _a
-            _total = sum(_bench_events.values())
-            _n = 200_000
-            _t = time.perf_counter()
-            for _ in range(_n):
-                _a._hook('sys._getframe', (1,))
-            _idle = (time.perf_counter() - _t) / _n
-            print(json.dumps({{'cells': {P['audit_cells']}, 'events': _total,
-                              'per_cell': _total / {P['audit_cells'] + 1},
-                              'top': _bench_events.most_common(8), 'idle_hook_call_s': _idle}}))
-        """))
-        results["profile"] = prof
+        configs = prepare_kernels(base, args)
+        results.update(per_cell_costs(configs, base, P, data_file))
+        results.update(long_session(configs, base, P))
     finally:
-        for k in kernels.values():
-            k.shutdown()
         if data_file.exists():
             data_file.unlink()
         shutil.rmtree(base, ignore_errors=True)
-
     results["elapsed_s"] = time.perf_counter() - t_start
     results["machine"] = machine_facts()
-    report = render(results)
-    print(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = f"overhead-{dt.date.today().isoformat()}{'-quick' if q else ''}"
-    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-    (args.out / f"{stem}.md").write_text(report)
-    log(f"wrote {args.out / stem}.md and .json in {results['elapsed_s']:.0f}s")
+    write_results(results, args.out, args.quick)
     return 0
 
 
@@ -635,7 +648,7 @@ def render(r: dict[str, Any]) -> str:
           + (f", ipyflow {v['ipyflow']}" if c == "ipyflow" and v.get("ipyflow") else "")
           for c, v in r["versions"].items()) + ".\n")
     w("Medians of interleaved repeats; `kernel` = kernel clock from execute_input to execute_reply header dates, "
-      "`client` = wall time around nbclient's execute_cell. Ratios are to `plain` in the same run.\n")
+      "`client` = wall time around the harness's execute request. Ratios are to `plain` in the same run.\n")
 
     def added_ms(section: dict[str, Any], c: str, key: str) -> Optional[float]:
         a, b = section[key].get(c), section[key].get("plain")

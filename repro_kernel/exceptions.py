@@ -28,6 +28,10 @@ class BadInputError(ReproError):
     """The user gave us something we cannot read (a corrupt notebook, a missing file, a bad option)."""
 
 
+class UsageError(BadInputError):
+    """The command line is wrong: an unknown option, a bad option value, a missing or extra argument."""
+
+
 class NotebookError(BadInputError):
     """A notebook is missing, unreadable or not valid nbformat."""
 

@@ -19,4 +19,5 @@ python - <<'PY'
 import IPython, ipykernel, numpy
 print(f"old stack: IPython {IPython.__version__}, ipykernel {ipykernel.__version__}, NumPy {numpy.__version__}")
 PY
-python -m pytest -q -p no:cacheprovider -m "not torch and not scientific" tests/recorder "$@"
+python -m pytest -q -p no:cacheprovider -m "not torch and not scientific" \
+  tests/kernel tests/core/test_environment.py tests/core/test_redact.py tests/cli/test_install_kernel.py "$@"

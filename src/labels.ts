@@ -51,6 +51,10 @@ export function kindLabels(trans: TranslationBundle): {
     'nondeterministic-gpu': {
       short: trans.__('gpu'),
       title: trans.__('Nondeterministic GPU')
+    },
+    secret: {
+      short: trans.__('secret'),
+      title: trans.__('Secrets in code or outputs')
     }
   };
 }

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Optional
 
 from repro_kernel.analysis.model import KINDS, PAGE_KINDS, SEVERITY_RANK, Cell, Context, Execution, Flag, Write
-from repro_kernel.analysis.rules import environment, files, network, page, randomness
+from repro_kernel.analysis.rules import environment, files, network, page, randomness, secrets
 
 
 def resolve(executions: list[Execution]) -> dict[str, Write]:
@@ -93,6 +93,8 @@ def analyze(
     flags += randomness.unseeded(executions, cells, context, by_id)
     flags += environment.drift(executions, context, by_id)
     flags += environment.gpu(executions, context, by_id)
+    flags += secrets.secrets_in(executions, cells, by_id)
+    flags = secrets.scrubbed(flags)
     flags.sort(key=lambda f: (-SEVERITY_RANK[f.severity], KINDS.index(f.kind),
                               min((by_id[c].index for c in f.cells if c in by_id), default=10**9)))
     return flags, not_judged

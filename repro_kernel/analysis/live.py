@@ -14,6 +14,7 @@ from repro_kernel.analysis.engine import analyze, resolve_more
 from repro_kernel.analysis.model import Context, Execution, Report, Write
 from repro_kernel.analysis.rules.environment import previous_environment
 from repro_kernel.analysis.rules.files import Preservation, project_root
+from repro_kernel.analysis.rules.secrets import scrubbed_inputs
 from repro_kernel.analysis.sessions import _execution, _page_from_records, cells_from_dicts, map_executions
 
 _live_cache: dict[str, Any] = {}
@@ -102,7 +103,8 @@ def judge_inputs(recorder: Any, inputs: list[dict[str, Any]]) -> list[dict[str, 
     """The engine's verdict on each data input the sidebar lists: ``changed`` (the file now differs from
     what the session read) and ``preserved`` / ``kept_in`` (snapshot, git, git-lfs, dvc or None), decided by
     the same :class:`~repro_kernel.analysis.rules.files.Preservation` the ``unsnapshotted-data`` flag uses, so
-    the sidebar never offers a snapshot of a file that ``check`` considers kept."""
+    the sidebar never offers a snapshot of a file that ``check`` considers kept. A secret in a path is
+    replaced by ``<redacted>``: the sidebar saves this list in ``metadata.repro``."""
     if not inputs:
         return inputs
     journal = getattr(recorder, "journal", None)
@@ -121,4 +123,4 @@ def judge_inputs(recorder: Any, inputs: list[dict[str, Any]]) -> list[dict[str, 
         kept_in = preservation.where(path, digest, snapshots, facts) if path and digest else None
         judged.append({**item, "changed": current is not None and current.hash != digest,
                        "preserved": kept_in is not None, "kept_in": kept_in})
-    return judged
+    return scrubbed_inputs(judged)

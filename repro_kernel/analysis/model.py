@@ -16,7 +16,7 @@ REPORT_SCHEMA_VERSION = 1
 KINDS = (
     "out-of-order", "stale", "edited-since-run", "never-run", "hidden-state", "unsnapshotted-data",
     "changed-data", "network-input", "unseeded-randomness", "environment-drift", "absolute-path",
-    "nondeterministic-gpu",
+    "nondeterministic-gpu", "secret",
 )
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -24,7 +24,7 @@ DEFAULT_SEVERITY = {
     "out-of-order": "error", "stale": "warning", "edited-since-run": "warning", "never-run": "warning",
     "hidden-state": "error", "unsnapshotted-data": "warning", "changed-data": "error",
     "network-input": "warning", "unseeded-randomness": "warning", "environment-drift": "warning",
-    "absolute-path": "warning", "nondeterministic-gpu": "warning",
+    "absolute-path": "warning", "nondeterministic-gpu": "warning", "secret": "error",
 }
 # Kinds that need the page (cell order and current sources) to be judged.
 PAGE_KINDS = ("out-of-order", "edited-since-run", "never-run", "hidden-state")
@@ -51,13 +51,20 @@ class Flag:
 
 @dataclass
 class Cell:
-    """A cell now on the page. ``index`` is its 0-based position among all cells (markdown included)."""
+    """A cell now on the page. ``index`` is its 0-based position among all cells (markdown included).
+
+    ``source`` is redacted as recorded code is (``redacted``: it held something ``redact_code`` took out);
+    ``outputs`` and ``errors`` are the text its saved outputs and error output show (empty live: the frontend
+    sends no outputs)."""
 
     id: str
     index: int
     cell_type: str
     source: str
     execution_count: Optional[int] = None
+    redacted: bool = False
+    outputs: str = ""
+    errors: str = ""
 
     @property
     def label(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any, Literal, Optional, Union
 from repro_kernel.analysis.engine import analyze
 from repro_kernel.analysis.model import KINDS, SEVERITIES, Cell, Context, Flag, Report
 from repro_kernel.analysis.rules.environment import current_environment, previous_environment
+from repro_kernel.analysis.rules.secrets import scrubbed
 from repro_kernel.analysis.sessions import (
     SessionMatch,
     build_executions,
@@ -78,8 +79,7 @@ def analyze_notebook(
         if not records and opened is not None:
             not_judged = {k: f"the journal has no session of this notebook; {v}" for k, v in not_judged.items()}
         if not records:
-            carried = flags_from_saved_copy(nb, page, not_judged)
-            flags += carried
+            flags += scrubbed(flags_from_saved_copy(nb, page, not_judged))
         return Report(flags, page, notebook=str(path),
                       journal=str(opened.database_path) if opened is not None and records else None,
                       session_id=session_id if records else None, executions=len(executions),

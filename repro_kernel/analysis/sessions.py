@@ -14,6 +14,7 @@ from typing import Any, Optional, Union
 from repro_kernel.analysis.model import Cell, Execution
 from repro_kernel.core.dataflow import analyze_code
 from repro_kernel.core.redact import redact_code
+from repro_kernel.core.secrets import text_of_outputs
 from repro_kernel.exceptions import JournalError
 
 
@@ -44,9 +45,14 @@ def cells_from_dicts(cells: list[dict[str, Any]]) -> list[Cell]:
         count = raw.get("execution_count")
         cell_type = str(raw.get("cell_type") or "code")
         source = normalize_source(raw.get("source"))
+        redacted, outputs, errors = False, "", ""
         if cell_type == "code":
-            source = normalize_source(redact_code(source))
-        found.append(Cell(str(cell_id), index, cell_type, source, count if isinstance(count, int) else None))
+            clean = normalize_source(redact_code(source))
+            redacted, source = clean != source, clean
+            if raw.get("outputs"):
+                outputs, errors = text_of_outputs(raw["outputs"])
+        found.append(Cell(str(cell_id), index, cell_type, source, count if isinstance(count, int) else None,
+                          redacted, outputs, errors))
     return found
 
 

@@ -29,6 +29,10 @@ class ExportApp(ReproSubApp):
                                  "document: the current cells top to bottom.").tag(config=True)
     bundle_data = Bool(False, help="Copy the input files into the folder so it replays on its own.").tag(
         config=True)
+    bundle_secrets = Bool(False, help="With --bundle-data, also copy inputs that look like credentials (.env, "
+                                      "*.pem, *.key, id_rsa*, .netrc, credentials*, *.p12, .pgpass, .npmrc, "
+                                      ".pypirc, secrets.*, files detect-secrets flags); left out otherwise.").tag(
+        config=True)
     force = Bool(False, help="Overwrite the output folder if it exists.").tag(config=True)
     session = Unicode("", help="Replay this recorded session (id or unique prefix) instead of the one the saved "
                                "cells show (the same one `jupyter repro check` judges).").tag(config=True)
@@ -39,6 +43,7 @@ class ExportApp(ReproSubApp):
                "mlflow": "ExportApp.mlflow", "session": "ExportApp.session"}
     flags = {
         "bundle-data": ({"ExportApp": {"bundle_data": True}}, bundle_data.help),
+        "bundle-secrets": ({"ExportApp": {"bundle_secrets": True}}, bundle_secrets.help),
         "force": ({"ExportApp": {"force": True}}, force.help),
         "mlflow": ({"ExportApp": {"mlflow": ""}}, "Also log the export as an MLflow run to the default store."),
     }
@@ -53,7 +58,7 @@ class ExportApp(ReproSubApp):
             self.usage_error(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         directory = export_notebook(
             notebook, mode=self.mode, force=self.force, output=self.output or None, bundle_data=self.bundle_data,
-            session=self.session or None,
+            session=self.session or None, bundle_secrets=self.bundle_secrets,
         )
         manifest = json.loads((directory / MANIFEST_NAME).read_text("utf-8"))
         print(f"wrote {directory} ({len(manifest['steps'])} steps, {manifest['mode']} mode)")

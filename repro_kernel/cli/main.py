@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from typing import Optional
 
-from jupyter_core.application import JupyterApp
-
 from repro_kernel._version_info import version
+from repro_kernel.cli.app import DEBUG_ENV, OneLineUsage, internal_error
 
 SUBCOMMANDS = {
     "export": (
@@ -33,7 +34,7 @@ SUBCOMMANDS = {
 }
 
 
-class ReproApp(JupyterApp):
+class ReproApp(OneLineUsage):
     """Make notebook sessions reproducible."""
 
     name = "jupyter-repro"
@@ -59,7 +60,9 @@ class ReproApp(JupyterApp):
 
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``jupyter-repro`` console script."""
-    args = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) > 1 and args[0] == "--debug" and args[1] in ReproApp.subcommands:
+        args = [args[1], "--debug", *args[2:]]  # `jupyter repro --debug check nb.ipynb`: the subcommand's flag
     if args and not args[0].startswith("-") and args[0] not in ReproApp.subcommands:
         print(
             f"jupyter repro: error: unknown subcommand {args[0]!r}; choose one of "
@@ -67,7 +70,13 @@ def main(argv: Optional[list[str]] = None) -> None:
             file=sys.stderr,
         )
         sys.exit(2)
-    ReproApp.launch_instance(argv=args)
+    try:
+        ReproApp.launch_instance(argv=args)
+    except Exception as exc:  # a bug while parsing the command line: one line too (subcommands guard their run)
+        if "--debug" in args or os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            traceback.print_exc()
+        print(internal_error("jupyter repro", exc), file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -27,11 +27,19 @@ def _when(stamp: Any) -> Optional[str]:
         return None
 
 
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) else None
+
+
 def describe(match: SessionMatch, shown_cells: int, chosen: bool) -> dict[str, Any]:
-    """One session as ``--json`` lists it."""
-    env = match.session.get("environment") or {}
-    python = env.get("python") or {}
-    kernel = env.get("kernel") or {}
+    """One session as ``--json`` lists it (what the journal holds; a part of another shape than the recorder
+    writes is shown as unknown rather than trusted)."""
+    env = _mapping(match.session.get("environment"))
+    python, kernel = _mapping(env.get("python")), _mapping(env.get("kernel"))
     same_id, same_code, by_count = match.score
     return {
         "session_id": match.session_id,
@@ -39,9 +47,9 @@ def describe(match: SessionMatch, shown_cells: int, chosen: bool) -> dict[str, A
         "started_at": match.session.get("started_at"),
         "ended_at": match.session.get("ended_at"),
         "started": _when(match.session.get("started_at")),
-        "python": python.get("version"),
-        "executable": python.get("executable"),
-        "ipykernel": kernel.get("ipykernel"),
+        "python": _text(python.get("version")),
+        "executable": _text(python.get("executable")),
+        "ipykernel": _text(kernel.get("ipykernel")),
         "executions": len(match.records),
         "cells_shown": shown_cells,
         "match": {"same_id_and_code": same_id, "same_code": same_code, "same_count": by_count},
@@ -91,7 +99,7 @@ class SessionsApp(ReproSubApp):
               f"and verify judge ({shown} cells show outputs)")
         for row in rows:
             m = row["match"]
-            print(f"{'*' if row['chosen'] else ' '} {row['session_id'][:12]:<12}  {row['started'] or 'unknown time':<23}"
+            print(f"{'*' if row['chosen'] else ' '} {str(row['session_id'])[:12]:<12}  {row['started'] or 'unknown time':<23}"
                   f"  python {row['python'] or '?':<8} {row['executions']:>5} executions  matches {m['same_id_and_code']} "
                   f"by id+code, {m['same_code']} by code, {m['same_count']} by count"
                   f"{'' if row['notebook'] else '  (recorded without a notebook path)'}")

@@ -18,7 +18,8 @@ class VerifyApp(ReproSubApp):
 
     name = "jupyter-repro-verify"
     usage = "jupyter repro verify [options] EXPORT_DIR | NOTEBOOK.ipynb"
-    exit_codes = "0 every step reproduced, 1 some step differs or an input changed, 2 bad input or usage (tampered export, missing packages)"
+    exit_codes = ("0 every step reproduced, 1 some step differs or an input changed, 2 bad input or usage "
+                  "(tampered export, missing packages)")
     description = __doc__
     examples = """
     jupyter repro verify analysis.repro
@@ -26,8 +27,8 @@ class VerifyApp(ReproSubApp):
     jupyter repro verify analysis.repro --kernel python3 --timeout 600
     """
     rtol = Float(0.0, help="Numbers in text outputs match within this relative tolerance.").tag(config=True)
-    image_tolerance = Float(-1.0, help="Images match when their mean pixel difference (0-255) is at most this "
-                                       "(default: identical bytes).").tag(config=True)
+    image_tolerance = Float(None, allow_none=True, help="Images match when their mean pixel difference (0-255) is "
+                            "at most this (default: identical bytes).").tag(config=True)
     json_output = Bool(False, help="Print the report as JSON on stdout.").tag(config=True)
     kernel = Unicode("", help="Kernel to replay in (default: the notebook's kernelspec).").tag(config=True)
     timeout = Float(0.0, help="Seconds one step may run (0: no limit).").tag(config=True)
@@ -37,10 +38,15 @@ class VerifyApp(ReproSubApp):
 
     def run(self) -> int:
         (target,) = self.positional(1, "one export folder or notebook")
+        self.number("--rtol", self.rtol, what="a relative tolerance of 0 or more, e.g. 1e-9")
+        self.number("--timeout", self.timeout, what="a number of seconds, 0 for no limit")
+        if self.image_tolerance is not None:
+            self.number("--image-tolerance", self.image_tolerance, high=255.0,
+                        what="a mean pixel difference from 0 to 255")
         try:
             report = verify_export(
                 Path(target), rtol=self.rtol, kernel=self.kernel or None, timeout=self.timeout or None,
-                image_tolerance=self.image_tolerance if self.image_tolerance >= 0 else None,
+                image_tolerance=self.image_tolerance,
                 progress=not self.json_output,
             )
         except ReproError as exc:

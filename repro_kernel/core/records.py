@@ -7,6 +7,7 @@ builds them, names their fields once, and validates them against the shipped JSO
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -25,9 +26,10 @@ class FileAccess:
     mtime: Optional[float]
     hash: Optional[str]
     error: Optional[str] = None
+    pending: bool = False  # the hash is left to the recorder's background worker (``hash`` is null until then)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        found = {
             "path": self.path,
             "rel": self.rel,
             "size": self.size,
@@ -35,6 +37,9 @@ class FileAccess:
             "hash": self.hash,
             "error": self.error,
         }
+        if self.pending:
+            found["pending"] = True
+        return found
 
 
 @dataclass
@@ -106,6 +111,65 @@ def validate_record(record: dict[str, Any]) -> None:
     import jsonschema
 
     jsonschema.validate(record, load_schema("cell-record"))
+
+
+@cache
+def _fast_validator() -> Callable[[Any], Any]:
+    """The CellRecord schema compiled to Python (fastjsonschema, which nbformat brings): some microseconds a
+    record, against a few hundred for jsonschema; jsonschema's compiled validator where it is missing."""
+    schema = load_schema("cell-record")
+    try:
+        import fastjsonschema
+    except ImportError:
+        import jsonschema
+
+        checker = jsonschema.validators.validator_for(schema)(schema)
+        return checker.validate
+    return fastjsonschema.compile(schema)
+
+
+def record_problem(record: Any) -> Optional[str]:
+    """What is wrong with ``record`` as a CellRecord, in a few words; None when it is one. Cheap enough to
+    run on every record read from a journal."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    missing = [name for name in load_schema("cell-record")["required"] if name not in record]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        return f"no {', '.join(missing[:3])}{more}"
+    try:
+        _fast_validator()(record)
+    except Exception as exc:  # fastjsonschema's JsonSchemaValueException, jsonschema's ValidationError
+        text = " ".join(str(getattr(exc, "message", exc)).split())
+        return text if len(text) <= 160 else text[:157] + "..."
+    return None
+
+
+def pending_paths(record: dict[str, Any]) -> list[str]:
+    """The files of ``record`` whose hash the recorder's background worker has not written yet."""
+    return [f["path"] for kind in ("files_read", "files_written") for f in record.get(kind) or ()
+            if isinstance(f, dict) and f.get("pending")]
+
+
+def complete_hashes(record: dict[str, Any], hashes: Mapping[str, Optional[str]],
+                    errors: Optional[Mapping[str, str]] = None) -> int:
+    """Put the hashes that landed into ``record``'s pending file entries (``hashes``: path -> hash, or None
+    with the reason in ``errors``); returns how many entries were completed. Each entry is replaced whole, in
+    one assignment, so a reader on another thread sees it pending or complete, never half-way."""
+    done = 0
+    for kind in ("files_read", "files_written"):
+        files = record.get(kind) or []
+        for index, entry in enumerate(files):
+            if not (isinstance(entry, dict) and entry.get("pending") and entry.get("path") in hashes):
+                continue
+            path = entry["path"]
+            complete = {k: v for k, v in entry.items() if k != "pending"}
+            complete["hash"] = hashes[path]
+            if hashes[path] is None:
+                complete["error"] = (errors or {}).get(path) or "not hashed"
+            files[index] = complete
+            done += 1
+    return done
 
 
 SAVED_COPY_KEY = "repro"

@@ -17,18 +17,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 REDACTED = "<redacted>"
 
 # Variables that change what a notebook computes, and nothing else.
-ALLOWED_NAMES = frozenset(
-    {
-        "PYTHONHASHSEED", "PYTHONPATH", "PYTHONIOENCODING", "PYTHONUTF8",
-        "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-        "NUMEXPR_MAX_THREADS", "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "NUMBA_NUM_THREADS",
-        "CUDA_VISIBLE_DEVICES", "CUDA_LAUNCH_BLOCKING", "CUBLAS_WORKSPACE_CONFIG",
-        "CUDNN_DETERMINISTIC", "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC",
-        "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS", "JAX_ENABLE_X64", "TORCH_DETERMINISTIC",
-        "MKL_CBWR", "KMP_DETERMINISTIC_REDUCTION",
-        "LANG", "LANGUAGE", "TZ", "CONDA_DEFAULT_ENV", "VIRTUAL_ENV",
-    }
-)
+ALLOWED_NAMES = frozenset({
+    "PYTHONHASHSEED", "PYTHONPATH", "PYTHONIOENCODING", "PYTHONUTF8", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMEXPR_MAX_THREADS", "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS",
+    "NUMBA_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "CUDA_LAUNCH_BLOCKING", "CUBLAS_WORKSPACE_CONFIG",
+    "CUDNN_DETERMINISTIC", "TF_DETERMINISTIC_OPS", "TF_CUDNN_DETERMINISTIC", "TF_ENABLE_ONEDNN_OPTS", "XLA_FLAGS",
+    "JAX_ENABLE_X64", "TORCH_DETERMINISTIC", "MKL_CBWR", "KMP_DETERMINISTIC_REDUCTION", "LANG", "LANGUAGE", "TZ",
+    "CONDA_DEFAULT_ENV", "VIRTUAL_ENV",
+})
 ALLOWED_PREFIXES = ("LC_",)
 
 _SECRET_NAME = re.compile(
@@ -49,6 +45,8 @@ _TOKEN_FORMATS = (
     r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}",  # JWT
 )
 
+_SECRET_PARAMETERS = frozenset({"key", "sig", "pass", "pw", "apikey", "passcode"})
+
 _SECRET_VALUE_PATTERNS = [
     *(re.compile(r"\b" + token_format) for token_format in _TOKEN_FORMATS),
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
@@ -59,6 +57,11 @@ _SECRET_VALUE_PATTERNS = [
 
 def looks_secret_name(name: str) -> bool:
     return bool(_SECRET_NAME.search(name))
+
+
+def looks_secret_parameter(name: str) -> bool:
+    """A URL query parameter that carries a credential: a secret-like name, or key, sig, pass, pw, apikey."""
+    return looks_secret_name(name) or name.lower() in _SECRET_PARAMETERS
 
 
 def _entropy(text: str) -> float:
@@ -103,10 +106,8 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[-1]
     query = parts.query
     if query:
-        pairs = [
-            (k, REDACTED if looks_secret_name(k) or looks_secret_value(v) else v)
-            for k, v in parse_qsl(query, keep_blank_values=True)
-        ]
+        pairs = [(k, REDACTED if looks_secret_parameter(k) or looks_secret_value(v) else v)
+                 for k, v in parse_qsl(query, keep_blank_values=True)]
         query = urlencode(pairs, safe="<>")
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
@@ -158,7 +159,7 @@ _PYTHON_CELL_MAGIC = re.compile(r"%%(?:time|timeit|capture|prun|debug|python3?)\
 # Free text (comments, shell lines, the inside of a literal): `name = value` / `name: value` pairs,
 # `Bearer` / `Basic` header values, long random-looking runs.
 _NAMED_VALUE = re.compile(
-    r"(?<![\w.])(?P<name>[A-Za-z_][\w.-]{0,99})['\"]?[ \t]*[=:][ \t]*['\"]?"
+    r"(?<![\w.])(?P<name>[A-Za-z_][\w.-]{0,99})['\"]?[ \t]*[=:](?!=)[ \t]*['\"]?"
     r"(?P<scheme>(?:[Bb]earer|[Bb]asic|[Tt]oken|Digest)[ \t]+)?(?!(?:[Bb]earer|[Bb]asic|[Tt]oken|Digest)[ \t])"
     # The value is only looked at, so that `url=https://host/?api_key=...` is read on from `https`.
     r"(?=(?P<value>[^\s'\"&,;{}()<>\[\]\\$][^\s'\"&,;{}()<>\[\]\\]{0,511}))"
@@ -214,21 +215,17 @@ _STRONG_WORDS = frozenset({"pwd", "cred", "creds"})
 _STRONG_LAST_WORDS = frozenset({"pass", "pw"})
 _WEAK_LAST_WORDS = frozenset({"token", "key", "auth", "oauth", "cookie"})
 _WEAK_WORDS = frozenset({"auth", "oauth"})
-_NOT_SECRET_QUALIFIERS = frozenset(
-    {
-        "sort", "primary", "foreign", "partition", "join", "group", "cache", "dict", "index", "lookup",
-        "range", "row", "s3", "object", "bucket", "pad", "eos", "bos", "unk", "sep", "cls", "mask", "special",
-        "start", "end", "stop", "image", "max", "min", "num",
-    }
-)
+_NOT_SECRET_QUALIFIERS = frozenset({
+    "sort", "primary", "foreign", "partition", "join", "group", "cache", "dict", "index", "lookup", "range", "row",
+    "s3", "object", "bucket", "pad", "eos", "bos", "unk", "sep", "cls", "mask", "special", "start", "end", "stop",
+    "image", "max", "min", "num",
+})
 # `secret_name`, `password_prompt`, `private_key_path`: about a credential, rarely one.
-_ABOUT_WORDS = frozenset(
-    {
-        "path", "file", "filename", "dir", "url", "uri", "endpoint", "name", "env", "var", "field", "column",
-        "col", "prompt", "label", "header", "id", "type", "kind", "format", "pattern", "length", "len",
-        "policy", "method", "mode", "scope", "version",
-    }
-)
+_ABOUT_WORDS = frozenset({
+    "path", "file", "filename", "dir", "url", "uri", "endpoint", "name", "env", "var", "field", "column", "col",
+    "prompt", "label", "header", "id", "type", "kind", "format", "pattern", "length", "len", "policy", "method",
+    "mode", "scope", "version",
+})
 _NONE, _WEAK, _STRONG_PAIR, _STRONG = range(4)
 
 
@@ -583,13 +580,21 @@ def redact_code(code: str) -> str:
     hex digests and UUIDs unless a secret-sounding name holds them (``expected_hash = "<64 hex>"`` stays);
     ``token = tokenizer(text)`` and any other code that is not a literal.
     """
-    text = code
+    text = _redact_anywhere(code)
+    if text.startswith("%%") and not _PYTHON_CELL_MAGIC.match(text):
+        return _redact_free_text(text)  # %%bash, %%writefile .env ...: not Python
+    return _redact_regions("\n" + text)[1:]
+
+
+def _redact_anywhere(text: str) -> str:
     for token in _TOKENS_IN_CODE:
         text = token.sub(_token_or_keep, text)
     if "-----BEGIN " in text:
         text = _redact_pem(text)
-    if "://" in text:
-        text = _URL_PASSWORD.sub(_url_password_or_keep, text)
-    if text.startswith("%%") and not _PYTHON_CELL_MAGIC.match(text):
-        return _redact_free_text(text)  # %%bash, %%writefile .env ...: not Python
-    return _redact_regions("\n" + text)[1:]
+    return _URL_PASSWORD.sub(_url_password_or_keep, text) if "://" in text else text
+
+
+def redact_text(text: str) -> str:
+    """Free text (an output, a message, a path) read as :func:`redact_code` reads a comment: token formats,
+    PEM bodies and URL passwords anywhere, ``name=value`` pairs, auth headers and random-looking runs."""
+    return _redact_free_text(_redact_anywhere(text))

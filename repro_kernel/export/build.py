@@ -31,10 +31,12 @@ def build_export(
     bundle_data: bool = False,
     output_dir: Optional[Path] = None,
     session: Optional[str] = None,
+    bundle_secrets: bool = False,
 ) -> Export:
     """Plan the replay of ``notebook_path`` and render every file of its export folder.
 
     ``session``: replay this recorded session (id or unique prefix) instead of the one the saved cells show.
+    ``bundle_secrets``: with ``bundle_data``, also copy inputs that look like credential files (``.env``, keys).
     """
     if mode not in MODES:
         raise BadInputError(f"unknown mode {mode!r}", hint=f"choose one of {', '.join(MODES)}")
@@ -51,7 +53,7 @@ def build_export(
         plan = plan_steps(notebook_path, nb, journal, mode, backward_slice, session_id=session)
         if plan.unbound_session and journal is not None:
             _bind(journal, plan.unbound_session, notebook_path.name, plan.notes)
-        return _render(notebook_path, nb, journal, plan, bundle_data, output_dir.resolve())
+        return _render(notebook_path, nb, journal, plan, bundle_data, output_dir.resolve(), bundle_secrets)
     finally:
         if journal is not None:
             journal.close()

@@ -27,12 +27,16 @@ MANIFEST_NAME = "manifest.json"
 
 
 def canonical(manifest: dict[str, Any]) -> bytes:
-    """The bytes the seal covers: sorted-key JSON without the integrity block's own digest."""
+    """The bytes the seal covers: sorted-key JSON without the integrity block's own digest.
+
+    A lone surrogate (``"\\udcff"`` in the JSON text) is sealed as its own code unit rather than refused, so
+    a manifest that holds one is judged by its seal like any other."""
     body = dict(manifest)
     integrity = dict(body.get("integrity") or {})
     integrity.pop("manifest", None)
     body["integrity"] = integrity
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8",
+                                                                                            "surrogatepass")
 
 
 def sha256_file(path: Path) -> str:
@@ -108,6 +112,16 @@ def _regular_inside(folder: Path, rel: str, what: str) -> Path:
         raise ManifestError(exc.message, hint=exc.hint) from None
 
 
+def _refuse_nul_in_paths(manifest: dict[str, Any], where: str) -> None:
+    """A path with a NUL byte cannot name a file (the OS refuses it with a ValueError, not an OSError)."""
+    named = [*manifest["integrity"]["files"], *manifest["replay"].values(),
+             *(item.get(key) for item in manifest["inputs"] for key in ("bundled", "rel", "abspath", "path"))]
+    bad = next((name for name in named if isinstance(name, str) and "\0" in name), None)
+    if bad is not None:
+        raise ManifestError(f"{where} names the path {bad!r}, which holds a NUL byte",
+                            hint="the manifest was crafted or edited: export the notebook again")
+
+
 def load_manifest(folder: Path, *, check_files: bool = True) -> dict[str, Any]:
     """Read, validate and integrity-check ``folder/manifest.json``; every failure is one ManifestError line.
 
@@ -121,12 +135,19 @@ def load_manifest(folder: Path, *, check_files: bool = True) -> dict[str, Any]:
         )
     try:
         with open_regular(_regular_inside(folder, MANIFEST_NAME, "manifest")) as handle:
-            manifest = json.loads(handle.read().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+            data = handle.read()
+    except OSError as exc:
+        raise ManifestError(f"{path} cannot be read ({exc.strerror or exc})",
+                            hint="pass a folder written by `jupyter repro export`, or export again") from None
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: JSON, or a 5000-digit number
+        what = "nested too deeply" if isinstance(exc, RecursionError) else " ".join(str(exc).split())[:160]
         raise ManifestError(
-            f"{path} is not valid JSON ({exc})", hint="the manifest was truncated or edited; export again"
-        ) from exc
+            f"{path} is not valid JSON ({what})", hint="the manifest was truncated or edited; export again"
+        ) from None
     validate_manifest(manifest, str(path))
+    _refuse_nul_in_paths(manifest, str(path))
     integrity = manifest["integrity"]
     if hashlib.sha256(canonical(manifest)).hexdigest() != integrity["manifest"]:
         raise ManifestError(

@@ -2,7 +2,9 @@
 
 The run carries what a reader of the experiment needs to trust a result: the seeds the session set and the
 git commit it ran at (params and tags, including MLflow's own ``mlflow.source.*`` tags), and the export's
-``manifest.json``, ``replay.py`` and ``requirements.txt`` as artifacts. MLflow is an optional extra
+``manifest.json``, ``replay.py`` and ``requirements.txt`` as artifacts. Every param, tag and artifact passes
+through the export's secret scanner (:mod:`repro_kernel.core.secrets`) first: an artifact that holds one (an
+export folder edited by hand) is logged as a redacted copy. MLflow is an optional extra
 (``pip install jupyter-repro[mlflow]``); nothing here is imported unless the option is used.
 
 Where the run goes: the URI given, else ``MLFLOW_TRACKING_URI``, else a local SQLite store beside the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +27,7 @@ from typing import Any, Optional
 
 from repro_kernel._version_info import version
 from repro_kernel.core.journal import Journal
+from repro_kernel.core.secrets import Scanner
 from repro_kernel.exceptions import BadInputError, ReproError
 
 DEFAULT_EXPERIMENT = "jupyter-repro"
@@ -166,9 +170,31 @@ def run_contents(directory: Path, notebook: Optional[Path] = None) -> tuple[dict
         "repro.flags": ",".join(sorted({f.get("kind", "?") for f in flags})) or "none",
         "repro.export_dir": str(Path(directory).resolve()),
     }
-    clean_params = {k: str(v)[:_PARAM_VALUE_LIMIT] for k, v in params.items() if v is not None}
-    clean_tags = {k: str(v) for k, v in tags.items() if v not in (None, "")}
+    scanner = Scanner.for_export()
+    clean_params = {k: scanner.scan(str(v))[0][:_PARAM_VALUE_LIMIT] for k, v in params.items() if v is not None}
+    clean_tags = {k: scanner.scan(str(v))[0] for k, v in tags.items() if v not in (None, "")}
     return clean_params, clean_tags
+
+
+def _clean_artifact(path: Path, scratch: Path) -> Path:
+    """``path``, or a redacted copy of it in ``scratch`` when the scanner finds a secret in it."""
+    text = path.read_text("utf-8", errors="replace")
+    scanner = Scanner.for_export()
+    if path.suffix == ".json":
+        try:
+            document = json.loads(text)
+        except ValueError:
+            new = scanner.scan(text)[0]
+        else:
+            clean, findings = scanner.scan_json(document)
+            new = json.dumps(clean, indent=1, ensure_ascii=False, sort_keys=True) + "\n" if findings else text
+    else:
+        new = scanner.scan(text, code=path.suffix == ".py")[0]
+    if new == text:
+        return path
+    copy = scratch / path.name
+    copy.write_text(new, "utf-8")
+    return copy
 
 
 def log_export(
@@ -205,9 +231,10 @@ def log_export(
             run_id = run.info.run_id
             client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()],
                              tags=[RunTag(k, v) for k, v in tags.items()])
-            for name in ARTIFACTS:
-                if (directory / name).is_file():
-                    client.log_artifact(run_id, str(directory / name))
+            with tempfile.TemporaryDirectory(prefix="repro-mlflow-") as scratch:
+                for name in ARTIFACTS:
+                    if (directory / name).is_file():
+                        client.log_artifact(run_id, str(_clean_artifact(directory / name, Path(scratch))))
             client.set_terminated(run_id)
             artifact_uri = client.get_run(run_id).info.artifact_uri
         except MlflowException as exc:

@@ -28,6 +28,8 @@ class ReproExporter(Exporter):
 
     mode = Unicode("slice", help="slice, history or document (see `jupyter repro export --help`).").tag(config=True)
     bundle_data = Bool(False, help="Copy the input files into the export folder.").tag(config=True)
+    bundle_secrets = Bool(False, help="With bundle_data, also copy inputs that look like credential files (.env, "
+                                      "*.pem, *.key, id_rsa*, .netrc, credentials*, ...).").tag(config=True)
     session = Unicode("", help="Replay this recorded session (id or unique prefix) instead of the one the saved "
                                "cells show.").tag(config=True)
 
@@ -38,7 +40,7 @@ class ReproExporter(Exporter):
     def build(self, nb: NotebookNode, notebook_path: Path, output_dir: Optional[Path] = None) -> Any:
         """The one code path: plan and render the export of ``notebook_path`` (whose content is ``nb``)."""
         return build_export(Path(notebook_path), nb=nb, mode=self.mode, bundle_data=self.bundle_data,
-                            output_dir=output_dir, session=self.session or None)
+                            output_dir=output_dir, session=self.session or None, bundle_secrets=self.bundle_secrets)
 
     # Returns the script's text, as nbconvert's own script/python exporters do (they override it the same way).
     def from_notebook_node(  # type: ignore[override]

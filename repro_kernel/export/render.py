@@ -22,6 +22,7 @@ from repro_kernel.analysis import analyze_notebook
 from repro_kernel.core.hashing import FileHashCache, hash_file
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.paths import relative_name
+from repro_kernel.core.secrets import Finding, Scanner, sensitive_file
 from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, sha256_file
 from repro_kernel.export.plan import ExportPlan, Step
@@ -114,7 +115,7 @@ def _code_cell(cell_id: str, source: str, count: Optional[int], outputs: list[An
             "outputs": outputs, "metadata": metadata}
 
 
-def _render_notebook(plan: ExportPlan, nb: nbformat.NotebookNode, nb_name: str) -> bytes:
+def _render_notebook(plan: ExportPlan, metadata: dict[str, Any], nb_name: str) -> bytes:
     setup = _code_cell(
         "repro-setup",
         "# jupyter-repro replay: each following cell is one recorded step; running a cell first checks its\n"
@@ -130,9 +131,9 @@ def _render_notebook(plan: ExportPlan, nb: nbformat.NotebookNode, nb_name: str) 
         cells.append(_code_cell(f"step-{step.index}", step.code, step.execution_count, list(step.outputs or []),
                                 {"repro": {"step": step.index, "label": step.label()}}))
     out = nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "cells": cells, "metadata": {
-        "kernelspec": nb.metadata.get("kernelspec", {"name": "python3", "display_name": "Python 3",
-                                                      "language": "python"}),
-        "language_info": nb.metadata.get("language_info", {"name": "python"}),
+        "kernelspec": metadata.get("kernelspec", {"name": "python3", "display_name": "Python 3",
+                                                   "language": "python"}),
+        "language_info": metadata.get("language_info", {"name": "python"}),
         "repro": {"manifest": MANIFEST_NAME},
     }})
     # nbformat.writes validates every cell and indents with the pure-Python encoder; the cells above are
@@ -217,10 +218,16 @@ def _render(
     plan: ExportPlan,
     bundle_data: bool,
     output_dir: Path,
+    bundle_secrets: bool = False,
 ) -> Export:
     export = Export()
-    nb_name = notebook_path.name
     not_guaranteed = list(plan.not_guaranteed)
+    # Every text that leaves in the folder is scanned first (core/secrets.py); what is found is redacted and
+    # listed (never its value) in the manifest's `redacted`.
+    scanner = Scanner.for_export()
+    redacted = _Redactions(scanner)
+    nb_name = redacted.text(notebook_path.name, ["replay.py", "replay.ipynb", "README.md"], "notebook name")
+    redacted.steps(plan, not_guaranteed)
 
     # Random states, copied out of the journal's object store into one file (one line per state: a
     # 1,000-step export must not write 1,000 small files).
@@ -272,7 +279,13 @@ def _render(
                     f"{current.hash or current.error}) and no snapshot was kept",
                     hint="restore the file, or `%repro snapshot` inputs before they change, then export again",
                 )
-            if item.get("rel") is not None:
+            withheld = _withheld(item, source, scanner, bundle_secrets)
+            if item.get("rel") is not None and withheld:
+                steps = ", ".join(map(str, item.get("steps") or [])) or "?"
+                plan.notes.append(f"not bundled: {item['rel']} ({withheld}; --bundle-secrets copies it)")
+                not_guaranteed.append(f"steps {steps} read {item['rel']}, which --bundle-data left out ({withheld}): "
+                                      f"put it at files/{item['rel']} before replaying")
+            elif item.get("rel") is not None:
                 bundled = f"files/{item['rel']}"
                 export.copies[bundled] = source
             else:
@@ -308,7 +321,9 @@ def _render(
 
     script, uses_ipython = _render_script(plan, nb_name)
     export.files["replay.py"] = script.encode("utf-8")
-    export.files["replay.ipynb"] = _render_notebook(plan, nb, nb_name)
+    metadata = {k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata}
+    export.files["replay.ipynb"] = _render_notebook(plan, redacted.json(metadata, ["replay.ipynb"], "metadata"),
+                                                    nb_name)
     export.files[RUNTIME_NAME] = resources.files("repro_kernel").joinpath("runtime.py").read_bytes()
     python_version = (env or {}).get("python", {}).get("version") or ".".join(map(str, sys.version_info[:3]))
     export.files["requirements.txt"] = _requirements_txt(reqs, nb_name).encode()
@@ -323,7 +338,6 @@ def _render(
         "there (or merge its requirements) before launching.\nIn the launched session, run "
         "`jupyter repro verify <this export folder>`.\n"
     ).encode()
-    export.files["README.md"] = _readme(nb_name, plan, uses_ipython, url, not_guaranteed).encode()
 
     manifest: dict[str, Any] = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
@@ -332,8 +346,8 @@ def _render(
         "mode": plan.mode,
         "recorded": plan.recorded,
         "notebook": {
-            "name": nb_name,
-            "path": Path(os.path.relpath(notebook_path, repo_root)).as_posix() if repo_root else nb_name,
+            "name": notebook_path.name,
+            "path": Path(os.path.relpath(notebook_path, repo_root)).as_posix() if repo_root else notebook_path.name,
             "sha256": __import__("hashlib").sha256(notebook_path.read_bytes()).hexdigest(),
             "kernelspec": dict(nb.metadata.get("kernelspec") or {}) or None,
             "language": (nb.metadata.get("language_info") or {}).get("name"),
@@ -350,13 +364,86 @@ def _render(
         "steps": [s.manifest_entry() for s in plan.steps],
         "flags": flags,
         "flags_note": flags_note,
-        "not_guaranteed": not_guaranteed,
+        "not_guaranteed": list(dict.fromkeys(not_guaranteed)),
         "notes": plan.notes,
         "binder": {"url": url, "note": note},
     }
+    manifest = redacted.json(manifest, ["manifest.json"], "")
+    not_guaranteed = manifest["not_guaranteed"]
+    export.files["README.md"] = _readme(nb_name, plan, uses_ipython, url, not_guaranteed).encode()
+    for rel in ("README.md", "binder/README.md", "requirements.txt", "binder/requirements.txt"):
+        export.files[rel] = redacted.text(export.files[rel].decode("utf-8"), [rel], "").encode("utf-8")
+    if redacted.entries:
+        manifest["redacted"] = redacted.entries
+        manifest["notes"].append(redacted.note())
     export.manifest = manifest
     export.not_guaranteed = not_guaranteed
     return export
+
+
+class _Redactions:
+    """What the export's scan redacted, by file, step and kind (never a value): the manifest's ``redacted``."""
+
+    def __init__(self, scanner: Scanner) -> None:
+        self.scanner = scanner
+        self.entries: list[dict[str, Any]] = []
+
+    def _add(self, files: list[str], step: Optional[int], where: str, findings: list[Finding]) -> None:
+        """One entry per place: ``where``, or (a document scanned whole) the top-level key each finding is under."""
+        groups: dict[str, list[Finding]] = {}
+        for finding in findings:
+            groups.setdefault(where or finding.where.split(".", 1)[0] or "manifest", []).append(finding)
+        for place, found in groups.items():
+            self.entries.append({"files": files, "step": step, "where": place,
+                                 "kinds": sorted({f.kind for f in found}), "count": len(found)})
+
+    def text(self, text: str, files: list[str], where: str, *, code: bool = False, step: Optional[int] = None) -> str:
+        new, findings = self.scanner.scan(text, code=code)
+        if findings:
+            self._add(files, step, where or "text", findings)
+        return new
+
+    def json(self, document: Any, files: list[str], where: str, *, step: Optional[int] = None) -> Any:
+        new, findings = self.scanner.scan_json(document)
+        if findings:
+            self._add(files, step, where, findings)
+        return new
+
+    def steps(self, plan: ExportPlan, not_guaranteed: list[str]) -> None:
+        """Each step's code (all of them first, so that a value found in code is known when outputs are read),
+        then its recorded outputs, scanned in place."""
+        for step in plan.steps:
+            code = self.text(step.code, ["replay.py", "replay.ipynb"], "code", code=True, step=step.index)
+            if code != step.code:
+                step.code = code
+                not_guaranteed.append(f"step {step.index} had credentials in its code, recorded as `<redacted>`: "
+                                      "put them back (or read them from the environment) before replaying")
+        for step in plan.steps:
+            if not step.outputs:
+                continue
+            new, findings = self.scanner.scan_json(step.outputs)
+            if findings:
+                errors = any(f.where.rsplit(".", 1)[-1] in ("ename", "evalue", "traceback") for f in findings)
+                self._add(["replay.ipynb"], step.index, "error output" if errors else "outputs", findings)
+                step.outputs = new
+                not_guaranteed.append(f"step {step.index}'s recorded outputs held a secret, kept as `<redacted>`: "
+                                      "verify sees a difference there unless the replay prints `<redacted>` too")
+
+    def note(self) -> str:
+        places = [(f"step {e['step']} " if e["step"] else "") + (e["where"] or "manifest") for e in self.entries]
+        count = sum(e["count"] for e in self.entries)
+        shown = ", ".join(places[:6]) + (f" and {len(places) - 6} more" if len(places) > 6 else "")
+        return f"redacted {count} secret(s) before writing ({shown}); the manifest's `redacted` lists each"
+
+
+def _withheld(item: dict[str, Any], source: Path, scanner: Scanner, bundle_secrets: bool) -> Optional[str]:
+    """Why ``--bundle-data`` leaves this input out: a credential file, or a name that holds a secret."""
+    rel = item.get("rel")
+    if rel is None:
+        return None
+    if scanner.scan(rel)[0] != rel:
+        return "its name holds a secret"
+    return None if bundle_secrets else sensitive_file(rel, source)
 
 
 def _snapshot_source(journal: Journal, item: dict[str, Any]) -> Path:

@@ -11,12 +11,15 @@ always. Exit 0 when every step reproduced, 1 when some differ.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.machinery
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -24,8 +27,9 @@ from typing import Any, Optional
 import nbformat
 
 from repro_kernel.core.hashing import hash_file
-from repro_kernel.core.paths import NotRegularFileError, inside, open_regular, relative_name
-from repro_kernel.exceptions import BadInputError, DataChangedError, ManifestError
+from repro_kernel.core.notebook import read_notebook
+from repro_kernel.core.paths import NotRegularFileError, inside, relative_name
+from repro_kernel.exceptions import BadInputError, DataChangedError, ManifestError, NotebookError
 from repro_kernel.export.manifest import load_manifest
 from repro_kernel.export.normalize import compare_outputs, short_diff
 from repro_kernel.export.write import export_notebook
@@ -60,6 +64,7 @@ del _h, _o, _s, _f, _b, _m
 """
 _CRAFTED = "the export folder was crafted or edited: export the notebook again"
 _CODE_SUFFIXES = tuple(importlib.machinery.all_suffixes())
+_KERNEL_NAME = re.compile(r"[a-z0-9._\-]+", re.IGNORECASE | re.ASCII)  # jupyter_client's rule for kernel names
 
 
 @dataclass
@@ -170,10 +175,60 @@ def _unsealed_code(folder: Path, manifest: dict[str, Any]) -> list[str]:
     return found
 
 
+def _replay_notebook(folder: Path, rel: str) -> nbformat.NotebookNode:
+    """The export's replay.ipynb, read by the one notebook reader (only a regular file inside the folder)."""
+    path = inside(folder, rel, what="replay notebook", hint=_CRAFTED)
+    try:
+        return read_notebook(path)
+    except NotebookError as exc:
+        raise ManifestError(f"the export's {exc.message}", hint=_CRAFTED) from None
+
+
+def _step_cells(nb: nbformat.NotebookNode) -> dict[int, Any]:
+    """The replay notebook's step cells by step number (``metadata.repro.step``, which the exporter writes)."""
+    cells: dict[int, Any] = {}
+    for position, cell in enumerate(nb.cells, 1):
+        marker = cell.metadata.get("repro") if cell.cell_type == "code" else None
+        if marker is None:
+            continue
+        step = marker.get("step") if isinstance(marker, dict) else None
+        if type(step) is not int:
+            raise ManifestError(f"replay.ipynb cell {position} is marked as a step without a step number "
+                                f"(metadata.repro is {json.dumps(marker, default=str)[:80]})", hint=_CRAFTED)
+        cells[step] = cell
+    return cells
+
+
+def _hash_seed(seed: str) -> str:
+    """The manifest's ``hash_seed`` as PYTHONHASHSEED takes it (a kernel given anything else does not start)."""
+    if seed != "random" and not (seed.isascii() and seed.isdigit() and int(seed) <= 4294967295):
+        raise ManifestError(f"the manifest's hash_seed {seed[:40]!r} is not a PYTHONHASHSEED value "
+                            "(random or 0 to 4294967295)", hint=_CRAFTED)
+    return seed
+
+
+@contextlib.contextmanager
+def _kernel_started(client: Any, name: str, **kwargs: Any) -> Iterator[None]:
+    """``client.setup_kernel(**kwargs)``, where a kernel that does not start is one BadInputError line."""
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(client.setup_kernel(**kwargs))
+        except (RuntimeError, TimeoutError, OSError) as exc:
+            detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+            raise BadInputError(f"kernel {name!r} did not start ({detail})",
+                                hint="check it with `jupyter kernelspec list`, or choose another with --kernel") from None
+        yield
+
+
 def _kernel_name(manifest: dict[str, Any], requested: Optional[str]) -> str:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    name = requested or ((manifest["notebook"].get("kernelspec") or {}).get("name")) or "python3"
+    recorded = (manifest["notebook"].get("kernelspec") or {}).get("name")
+    if recorded is not None and not (isinstance(recorded, str) and _KERNEL_NAME.fullmatch(recorded)
+                                     and recorded not in (".", "..")):
+        raise ManifestError(f"the manifest names the kernel {str(recorded)[:40]!r}, which is not a kernel name",
+                            hint=_CRAFTED)
+    name = requested or recorded or "python3"
     try:
         KernelSpecManager().get_kernel_spec(name)
     except NoSuchKernel:
@@ -246,18 +301,15 @@ def _verify_folder(
         return report
     report.warnings += [f"not guaranteed: {c}" for c in manifest["not_guaranteed"]]
 
-    notebook_path = inside(folder, manifest["replay"]["notebook"], what="replay notebook", hint=_CRAFTED)
-    with open_regular(notebook_path) as handle:
-        nb = nbformat.reads(handle.read().decode("utf-8"), as_version=4)
+    nb = _replay_notebook(folder, manifest["replay"]["notebook"])
     setup_cells = [c for c in nb.cells if c.cell_type == "code" and "repro-setup" in c.metadata.get("tags", [])]
-    step_cells = {c.metadata["repro"]["step"]: c for c in nb.cells if c.cell_type == "code"
-                  and "repro" in c.metadata}
+    step_cells = _step_cells(nb)
     steps = manifest["steps"]
     work = nbformat.v4.new_notebook(metadata=nb.metadata)
     env = dict(os.environ)
     env.pop("REPRO_REPLAY_REEXEC", None)
     if manifest.get("hash_seed") is not None:
-        env["PYTHONHASHSEED"] = manifest["hash_seed"]
+        env["PYTHONHASHSEED"] = _hash_seed(manifest["hash_seed"])
     # The kernel starts in an empty folder of its own (`python -m ipykernel_launcher` puts its working
     # directory first on sys.path), then moves into the export and loads the runtime from its sealed bytes.
     home = Path(tempfile.mkdtemp(prefix="repro-verify-kernel-"))
@@ -274,7 +326,7 @@ def _verify_folder(
     # The kernel's own log (e.g. its transport warning) goes to a file, not into our one-line report.
     kernel_log = tempfile.TemporaryFile(mode="w+")
     try:
-        with client.setup_kernel(env=env, stderr=kernel_log, stdout=kernel_log):
+        with _kernel_started(client, report.kernel, env=env, stderr=kernel_log, stdout=kernel_log):
             runtime_name = manifest["replay"]["runtime"]
             prelude = run(_PRELUDE % {"home": os.path.realpath(home), "folder": str(folder), "runtime": runtime_name,
                                       "sha256": manifest["integrity"]["files"][runtime_name]})

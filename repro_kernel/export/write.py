@@ -114,12 +114,16 @@ def export_notebook(
     output: Optional[Path | str] = None,
     bundle_data: bool = False,
     session: Optional[str] = None,
+    bundle_secrets: bool = False,
 ) -> Path:
-    """Export ``notebook_path`` (the sidebar's export action and the CLI); return the folder written."""
+    """Export ``notebook_path`` (the sidebar's export action and the CLI); return the folder written.
+
+    Every text file was scanned for secrets when it was rendered (:mod:`repro_kernel.core.secrets`); the seal
+    covers the redacted contents. ``bundle_secrets``: with ``bundle_data``, copy credential-like inputs too."""
     notebook_path = Path(notebook_path).resolve()
     directory = Path(output).absolute() if output else default_output_dir(notebook_path)
     check_replaceable(directory, force)
     nb = read_notebook(notebook_path)
-    exporter = ReproExporter(mode=mode, bundle_data=bundle_data, session=session or "")
+    exporter = ReproExporter(mode=mode, bundle_data=bundle_data, session=session or "", bundle_secrets=bundle_secrets)
     export = exporter.build(nb, notebook_path, directory)
     return write_export(export, directory, force=force)

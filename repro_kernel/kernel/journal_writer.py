@@ -8,28 +8,52 @@ locked journal is waited on for a moment only, so a cell never stalls behind ano
 A journal folder deleted while recording (``rm -rf .repro``, ``git clean -x``) is noticed by one ``stat`` per
 cell and recreated, or the journal falls back as :meth:`Journal.for_notebook_dir` does for an unwritable
 folder; the session's executions, which the recorder holds in memory, are written into it again.
+
+Files too big (or too many) to hash on the cell's path are hashed by :class:`PendingHashes`, one background
+thread: the record is written with those entries ``"pending": true`` and completed, in memory and in the
+journal, when their hashes land. Writes from that thread and the cell's go through one lock.
 """
 
 from __future__ import annotations
 
 import copy
 import errno
+import functools
 import os
 import sqlite3
+import threading
+import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any, Optional
+from collections.abc import Callable, Mapping
+from typing import Any, Optional, TypeVar
 
 import blake3
 
+from repro_kernel.core.hashing import FileHashCache
 from repro_kernel.core.journal import Journal
+from repro_kernel.core.records import complete_hashes
+from repro_kernel.kernel import audit
 
-Write = Callable[[Journal], None]
+Write = Callable[[Journal], object]
 Opener = Callable[[], "tuple[Journal, Optional[str]]"]
 Say = Callable[[str], None]
 
+Landed = Callable[[dict[str, Any], Mapping[str, Optional[str]]], None]
+Key = tuple[int, int, int]
+F = TypeVar("F", bound=Callable[..., Any])
+
 # What a write that may work later raises: SQLite's locked / full / I/O errors, and the file system's.
 RETRYABLE = (sqlite3.Error, OSError)
+
+
+def _locked(method: F) -> F:
+    """Run ``method`` holding the writer's lock: the cell's writes and the hashing thread's never interleave
+    (nor does either with the other changing a record the journal is serialising)."""
+    @functools.wraps(method)
+    def run(self: "JournalWriter", *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+    return run  # type: ignore[return-value]
 
 
 def describe(exc: BaseException) -> str:
@@ -57,6 +81,7 @@ class JournalWriter:
 
     def __init__(self, journal: Journal, say: Say, reopen: Opener) -> None:
         self.journal = journal
+        self.lock = threading.RLock()
         self._say = say
         self._reopen = reopen
         self._held: deque[tuple[bool, Write, int]] = deque()  # (is a record, write, bytes)
@@ -66,6 +91,7 @@ class JournalWriter:
         self._refused = 0
         self._reason: Optional[str] = None
         self._session: Optional[list[Any]] = None  # begin_session's arguments, to begin it again
+        self.hashes: Optional[PendingHashes] = None  # the background hashing thread, once a cell needs it
         self._identity = self._stat()
         self._busy_wait(self.BUSY_WAIT_S)
 
@@ -92,6 +118,7 @@ class JournalWriter:
     def append(self, record: dict[str, Any], notebook: Optional[str]) -> None:
         self._write(lambda j: j.append(record, notebook), 2048 + len(record.get("code") or ""), is_record=True)
 
+    @_locked
     def put_object(self, data: bytes) -> str:
         """Store ``data`` (now, or once the journal can be written); its digest, as ``Journal.put_object``."""
         if not self._held:
@@ -104,10 +131,21 @@ class JournalWriter:
             self._held_digests.add(digest)
         return digest
 
+    @_locked
+    def complete_hashes(self, record: dict[str, Any], hashes: Mapping[str, Optional[str]],
+                        errors: Mapping[str, str]) -> None:
+        """The hashes of ``record``'s pending files landed: into the record in memory (what the live analysis
+        reads, and what a write still held will store), then into the journal."""
+        if not complete_hashes(record, hashes, errors):
+            return
+        session_id, seq = record["session_id"], record["seq"]
+        self._write(lambda j: j.complete_hashes(session_id, seq, hashes, errors), 256 + 160 * len(hashes))
+
     def _put_held(self, journal: Journal, data: bytes, digest: str) -> None:
         journal.put_object(data)
         self._held_digests.discard(digest)
 
+    @_locked
     def _write(self, write: Write, size: int, *, is_record: bool = False) -> None:
         if self._held:
             self.flush()
@@ -145,6 +183,7 @@ class JournalWriter:
         self._held_records += is_record
         return True
 
+    @_locked
     def flush(self) -> bool:
         """Write what is held, in order; True when nothing is held any more."""
         if not self._held:
@@ -171,6 +210,7 @@ class JournalWriter:
         )
         return True
 
+    @_locked
     def settle(self) -> bool:
         """Write what is held, waiting a little longer for a lock; True when nothing is held any more."""
         if not self._held:
@@ -181,8 +221,23 @@ class JournalWriter:
             self._busy_wait(self.HELD_BUSY_WAIT_S)
         return done
 
-    def close(self) -> None:
-        """Write what is held, say what could not be, and close the journal."""
+    def wait_for_hashes(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for the hashing thread (``%repro stop``); say what is left."""
+        if self.hashes is None or self.hashes.wait(timeout):
+            return True
+        self._say(f"jupyter-repro: {self.hashes.queued} files are still being hashed after {timeout:g} s; their "
+                  "hashes are written to the journal when done, while this kernel runs")
+        return False
+
+    def close(self, hash_wait: float = 0.0) -> None:
+        """Wait up to ``hash_wait`` seconds for pending hashes, write what is held, say what could not be, and
+        close the journal."""
+        if self.hashes is not None:
+            self.hashes.stop(hash_wait)
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
         if not self.settle():
             self._say(
                 f"jupyter-repro: {self._held_records} executions could not be written to the journal "
@@ -215,6 +270,7 @@ class JournalWriter:
         """True when the journal's database is no longer the file this writer opened (one ``stat``)."""
         return self._stat() != self._identity or self._identity is None
 
+    @_locked
     def recreate(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Open the journal again (recreating its folder, or falling back) and write the session's begin and
         ``history`` (its executions so far) into it again; then say so. Returns ``history`` as written (without
@@ -274,3 +330,143 @@ class JournalWriter:
         again.setdefault("recorder_errors", []).append(
             f"random: the state of {', '.join(gone)} before this cell was lost when the journal folder was deleted")
         return again, len(gone)
+
+
+class PendingHashes:
+    """One background thread that hashes the files a cell left ``pending`` and completes their records.
+
+    :meth:`submit` (on the cell's path) only queues; the thread hashes through the shared
+    :class:`FileHashCache` (so the cell's next ``stat`` finds the result) and writes through the
+    :class:`JournalWriter`. While anything is queued, the journal's ``hashing.lock`` is held, telling readers in
+    other processes that waiting for those hashes can end. What it opens is never charged to a cell.
+
+    It stays out of the cells' way: it starts a moment after a cell hands it work (so the cell's own reply
+    goes first) and gives up the interpreter lock after each file.
+    """
+
+    SETTLE_S = 0.02
+
+    def __init__(self, writer: JournalWriter, cache: FileHashCache, landed: Optional[Landed] = None) -> None:
+        self.writer = writer
+        self.cache = cache
+        self.landed = landed
+        self._jobs: deque[tuple[Optional[dict[str, Any]], dict[str, Key], float]] = deque()
+        self._busy = False
+        self._current = 0  # files of the job being hashed now
+        self._closing = False
+        self._cond = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+        self._holder: Optional[Journal] = None  # the journal whose hashing.lock this process holds
+        self._queued: set[tuple[str, Key]] = set()  # (path, key) of every file waiting or being hashed
+
+    @property
+    def queued(self) -> int:
+        """Files waiting to be hashed."""
+        with self._cond:
+            return sum(len(job[1]) for job in self._jobs) + self._current
+
+    def submit(self, record: Optional[dict[str, Any]], paths: dict[str, Key]) -> None:
+        """Hash ``paths`` (path -> the (size, mtime_ns, inode) the cell saw) and complete ``record``; with no
+        record, only fill the cache. Call before the record is written: the lock is held from here on."""
+        with self._cond:
+            if self._closing:
+                return
+            self._hold()
+            self._jobs.append((record, paths, time.monotonic()))
+            self._queued.update(paths.items())
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="repro-hashes", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def warm(self, path: str, key: Key) -> None:
+        """A view asked for a file's hash that is not known yet: hash it in the background (once)."""
+        if (path, key) not in self._queued:
+            self.submit(None, {path: key})
+
+    def _hold(self) -> None:
+        journal = self.writer.journal
+        if self._holder is not journal:
+            if self._holder is not None:
+                self._holder.hashing.release()
+            self._holder = journal if journal.hashing.hold() else None
+
+    def _release(self) -> None:
+        if self._holder is not None:
+            self._holder.hashing.release()
+            self._holder = None
+
+    def _run(self) -> None:
+        with audit.recorder_thread():
+            while True:
+                with self._cond:
+                    while not self._jobs and not self._closing:
+                        self._busy, self._current = False, 0
+                        self._release()
+                        self._cond.notify_all()
+                        self._cond.wait()
+                    if not self._jobs:
+                        self._busy = False
+                        self._release()
+                        self._cond.notify_all()
+                        return
+                    record, paths, handed = self._jobs.popleft()
+                    self._busy, self._current = True, len(paths)
+                    self._hold()  # the journal may have been recreated elsewhere since
+                settle = handed + self.SETTLE_S - time.monotonic()
+                if settle > 0:
+                    time.sleep(settle)
+                self._work(record, paths)
+
+    def _work(self, record: Optional[dict[str, Any]], paths: dict[str, Key]) -> None:
+        hashes: dict[str, Optional[str]] = {}
+        errors: dict[str, str] = {}
+        for path, key in paths.items():
+            try:
+                digest, error = self.cache.complete(path, key)
+            except Exception as exc:  # never let one file stop the thread
+                digest, error = None, f"{type(exc).__name__}: {exc}"
+            hashes[path] = digest
+            if error is not None:
+                errors[path] = error
+            self._queued.discard((path, key))
+            time.sleep(0)  # a cell running now gets the interpreter back at once
+        if record is None:
+            return
+        with self.writer.lock:
+            if self._closing:  # the session's journal is closing or closed: the entries stay pending
+                return
+            try:
+                self.writer.complete_hashes(record, hashes, errors)
+            except Exception as exc:
+                errors = {path: f"not hashed ({type(exc).__name__})" for path in paths}
+                complete_hashes(record, dict.fromkeys(paths), errors)
+        if self.landed is not None:
+            try:
+                self.landed(record, hashes)
+            except Exception:
+                pass
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for everything queued to be hashed and written; True when done."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._jobs or self._busy:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
+                    return not self._jobs and not self._busy
+                self._cond.wait(min(left, 0.5))
+        return True
+
+    def stop(self, timeout: float) -> bool:
+        """Wait (up to ``timeout`` s) as :meth:`wait` does, then end the thread; what is left stays pending in
+        the journal. True when nothing was left."""
+        done = self.wait(timeout)
+        with self._cond:
+            self._closing = True
+            self._jobs.clear()
+            self._queued.clear()
+            self._cond.notify_all()
+            if not self._busy:
+                self._release()
+        return done

@@ -14,7 +14,7 @@ from repro_kernel.exceptions import ReproError
 from repro_kernel.kernel import randomness
 from repro_kernel.kernel.recorder import Recorder
 
-USAGE = "usage: %repro start [--notebook PATH] | stop | status | seed N | snapshot PATH... | env"
+USAGE = "usage: %repro start [--notebook PATH] [--durable] | stop | status | seed N | snapshot PATH... | env"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,6 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     start = sub.add_parser("start", add_help=False)
     start.add_argument("--notebook", help="path of the notebook this kernel runs (when the frontend cannot say)")
+    start.add_argument("--durable", action="store_true", help="sync the journal to disk at every cell")
     sub.add_parser("stop", add_help=False)
     sub.add_parser("status", add_help=False)
     seed = sub.add_parser("seed", add_help=False)
@@ -96,6 +97,7 @@ class ReproMagics(Magics):
         """Record this notebook session for reproducibility.
 
         %repro start [--notebook PATH]   start recording every executed cell
+        %repro start --durable           ... and sync the journal to disk at every cell (c.Recorder.durable)
         %repro stop                      stop recording
         %repro status                    what is recorded so far
         %repro seed N                    seed every loaded random generator with N (and record it)
@@ -114,7 +116,7 @@ class ReproMagics(Magics):
             return None
         if args.command == "start":
             try:
-                messages = recorder.start(args.notebook)
+                messages = recorder.start(args.notebook, durable=args.durable)
             except ReproError as exc:
                 return _refuse(recorder, exc.one_line())
             for message in messages:

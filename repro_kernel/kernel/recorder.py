@@ -2,7 +2,9 @@
 
 Hot path: ``pre_run_cell`` notes the time, the code and the random-state fingerprints and switches the audit
 hook on; ``post_run_cell`` switches it off and does the rest (hash files read, diff random states and imported
-modules, read names from the cached AST, commit one journal transaction, notify listeners). Each part of a
+modules, read names from the cached AST, commit one journal transaction, notify listeners). Files beyond a small
+budget per cell (bytes and count) are left ``pending`` there and hashed by a background thread
+(``journal_writer.PendingHashes``), which completes the record in memory and in the journal. Each part of a
 record is built on its own: a fault in one is noted in the record (``recorder_errors``), told to the user once
 per kind (``faults``), and never reaches the user's cell, nor stops the next cells from being recorded.
 Journal writes that cannot happen now are held in memory until they can (``journal_writer``).
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import blake3
-from traitlets import Bool, Int, List, Unicode
+from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 from repro_kernel.core.dataflow import CodeFacts, analyze_code
@@ -37,7 +39,7 @@ from repro_kernel.core.redact import REDACTED, redact_code, redact_url
 from repro_kernel.kernel import audit, randomness
 from repro_kernel.kernel.cell_state import PendingCell, RandomBook
 from repro_kernel.kernel.faults import FaultLog
-from repro_kernel.kernel.journal_writer import JournalWriter
+from repro_kernel.kernel.journal_writer import JournalWriter, PendingHashes
 from repro_kernel.kernel.notebook_path import locate_notebook, notebook_from_environment
 from repro_kernel.kernel.views import RecorderViews
 
@@ -60,6 +62,14 @@ class Recorder(RecorderViews, Configurable):
     extra_environment_variables = List(
         Unicode(), help="Environment variable names to record in addition to the built-in allow-list."
     ).tag(config=True)
+    inline_hash_bytes = Int(8 << 20, help="Bytes of files one cell hashes before it returns; bigger files and the "
+                            "rest are hashed by a background thread (`pending` in the record until then).").tag(config=True)
+    inline_hash_files = Int(64, help="Files one cell hashes before it returns (the others: in the background).").tag(
+        config=True)
+    hash_wait = Float(60.0, help="Seconds `%repro stop` and kernel shutdown wait for background hashing.").tag(config=True)
+    durable = Bool(False, help="Sync the journal to disk at every cell (SQLite synchronous=FULL): a power loss or OS "
+                   "crash then loses no completed cell, for a disk flush per cell. Also REPRO_DURABLE=1 or "
+                   "`%repro start --durable`.").tag(config=True)
 
     def __init__(self, shell: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -87,20 +97,25 @@ class Recorder(RecorderViews, Configurable):
         self._ignore_dirs: tuple[str, ...] = ()
         self._kernel_dists: Optional[frozenset[str]] = None
         self._rng_tap = randomness.DefaultRngTap()
+        self._deferred: dict[str, tuple[int, int, int]] = {}  # this cell's files left to the hashing thread
+        self._rel_prefix = ("", "")
+        self._durable = False  # this session syncs every commit (c.Recorder.durable, --durable, REPRO_DURABLE)
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
-    def start(self, notebook: Optional[str] = None) -> list[str]:
-        """Begin a new recording session; returns messages for the user."""
+    def start(self, notebook: Optional[str] = None, *, durable: bool = False) -> list[str]:
+        """Begin a new recording session (``durable``: as ``c.Recorder.durable``); returns messages for the user."""
         if self.recording:
             return ["jupyter-repro is already recording this kernel (`%repro status` shows what)."]
         messages: list[str] = []
+        self._durable = durable or self.durable or os.environ.get("REPRO_DURABLE", "").strip().lower() in (
+            "1", "true", "yes", "on")
         self.fault_log.capture()
         self.notebook_dir, self.notebook = locate_notebook(notebook or notebook_from_environment(self.shell))
         journal, warning = self._open_journal()
         if self.writer is not None:
-            self.writer.close()  # the previous session's (start after stop)
-        self.writer = JournalWriter(journal, self.fault_log.say, self._open_journal)
+            self.writer.close(self.hash_wait)  # the previous session's (start after stop)
+        self.writer = self._new_writer(journal)
         if warning:
             messages.append(warning)
         self._ignore_dirs = self._journal_dirs()
@@ -135,7 +150,7 @@ class Recorder(RecorderViews, Configurable):
         pending, events = self._suspended
         self._suspended = None
         journal, warning = self._open_journal()
-        self.writer = JournalWriter(journal, self.fault_log.say, self._open_journal)
+        self.writer = self._new_writer(journal)
         self._ignore_dirs = self._journal_dirs()
         assert self.started_at is not None
         self.writer.begin_session(self.session_id, self.notebook, self.environment, self.started_at)
@@ -165,6 +180,7 @@ class Recorder(RecorderViews, Configurable):
         self._unhook_displays()
         self._pending = None
         assert self.writer is not None and self.session_id is not None
+        self.writer.wait_for_hashes(self.hash_wait)
         self.writer.end_session(self.session_id, time.time())
         self.recording = False
         self._notify("status", self.status())
@@ -178,22 +194,31 @@ class Recorder(RecorderViews, Configurable):
         if self.recording:
             self.stop(suspend=suspend)
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(self.hash_wait)
             self.writer = None
         atexit.unregister(self._at_exit)
 
     def _at_exit(self) -> None:
-        """The kernel is shutting down: write what is held, or say it is lost."""
+        """The kernel is shutting down: wait (bounded) for pending hashes, write what is held, or say it is lost."""
         if self.writer is not None:
-            self.writer.close()
+            self.writer.close(self.hash_wait)
             self.writer = None
 
     def _open_journal(self) -> tuple[Journal, Optional[str]]:
         """The journal for this session: the configured folder, else `.repro/` beside the notebook (or the
         per-user fallback, with a warning, when that folder cannot be written)."""
         if self.journal_dir:
-            return Journal(Path(self.journal_dir)), None
-        return Journal.for_notebook_dir(self.notebook_dir)
+            return Journal(Path(self.journal_dir), durable=self._durable), None
+        return Journal.for_notebook_dir(self.notebook_dir, durable=self._durable)
+
+    def _new_writer(self, journal: Journal) -> JournalWriter:
+        """The session's writer, with its hashing thread, which fills the same cache the cells read (a view
+        asking for a big file's hash is told it is pending, and the thread hashes it)."""
+        writer = JournalWriter(journal, self.fault_log.say, self._open_journal)
+        writer.hashes = PendingHashes(writer, self.file_cache, self._hashes_landed)
+        self.file_cache.defer_over = max(0, self.inline_hash_bytes)
+        self.file_cache.on_deferred = writer.hashes.warm
+        return writer
 
     def _journal_dirs(self) -> tuple[str, ...]:
         """What the audit hook must not charge to a cell: the journal's own files."""
@@ -318,8 +343,11 @@ class Recorder(RecorderViews, Configurable):
             self._index(record)
         except Exception as exc:
             self.report_fault("status", exc, "the sidebar's view of this cell is incomplete; its record is kept")
+        deferred, self._deferred = self._deferred, {}
         try:
             assert self.writer is not None
+            if deferred and self.writer.hashes is not None:
+                self.writer.hashes.submit(record, deferred)  # before the write: readers then know to wait
             self.writer.append(record, self.notebook)
         except Exception as exc:
             self.report_fault("journal", exc, "this cell's record could not be written to the journal")
@@ -436,15 +464,25 @@ class Recorder(RecorderViews, Configurable):
                 endpoint["url"] = redact_url(endpoint["url"])
         record.network = network
         budget = self.max_files_per_cell
+        # Hashed before the cell returns: up to inline_hash_files files and inline_hash_bytes bytes; for the
+        # others, a stat and a cache lookup here, the hash from the background thread.
+        inline_bytes, inline_files = self.inline_hash_bytes, self.inline_hash_files
+        lookup, rel, deferred = self.file_cache.lookup, self._rel, self._deferred
+        deferred.clear()
         for paths, target in ((reads, record.files_read), (writes, record.files_written)):
             for path in paths:
                 if budget <= 0 or not self.hash_files:
-                    target.append(FileAccess(path, self._rel(path), None, None, None, "not hashed"))
+                    target.append(FileAccess(path, rel(path), None, None, None, "not hashed"))
                     continue
                 budget -= 1
-                facts = self.file_cache.facts(path)
+                facts, hashed = lookup(path, inline_bytes if inline_files > 0 else -1)
+                if hashed:
+                    inline_bytes -= facts.size or 0
+                    inline_files -= 1
+                elif facts.pending and facts.key is not None:
+                    deferred[path] = facts.key
                 target.append(
-                    FileAccess(path, self._rel(path), facts.size, facts.mtime, facts.hash, facts.error)
+                    FileAccess(path, rel(path), facts.size, facts.mtime, facts.hash, facts.error, facts.pending)
                 )
         if budget < 0 or len(reads) + len(writes) > self.max_files_per_cell:
             errors.append(
@@ -452,10 +490,20 @@ class Recorder(RecorderViews, Configurable):
             )
 
     def _rel(self, path: str) -> Optional[str]:
-        try:
-            return Path(path).relative_to(self.notebook_dir).as_posix()
-        except ValueError:
-            return None
+        """``path`` relative to the notebook's folder, in POSIX form (None outside it); string work only, as
+        a cell may touch thousands of files (``path`` is absolute and normalised by the audit's classify)."""
+        folder, prefix = self._rel_prefix
+        if folder != str(self.notebook_dir):
+            folder = str(self.notebook_dir)
+            root = str(Path(folder))
+            prefix = root if root.endswith(os.sep) else root + os.sep
+            self._rel_prefix = folder, prefix
+        if path.startswith(prefix):
+            rest = path[len(prefix):]
+            return rest.replace(os.sep, "/") if os.sep != "/" else rest
+        if path + os.sep == prefix:
+            return "."
+        return None
 
     def _random_facts(self, pending: PendingCell, facts: CodeFacts, errors: list[str]) -> dict[str, Any]:
         """The record's ``random`` part (see :meth:`RandomBook.cell_facts`); a NumPy imported by this cell

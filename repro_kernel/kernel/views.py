@@ -2,13 +2,14 @@
 
 :class:`RecorderViews` is mixed into :class:`~repro_kernel.kernel.recorder.Recorder`. The hot path calls
 ``_index`` once per record to keep the timeline and the table of inputs current, so that building a view never
-walks the whole session.
+walks the whole session; the hashing thread calls ``_hashes_landed`` when a record's pending hashes land.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from repro_kernel.core.hashing import FileHashCache
 from repro_kernel.core.journal import Journal
@@ -31,6 +32,7 @@ class RecorderViews:
     _timeline: list[dict[str, Any]]
     _inputs: dict[str, dict[str, Any]]
     _written: set[str]
+    _notify: Callable[[str, dict[str, Any]], None]
 
     TIMELINE_LIMIT = 500
 
@@ -105,7 +107,19 @@ class RecorderViews:
     def inputs(self) -> list[dict[str, Any]]:
         """Files read this session, each with the hash first seen. Whether one is preserved or has changed
         since is the engine's verdict (``analysis.judge_inputs``, added by the comm), not the recorder's."""
-        return [dict(item) for item in self._inputs.values()]
+        return [dict(item) for item in list(self._inputs.values())]  # list(): one step, safe beside the cell's thread
+
+    def _hashes_landed(self, record: dict[str, Any], hashes: Mapping[str, Optional[str]]) -> None:
+        """The hashing thread completed ``record``: inputs first seen in it get their hash, and the listeners
+        (the sidebar) a new status."""
+        changed = False
+        for f in record.get("files_read") or ():
+            item = self._inputs.get(f["path"])
+            if item is not None and item["hash"] is None and hashes.get(f["path"]):
+                item["hash"] = hashes[f["path"]]
+                changed = True
+        if changed and self.recording:
+            self._notify("status", self.status())
 
     def snapshot(self, paths: list[str]) -> list[dict[str, Any]]:
         """Copy files into the journal's content-addressed store."""
@@ -116,7 +130,7 @@ class RecorderViews:
             path = Path(raw).expanduser()
             if not path.is_absolute():
                 path = Path.cwd() / path
-            facts = self.file_cache.facts(str(path))
+            facts, _ = self.file_cache.lookup(str(path), None)  # hashed now, whatever its size
             if facts.hash is None:
                 raise FileNotFoundError(f"cannot snapshot {raw}: {facts.error or 'not a file'}")
             self.journal.snapshot_file(path, facts.hash)

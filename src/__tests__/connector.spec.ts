@@ -1,89 +1,11 @@
-import { ISessionContext } from '@jupyterlab/apputils';
-import { PromiseDelegate } from '@lumino/coreutils';
-import { Signal } from '@lumino/signaling';
-
 import { KernelConnector, START_CODE } from '../connector';
 import { Repro } from '../tokens';
-
-/**
- * A comm whose other end the test plays.
- */
-class FakeComm {
-  constructor(readonly targetName: string) {}
-  isDisposed = false;
-  opened: any = null;
-  sent: any[] = [];
-  onMsg: (msg: any) => void = () => undefined;
-  onClose: (msg: any) => void = () => undefined;
-
-  open(data: any) {
-    this.opened = data;
-  }
-
-  send(data: any) {
-    this.sent.push(data);
-  }
-
-  close() {
-    this.onClose({});
-    this.isDisposed = true;
-  }
-
-  /** The kernel sends a comm message. */
-  receive(data: any) {
-    this.onMsg({ content: { comm_id: 'x', data } });
-  }
-
-  /** The kernel closes the comm. */
-  kernelCloses() {
-    this.isDisposed = true;
-    this.onClose({ content: { comm_id: 'x', data: {} } });
-  }
-}
-
-class FakeKernel {
-  status = 'idle';
-  isDisposed = false;
-  comms: FakeComm[] = [];
-  executed: any[] = [];
-  executeReply: any = { content: { status: 'ok' } };
-
-  createComm(target: string) {
-    const comm = new FakeComm(target);
-    this.comms.push(comm);
-    return comm;
-  }
-
-  requestExecute(content: any) {
-    this.executed.push(content);
-    return { done: Promise.resolve(this.executeReply) };
-  }
-
-  get lastComm(): FakeComm {
-    return this.comms[this.comms.length - 1];
-  }
-}
-
-class FakeSessionContext {
-  session: { kernel: FakeKernel | null } = { kernel: new FakeKernel() };
-  kernelChanged = new Signal<any, any>(this);
-  statusChanged = new Signal<any, string>(this);
-  iopubMessage = new Signal<any, any>(this);
-  readyDelegate = new PromiseDelegate<void>();
-  get ready() {
-    return this.readyDelegate.promise;
-  }
-  get kernel(): FakeKernel {
-    return this.session.kernel!;
-  }
-}
-
-const tick = () => new Promise(resolve => setTimeout(resolve, 0));
+import { FakeKernel, FakeSessionContext, tick } from './mocks';
 
 function setup() {
   const context = new FakeSessionContext();
   const connector = new KernelConnector({
-    sessionContext: context as unknown as ISessionContext,
+    sessionContext: context.asSessionContext,
     notebookPath: () => 'work/analysis.ipynb'
   });
   const states: Repro.ConnectionState[] = [];

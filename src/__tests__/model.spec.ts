@@ -1,51 +1,6 @@
-import { Signal } from '@lumino/signaling';
-
 import { ReproModel, flagsByCell, groupFlags } from '../model';
 import { Repro } from '../tokens';
-
-/**
- * A transport that records requests and answers from a table; the test drives pushes.
- */
-class FakeTransport implements Repro.ITransport {
-  state: Repro.ConnectionState = 'connected';
-  stateChanged: Signal<Repro.ITransport, Repro.ConnectionState> = new Signal(
-    this
-  );
-  messageReceived: Signal<Repro.ITransport, Repro.Push | Repro.IReply> =
-    new Signal(this);
-  requests: Repro.Request[] = [];
-  replies: { [type: string]: Partial<Repro.IReply> | Error } = {};
-  startRecording = jest.fn(async () => {
-    this.setState('connected');
-  });
-  isDisposed = false;
-
-  request(message: Repro.Request): Promise<Repro.IReply> {
-    this.requests.push(message);
-    const reply = this.replies[message.type] ?? {};
-    if (reply instanceof Error) {
-      return Promise.reject(reply);
-    }
-    return Promise.resolve({
-      type: `${message.type}-reply`,
-      success: true,
-      ...reply
-    });
-  }
-
-  setState(state: Repro.ConnectionState): void {
-    this.state = state;
-    this.stateChanged.emit(state);
-  }
-
-  push(message: Repro.Push | Repro.IReply): void {
-    this.messageReceived.emit(message);
-  }
-
-  dispose(): void {
-    this.isDisposed = true;
-  }
-}
+import { FakeTransport } from './mocks';
 
 const outOfOrder: Repro.IFlag = {
   kind: 'out-of-order',

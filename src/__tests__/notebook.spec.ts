@@ -9,32 +9,7 @@ import { BADGE_CLASS, CellBadges } from '../badges/badges';
 import { ReproModel } from '../model';
 import { IReproSettings, IReproTracker, METADATA_KEY, Repro } from '../tokens';
 import { NotebookSync, notebookCells } from '../tracker/sync';
-
-class FakeTransport implements Repro.ITransport {
-  state: Repro.ConnectionState = 'no-kernel';
-  stateChanged: Signal<Repro.ITransport, Repro.ConnectionState> = new Signal(
-    this
-  );
-  messageReceived: Signal<Repro.ITransport, Repro.Push | Repro.IReply> =
-    new Signal(this);
-  requests: Repro.Request[] = [];
-  isDisposed = false;
-  startRecording = jest.fn();
-  request(message: Repro.Request): Promise<Repro.IReply> {
-    this.requests.push(message);
-    return Promise.resolve({ type: `${message.type}-reply`, success: true });
-  }
-  setState(state: Repro.ConnectionState): void {
-    this.state = state;
-    this.stateChanged.emit(state);
-  }
-  push(message: Repro.Push | Repro.IReply): void {
-    this.messageReceived.emit(message);
-  }
-  dispose(): void {
-    this.isDisposed = true;
-  }
-}
+import { FakeTransport } from './mocks';
 
 class FakeTracker {
   settings: IReproSettings = {
@@ -99,7 +74,7 @@ describe('a notebook with the recorder', () => {
     panel = NBTestUtils.createNotebookPanel(context);
     NBTestUtils.populateNotebook(panel.content);
     Widget.attach(panel, document.body);
-    transport = new FakeTransport();
+    transport = new FakeTransport('no-kernel');
     model = new ReproModel(transport);
     tracker = new FakeTracker();
   });

@@ -1,46 +1,17 @@
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { PromiseDelegate } from '@lumino/coreutils';
 import { Signal } from '@lumino/signaling';
 
 import { START_CODE } from '../connector';
 import { ReproTracker } from '../tracker/tracker';
+import { FakeKernel, FakeSessionContext, tick } from './mocks';
 
 /**
  * Just enough of a notebook panel and its kernel for the tracker: the kernel has no recorder
  * (it closes every `repro` comm) and records what it is asked to execute.
  */
 function fakePanel(id: string) {
-  const executed: string[] = [];
-  const kernel = {
-    status: 'idle',
-    isDisposed: false,
-    createComm: () => {
-      const comm: any = {
-        isDisposed: false,
-        onClose: () => undefined,
-        onMsg: () => undefined,
-        open: () => {
-          // The recorder is not loaded: the kernel closes the comm at once.
-          queueMicrotask(() => comm.onClose({}));
-        },
-        send: () => undefined,
-        close: () => undefined
-      };
-      return comm;
-    },
-    requestExecute: (content: { code: string }) => {
-      executed.push(content.code);
-      return { done: Promise.resolve({ content: { status: 'ok' } }) };
-    }
-  };
-  const ready = new PromiseDelegate<void>();
-  const sessionContext = {
-    session: { kernel },
-    kernelChanged: new Signal<any, any>({}),
-    statusChanged: new Signal<any, string>({}),
-    iopubMessage: new Signal<any, any>({}),
-    ready: ready.promise
-  };
+  const kernel = new FakeKernel({ recorder: false });
+  const sessionContext = new FakeSessionContext(kernel);
   const panel = {
     id,
     isDisposed: false,
@@ -55,9 +26,9 @@ function fakePanel(id: string) {
   };
   return {
     panel: panel as unknown as NotebookPanel,
-    ready,
+    ready: sessionContext.readyDelegate,
     sessionContext,
-    executed
+    kernel
   };
 }
 
@@ -70,8 +41,6 @@ function fakeNotebooks() {
   };
   return notebooks;
 }
-
-const settle = () => new Promise(resolve => setTimeout(resolve, 0));
 
 describe('ReproTracker', () => {
   it('keeps one model per notebook and follows the current one', async () => {
@@ -103,8 +72,8 @@ describe('ReproTracker', () => {
     const a = fakePanel('a');
     notebooks.widgetAdded.emit(a.panel);
     a.ready.resolve();
-    await settle();
-    expect(a.executed).toEqual([]);
+    await tick();
+    expect(a.kernel.executedCode).toEqual([]);
   });
 
   it('with autoStart, starts once per kernel that lacks the recorder', async () => {
@@ -114,15 +83,15 @@ describe('ReproTracker', () => {
     const a = fakePanel('a');
     notebooks.widgetAdded.emit(a.panel);
     a.ready.resolve();
-    await settle();
+    await tick();
     // The fake kernel never loads the recorder: one attempt, no loop.
-    expect(a.executed).toEqual([START_CODE]);
+    expect(a.kernel.executedCode).toEqual([START_CODE]);
     expect(tracker.modelFor(a.panel)!.lastError).toMatch(/did not answer/);
 
     // A restarted kernel gets one more attempt.
     a.sessionContext.statusChanged.emit('restarting');
     a.sessionContext.statusChanged.emit('idle');
-    await settle();
-    expect(a.executed).toEqual([START_CODE, START_CODE]);
+    await tick();
+    expect(a.kernel.executedCode).toEqual([START_CODE, START_CODE]);
   });
 });

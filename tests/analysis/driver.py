@@ -10,19 +10,16 @@ one scenario. Steps: an int runs that cell (original index); ``("edit", i, src)`
 
 from __future__ import annotations
 
-import copy
 import json
-import os
 import subprocess
 from pathlib import Path
 from typing import Any, Optional
 
 import nbformat
-from nbclient import NotebookClient
 
 from repro_kernel.analysis import Cell, Context, Report, analyze, analyze_notebook, build_executions, map_executions
+from repro_kernel.testing import LiveKernel, make_notebook
 
-KERNEL_NAME = os.environ.get("REPRO_TEST_KERNEL", "python3")
 Result = dict[str, set[int]]
 
 
@@ -30,36 +27,23 @@ def _render(text: str, folder: Path, root: Path) -> str:
     return text.replace("{dir}", str(folder)).replace("{root}", str(root))
 
 
-class _Batch:
-    """One kernel driving several scenarios."""
+def _live_flags(kernel: LiveKernel, page: list[nbformat.NotebookNode]) -> dict[str, Any]:
+    """Stop recording, then ask the kernel's own engine (the comm's path) about the page."""
+    cells = [{"id": c.id, "cell_type": c.cell_type, "source": c.source,
+              "execution_count": c.get("execution_count")} for c in page]
+    kernel.run("%repro stop")
+    probe = kernel.run(
+        "import json as _json\nfrom repro_kernel import get_recorder as _rec\n"
+        "from repro_kernel.analysis import analyze_live as _live\n"
+        f"print(_json.dumps(_live(_rec(), _json.loads({json.dumps(json.dumps(cells))}))))"
+    )
+    return json.loads(probe["stdout"]) if probe["stdout"].strip() else {"error": probe["outputs"]}
 
-    def __init__(self, client: NotebookClient) -> None:
-        self.client = client
-        self.scratch = client.nb
 
-    def run(self, code: str) -> nbformat.NotebookNode:
-        cell = nbformat.v4.new_code_cell(code)
-        self.scratch.cells.append(cell)
-        self.client.execute_cell(cell, len(self.scratch.cells) - 1)
-        return cell
-
-    def live_flags(self, page: list[nbformat.NotebookNode]) -> dict[str, Any]:
-        """Stop recording, then ask the kernel's own engine (the comm's path) about the page."""
-        cells = [{"id": c.id, "cell_type": c.cell_type, "source": c.source,
-                  "execution_count": c.get("execution_count")} for c in page]
-        self.run("%repro stop")
-        probe = self.run(
-            "import json as _json\nfrom repro_kernel import get_recorder as _rec\n"
-            "from repro_kernel.analysis import analyze_live as _live\n"
-            f"print(_json.dumps(_live(_rec(), _json.loads({json.dumps(json.dumps(cells))}))))"
-        )
-        text = "".join(o.get("text", "") for o in probe.outputs if o.get("output_type") == "stream")
-        return json.loads(text) if text.strip() else {"error": probe.outputs}
-
-    def session(self, folder: Path, notebook: Path, first: bool) -> None:
-        prefix = "%load_ext repro_kernel\n" if first else "%repro stop\n"
-        self.run(prefix + "%reset -f\n%cd " + str(folder))
-        self.run(f"%repro start --notebook {notebook}")
+def _new_session(kernel: LiveKernel, folder: Path, notebook: Path, first: bool) -> None:
+    prefix = "%load_ext repro_kernel\n" if first else "%repro stop\n"
+    kernel.run(prefix + "%reset -f\n%cd " + str(folder))
+    kernel.run(f"%repro start --notebook {notebook}")
 
 
 def run_kernel_batch(
@@ -72,32 +56,27 @@ def run_kernel_batch(
     """
     (root / "external").mkdir(parents=True, exist_ok=True)
     (root / "external" / "ext.csv").write_text("e\n1\n")
-    scratch = nbformat.v4.new_notebook()
-    env = dict(os.environ)
-    env.pop("JPY_SESSION_NAME", None)
-    client = NotebookClient(scratch, timeout=60, allow_errors=True, kernel_name=KERNEL_NAME,
-                            resources={"metadata": {"path": str(root)}})
     saved: dict[str, tuple[Path, dict[int, str]]] = {}
     live: dict[str, dict[str, Any]] = {}
-    with client.setup_kernel(env=env):
-        batch = _Batch(client)
+    # No JPY_SESSION_NAME: each scenario names its notebook with `%repro start --notebook`.
+    with LiveKernel(root, notebook=None, env={"JPY_SESSION_NAME": None}, stop_on_error=False,
+                    graceful=True) as kernel:
         for number, scenario in enumerate(scenarios):
             folder = root / scenario.name
             folder.mkdir(parents=True, exist_ok=True)
             for rel, text in scenario.files.items():
                 (folder / rel).write_text(text)
             path = folder / "notebook.ipynb"
-            nb = nbformat.v4.new_notebook()
-            nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
+            nb = make_notebook([])
             originals = [nbformat.v4.new_code_cell(_render(src, folder, root)) for src in scenario.cells]
             page = list(originals)
-            batch.session(folder, path, first=number == 0)
+            _new_session(kernel, folder, path, first=number == 0)
             steps = scenario.steps if scenario.steps is not None else list(range(len(scenario.cells)))
             for step in steps:
                 if isinstance(step, int):
-                    ran = batch.run(originals[step].source)
-                    originals[step].outputs = copy.deepcopy(ran.outputs)
-                    originals[step].execution_count = ran.execution_count
+                    ran = kernel.run(originals[step].source)
+                    originals[step].outputs = ran["cell_outputs"]
+                    originals[step].execution_count = ran["reply"].get("execution_count")
                 elif step[0] == "edit":
                     originals[step[1]].source = _render(step[2], folder, root)
                 elif step[0] == "delete":
@@ -106,8 +85,8 @@ def run_kernel_batch(
                     page.remove(originals[step[1]])
                     page.insert(step[2], originals[step[1]])
                 elif step[0] == "restart":
-                    batch.run("%repro stop\n%reset -f")
-                    batch.run(f"%repro start --notebook {path}")
+                    kernel.run("%repro stop\n%reset -f")
+                    kernel.run(f"%repro start --notebook {path}")
                 elif step[0] == "write":
                     (folder / step[1]).write_text(step[2])
                 elif step[0] == "remove":
@@ -119,8 +98,8 @@ def run_kernel_batch(
             nb.cells = page
             nbformat.write(nb, path)
             saved[scenario.name] = (path, {i: c.id for i, c in enumerate(originals)})
-            live[scenario.name] = batch.live_flags(page)
-        batch.run("%repro stop")
+            live[scenario.name] = _live_flags(kernel, page)
+        kernel.run("%repro stop")
     return saved, live
 
 

@@ -129,7 +129,7 @@ KERNEL: list[Scenario] = [
     K("python-random-unseeded", ["import random", "v = random.random()"], must={"unseeded-randomness": [1]}),
 ]
 
-# Through tests/conftest.py's execute_notebook: one fresh kernel each, `%repro start` as the first cell.
+# Through repro_kernel.testing's execute_notebook: one fresh kernel each, `%repro start` as the first cell.
 EXECUTE_NOTEBOOK: list[Scenario] = [
     K("fresh-kernel-clean", ["x = 1", "y = x + 1"]),
     K("fresh-kernel-out-of-order", ["y = x + 1", "x = 1"], [1, 0], must={"out-of-order": [0, 1]}),

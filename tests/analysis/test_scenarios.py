@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from repro_kernel.testing import START, execute_notebook, make_notebook
 from tests.analysis import driver
 from tests.analysis.scenarios import ALL, BARE, EXECUTE_NOTEBOOK, KERNEL, RECORD, score
-from tests.conftest import START, execute_notebook, make_notebook
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +31,9 @@ def kernel_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def all_results(kernel_runs: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    results = dict(kernel_runs["results"])
+def offline_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The scenarios judged without a kernel: hand-built records and bare saved notebooks."""
+    results = {}
     for scenario in RECORD:
         results[scenario.name] = driver.run_record_scenario(scenario)
     bare = tmp_path_factory.mktemp("bare")
@@ -41,13 +42,27 @@ def all_results(kernel_runs: dict[str, Any], tmp_path_factory: pytest.TempPathFa
     return results
 
 
-@pytest.mark.parametrize("scenario", ALL, ids=[s.name for s in ALL])
-def test_scenario(scenario: Any, all_results: dict[str, Any]) -> None:
-    got = all_results[scenario.name]
+@pytest.fixture(scope="module")
+def all_results(kernel_runs: dict[str, Any], offline_results: dict[str, Any]) -> dict[str, Any]:
+    return {**kernel_runs["results"], **offline_results}
+
+
+# The kernel scenarios share one batch of real kernels (most of this module's time): the slow lane runs them.
+IN_KERNELS = {s.name for s in KERNEL + EXECUTE_NOTEBOOK}
+
+
+@pytest.mark.parametrize("scenario", [pytest.param(s, id=s.name, marks=[pytest.mark.slow] if s.name in IN_KERNELS
+                                                    else []) for s in ALL])
+def test_scenario(scenario: Any, request: pytest.FixtureRequest) -> None:
+    if scenario.name in IN_KERNELS:
+        got = request.getfixturevalue("kernel_runs")["results"][scenario.name]
+    else:
+        got = request.getfixturevalue("offline_results")[scenario.name]
     missing, extra = driver.missing_and_extra(scenario, got)
     assert not missing and not extra, f"missing {missing}, unexpected {extra}; got {driver.describe(got)}"
 
 
+@pytest.mark.slow
 def test_suite_size_and_precision_recall(all_results: dict[str, Any]) -> None:
     kernel_sessions = len(KERNEL) + len(EXECUTE_NOTEBOOK)
     assert len(ALL) >= 40 and kernel_sessions >= 30
@@ -68,6 +83,7 @@ def test_suite_size_and_precision_recall(all_results: dict[str, Any]) -> None:
         assert row["precision"] is None or row["precision"] >= 0.9, f"{kind}: precision {row['precision']}"
 
 
+@pytest.mark.slow
 def test_live_engine_agrees_with_offline(kernel_runs: dict[str, Any]) -> None:
     """What the kernel pushes over the comm equals what `jupyter repro check` says for the same page."""
     disagreements = []

@@ -39,6 +39,7 @@ def test_sessions_lists_each_with_its_match_and_marks_the_one_judged(tmp_path: P
     assert check["session_id"] == "aaaa-first"  # the same one check judges
 
 
+@pytest.mark.slow
 def test_sessions_without_a_journal_and_bad_input(tmp_path: Path) -> None:
     nb = saved(tmp_path / "nb.ipynb", [("c1", "x = 1", 1)])
     none = run_cli("sessions", str(nb))
@@ -49,7 +50,8 @@ def test_sessions_without_a_journal_and_bad_input(tmp_path: Path) -> None:
     assert usage.returncode == 2 and "one notebook path" in usage.stderr
 
 
-@pytest.mark.parametrize("name", SUBCOMMANDS)
+# One subcommand's help in the fast lane, every one in the full run (each is a process of its own).
+@pytest.mark.parametrize("name", [n if n == "check" else pytest.param(n, marks=pytest.mark.slow) for n in SUBCOMMANDS])
 def test_help_leads_with_usage_and_exit_codes_and_aligns_examples(name: str) -> None:
     helped = run_cli(name, "--help")
     assert helped.returncode == 0
@@ -62,6 +64,7 @@ def test_help_leads_with_usage_and_exit_codes_and_aligns_examples(name: str) -> 
     assert commands and all(line.startswith("    jupyter repro") for line in commands), commands
 
 
+@pytest.mark.slow
 def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path: Path) -> None:
     nb = two_sessions(tmp_path)
     # Many flags: a notebook of 400 cells run out of order, so the report is long enough to fill the pipe.

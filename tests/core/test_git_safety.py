@@ -237,6 +237,7 @@ def test_a_filter_that_cannot_be_switched_off_stops_the_diffs(tmp_path: Path) ->
     assert named_overrides(["filter.a=b.clean"])[0] == ("filter.a=b.clean", "")
 
 
+@pytest.mark.slow
 def test_repro_start_and_check_in_a_repository_that_names_programs(tmp_path: Path) -> None:
     """Through a real kernel: `%repro start` records the git state, a cell reads a committed file, and
     `check` judges it kept in git; no marker appears."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 
-from tests.conftest import START, execute_notebook, make_notebook
+from repro_kernel.testing import START, execute_notebook, make_notebook
 
 CSV = "city,temp\nOslo,3.5\nLima,19.25\nCairo,24.0\nQuito,13.75\n"
 
@@ -32,12 +32,6 @@ SOURCES = [
 ORDER = [0, 1, 2, 3, 4, 5, 2, 6, 7, 8, 9, 4, 10]
 
 
-def cli(*args: str, cwd: Path | None = None, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """``jupyter repro ...`` as a user types it (through the module, so the venv's interpreter runs it)."""
-    return subprocess.run([sys.executable, "-m", "repro_kernel.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
-
-
 def record_session(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "weather.csv").write_text(CSV)
@@ -52,8 +46,6 @@ def record_session(folder: Path) -> Path:
     # Edit cell 3 after it ran and delete the `unused` cell, then save: the replay keeps the code as it ran.
     nb.cells[3].source = "rng = np.random.default_rng(7)\nsample = rng.normal(size=3)\nsample"
     del nb.cells[9]
-    import nbformat
-
     nbformat.write(nb, path)
     return path
 

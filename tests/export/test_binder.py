@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from repro_kernel.export import export_notebook
-from tests.conftest import START, execute_notebook, make_notebook
+from repro_kernel.testing import START, execute_notebook, make_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 # Wheels downloaded once and reused, so the test stays fast and works offline after its first run.
@@ -77,6 +77,7 @@ def test_a_fresh_venv_from_the_binder_folder_verifies_and_reproduces(tmp_path: P
     assert report["reproduced"] is True and report["counts"] == {"reproduced": 4}
 
 
+@pytest.mark.slow
 def test_repo2docker_reads_the_binder_folder_without_a_docker_engine(tmp_path: Path) -> None:
     """`jupyter-repo2docker --no-build --debug` renders the Dockerfile Binder would build: no engine needed."""
     exe = shutil.which("jupyter-repo2docker") or str(Path(sys.executable).with_name("jupyter-repo2docker"))

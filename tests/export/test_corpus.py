@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.corpus.notebooks import corpus
-from tests.corpus.run import evaluate, record
+from tests.export.corpus.notebooks import corpus
+from tests.export.corpus.run import evaluate, record
 
 PICKED = ["numpy_0", "random_0", "matplotlib_0"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PICKED)
 def test_corpus_notebook_reproduces_every_step(name: str, tmp_path: Path) -> None:
     entry = next(e for e in corpus(30) if e[0] == name)

@@ -15,15 +15,15 @@ import pytest
 from repro_kernel.core.records import load_schema
 from repro_kernel.export import binder_url, export_notebook
 from repro_kernel.export.manifest import load_manifest
-from tests.conftest import START, execute_notebook, make_notebook
-from tests.export.conftest import cli, manifest_of
+from repro_kernel.testing import START, execute_notebook, make_notebook, run_cli
+from tests.export.conftest import manifest_of
 
 EXPECTED_FILES = {"replay.py", "replay.ipynb", "repro_replay.py", "manifest.json", "requirements.txt",
                   "binder/requirements.txt", "binder/runtime.txt", "binder/README.md", "README.md"}
 
 
 def test_export_writes_the_folder_and_a_manifest_valid_against_the_shipped_schema(project: Path) -> None:
-    result = cli("export", str(project))
+    result = run_cli("export", str(project))
     assert result.returncode == 0, result.stderr
     folder = project.with_name("weather.repro")
     written = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
@@ -91,22 +91,23 @@ def test_slice_keeps_only_what_the_saved_outputs_need_and_document_follows_the_p
 def test_refuses_to_overwrite_without_force_in_one_line(project: Path) -> None:
     first = export_notebook(project)
     (first / "marker").write_text("mine")
-    again = cli("export", str(project))
+    again = run_cli("export", str(project))
     assert again.returncode == 2
     assert again.stderr.count("\n") == 1 and "--force" in again.stderr and "Traceback" not in again.stderr
     assert (first / "marker").exists(), "nothing was touched"
     assert export_notebook(project, force=True) == first and not (first / "marker").exists()
 
 
+@pytest.mark.slow
 def test_force_replaces_an_export_but_never_another_folder(project: Path, tmp_path: Path) -> None:
     precious = tmp_path / "mine"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
-    result = cli("export", str(project), "-o", str(precious), "--force")
+    result = run_cli("export", str(project), "-o", str(precious), "--force")
     assert result.returncode == 2 and "not a jupyter-repro export folder" in result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert (precious / "thesis.tex").read_text() == "years of work"
-    result = cli("export", str(project), "-o", str(project.parent), "--force")
+    result = run_cli("export", str(project), "-o", str(project.parent), "--force")
     assert result.returncode == 2 and project.exists(), "-o . --force never deletes the project"
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -114,17 +115,19 @@ def test_force_replaces_an_export_but_never_another_folder(project: Path, tmp_pa
     assert (empty / "manifest.json").exists()
 
 
-@pytest.mark.parametrize("content,what", [("{not json", "not a readable notebook"), (None, "does not exist")])
+@pytest.mark.parametrize("content,what", [("{not json", "not valid JSON"),
+                                          pytest.param(None, "does not exist", marks=pytest.mark.slow)])
 def test_bad_notebooks_get_one_line_and_exit_2(tmp_path: Path, content: str | None, what: str) -> None:
     path = tmp_path / "broken.ipynb"
     if content is not None:
         path.write_text(content)
-    result = cli("export", str(path))
+    result = run_cli("export", str(path))
     assert result.returncode == 2 and what in result.stderr and result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_unknown_mode_is_a_usage_error(project: Path) -> None:
-    result = cli("export", str(project), "--mode", "everything")
+    result = run_cli("export", str(project), "--mode", "everything")
     assert result.returncode == 2 and "--mode" in result.stderr
 
 
@@ -155,22 +158,24 @@ def test_nbconvert_exporter_shares_the_code_path(project: Path) -> None:
     assert (folder / "replay.py").read_text() == (project.parent / "cli" / "replay.py").read_text()
 
 
+@pytest.mark.slow
 def test_notebook_recorded_without_repro_exports_best_effort(tmp_path: Path) -> None:
     folder = tmp_path / "plain"
     nb = make_notebook(["import numpy as np", "a = np.arange(5)\na * 2", "print(a.sum())"])
     execute_notebook(nb, folder / "plain.ipynb")
-    result = cli("export", str(folder / "plain.ipynb"))
+    result = run_cli("export", str(folder / "plain.ipynb"))
     assert result.returncode == 0, result.stderr
     assert "cannot guarantee: no recorded session" in result.stdout
     manifest = manifest_of(folder / "plain.repro")
     assert manifest["recorded"] is False and len(manifest["steps"]) == 3
     assert any("random states are not restored" in c for c in manifest["not_guaranteed"])
     assert any(r["distribution"] == "numpy" for r in manifest["requirements"])
-    verify = cli("verify", str(folder / "plain.repro"), "--json")
+    verify = run_cli("verify", str(folder / "plain.repro"), "--json")
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert json.loads(verify.stdout)["counts"] == {"reproduced": 3}
 
 
+@pytest.mark.slow
 def test_without_a_journal_the_inputs_in_metadata_repro_are_checked(tmp_path: Path) -> None:
     """A notebook shared without `.repro/`: the input hashes the sidebar saved in `metadata.repro` still guard
     the replay."""
@@ -190,12 +195,13 @@ def test_without_a_journal_the_inputs_in_metadata_repro_are_checked(tmp_path: Pa
     manifest = manifest_of(export_notebook(path))
     assert [(i["path"], i["steps"]) for i in manifest["inputs"]] == [("sales.csv", [2])]
     assert any("checked by hash" in c for c in manifest["not_guaranteed"])
-    assert cli("verify", str(folder / "shared.repro"), "--json").returncode == 0
+    assert run_cli("verify", str(folder / "shared.repro"), "--json").returncode == 0
     (folder / "sales.csv").write_text("amount\n3\n5\n")
-    changed = cli("verify", str(folder / "shared.repro"))
+    changed = run_cli("verify", str(folder / "shared.repro"))
     assert changed.returncode != 0 and "sales.csv" in changed.stdout + changed.stderr
 
 
+@pytest.mark.slow
 def test_a_cell_holding_a_secret_is_not_taken_for_edited_and_its_export_says_what_is_missing(
         tmp_path: Path) -> None:
     from repro_kernel.analysis import analyze_notebook

@@ -239,6 +239,7 @@ def test_verify_of_a_bundled_file_replaced_by_a_fifo_answers_in_one_line(tmp_pat
     assert result.returncode == 1 and "a FIFO" in one_line(result)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("replacement", ["folder", "socket"])
 def test_verify_of_a_bundled_file_replaced_by_something_else_is_changed_data(tmp_path: Path,
                                                                               replacement: str) -> None:
@@ -262,6 +263,7 @@ def test_verify_of_a_bundled_file_replaced_by_something_else_is_changed_data(tmp
     assert "changed data: data.txt" in line and f"a {replacement}" in line
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
 def test_verify_of_an_unreadable_bundled_file_is_one_line(tmp_path: Path) -> None:
     folder = bundled_export(tmp_path)
@@ -270,6 +272,7 @@ def test_verify_of_an_unreadable_bundled_file_is_one_line(tmp_path: Path) -> Non
     assert result.returncode == 2 and "cannot read input data.txt" in one_line(result)
 
 
+@pytest.mark.slow
 def test_verify_refuses_a_bundled_file_that_links_out_of_the_export(tmp_path: Path) -> None:
     folder = bundled_export(tmp_path)
     secret = tmp_path / "secret.txt"
@@ -288,6 +291,7 @@ def reseal(folder: Path, change: Any) -> None:
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
+@pytest.mark.slow
 def test_verify_never_prints_the_digest_of_a_file_outside_the_project(tmp_path: Path) -> None:
     secret = tmp_path / "home" / "id_rsa"
     secret.parent.mkdir()
@@ -307,6 +311,7 @@ def test_verify_never_prints_the_digest_of_a_file_outside_the_project(tmp_path: 
     assert result.returncode == 2 and real not in one_line(result)
 
 
+@pytest.mark.slow
 def test_verify_refuses_a_sealed_file_named_outside_the_export(tmp_path: Path) -> None:
     folder = export_notebook(crafted(tmp_path / "p"), mode="history")
     (tmp_path / "passwd").write_text("root:x:0:0\n")
@@ -318,6 +323,7 @@ def test_verify_refuses_a_sealed_file_named_outside_the_export(tmp_path: Path) -
     assert hashlib.sha256(b"root:x:0:0\n").hexdigest()[:12] not in result.stderr
 
 
+@pytest.mark.slow
 def test_verify_notebook_leaves_no_temporary_folder_when_its_export_fails(tmp_path: Path) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -346,6 +352,7 @@ def read_only(folder: Path) -> Iterator[None]:
         folder.chmod(0o755)
 
 
+@pytest.mark.slow
 def test_export_into_a_read_only_folder_is_one_line(tmp_path: Path) -> None:
     notebook = crafted(tmp_path / "p")
     locked = tmp_path / "locked"
@@ -359,6 +366,7 @@ def test_export_into_a_read_only_folder_is_one_line(tmp_path: Path) -> None:
 # -- code planted in an export ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_verify_refuses_a_planted_module_that_shadows_the_kernel(tmp_path: Path) -> None:
     folder = export_notebook(crafted(tmp_path / "p"), mode="history")
     marker = tmp_path / "planted-code-ran"
@@ -371,6 +379,7 @@ def test_verify_refuses_a_planted_module_that_shadows_the_kernel(tmp_path: Path)
     assert not marker.exists()
 
 
+@pytest.mark.slow
 def test_verify_refuses_a_planted_package_in_the_bundle(tmp_path: Path) -> None:
     folder = bundled_export(tmp_path)
     (folder / "files" / "numpy").mkdir()
@@ -379,6 +388,7 @@ def test_verify_refuses_a_planted_package_in_the_bundle(tmp_path: Path) -> None:
     assert result.returncode == 2 and "files/numpy/__init__.py" in one_line(result)
 
 
+@pytest.mark.slow
 def test_verify_runs_the_sealed_runtime_never_a_planted_bytecode_cache(tmp_path: Path) -> None:
     folder = export_notebook(crafted(tmp_path / "p"), mode="history")
     marker = tmp_path / "cached-code-ran"

@@ -12,7 +12,7 @@ import pytest
 from repro_kernel.export import export_notebook
 from repro_kernel.kernel import randomness
 from repro_kernel.runtime import code_key, restore_random_state
-from tests.conftest import START, execute_notebook, make_notebook
+from repro_kernel.testing import START, execute_notebook, make_notebook
 
 
 def test_runtime_restores_what_the_recorder_serialises() -> None:
@@ -42,6 +42,7 @@ def test_the_runtime_imports_nothing_from_jupyter_repro() -> None:
     assert "from ." not in source
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed_env", ["17"])
 def test_plain_python_replay_honours_the_hash_seed_and_restores_randomness(tmp_path: Path, seed_env: str) -> None:
     nb = make_notebook([
@@ -64,6 +65,7 @@ def test_plain_python_replay_honours_the_hash_seed_and_restores_randomness(tmp_p
     assert run.stdout == "".join(recorded)
 
 
+@pytest.mark.slow
 def test_plain_python_refuses_ipython_syntax_with_one_line(tmp_path: Path) -> None:
     nb = make_notebook([START, "!echo hi\nx = 1"])
     path = tmp_path / "proj" / "magic.ipynb"

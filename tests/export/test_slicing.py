@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
+import pytest
+
 from repro_kernel.core.dataflow import analyze_code
 from repro_kernel.core.records import CellRecord, FileAccess
 from repro_kernel.export import backward_slice
@@ -168,10 +170,11 @@ def test_a_conditional_assignment_kills_only_what_the_recorder_saw_change() -> N
 
 # -- end to end: record, export in slice mode, verify -------------------------------------------------------------
 
+@pytest.mark.slow
 def test_slice_export_of_a_mutation_through_a_function_reproduces(tmp_path: Path) -> None:
     from repro_kernel.export import export_notebook
     from repro_kernel.export.verify import render_report, verify_export
-    from tests.conftest import START, execute_notebook, make_notebook
+    from repro_kernel.testing import START, execute_notebook, make_notebook
     from tests.export.conftest import manifest_of
 
     project = tmp_path / "project"

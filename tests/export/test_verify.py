@@ -12,7 +12,8 @@ import pytest
 from repro_kernel.export import export_notebook
 from repro_kernel.export.manifest import seal
 from repro_kernel.export.verify import render_report, verify_export
-from tests.export.conftest import cli, manifest_of
+from repro_kernel.testing import run_cli
+from tests.export.conftest import manifest_of
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def test_history_replay_reproduces_every_step_including_unseeded_randomness(expo
 
 
 def test_json_report_through_the_cli_the_way_the_sidebar_reads_it(exported: Path) -> None:
-    result = cli("verify", str(exported), "--json")
+    result = run_cli("verify", str(exported), "--json")
     assert result.returncode == 0, result.stderr[-1500:]
     report = json.loads(result.stdout)
     assert report["reproduced"] is True and report["exit_code"] == 0
@@ -54,6 +55,7 @@ def test_json_report_through_the_cli_the_way_the_sidebar_reads_it(exported: Path
     assert {"index", "label", "outcome", "compared", "detail", "seconds"} <= set(report["steps"][0])
 
 
+@pytest.mark.slow
 def test_changed_data_is_reported_in_one_line_naming_the_file_and_both_hashes(exported: Path,
                                                                               tmp_path: Path) -> None:
     import shutil
@@ -63,7 +65,7 @@ def test_changed_data_is_reported_in_one_line_naming_the_file_and_both_hashes(ex
     csv = project / "weather.csv"
     csv.write_text(csv.read_text().replace("Oslo,3.5", "Oslo,4.5"))
     recorded_hash = manifest_of(project / exported.name)["inputs"][0]["hash"]
-    result = cli("verify", str(project / exported.name))
+    result = run_cli("verify", str(project / exported.name))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "changed data: weather.csv" in lines[0] and recorded_hash in lines[0]
@@ -76,6 +78,7 @@ def test_changed_data_is_reported_in_one_line_naming_the_file_and_both_hashes(ex
     assert recorded_hash in run.stdout + run.stderr
 
 
+@pytest.mark.slow
 def test_tampered_manifest_and_script_are_bad_input(exported: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -83,21 +86,22 @@ def test_tampered_manifest_and_script_are_bad_input(exported: Path, tmp_path: Pa
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["steps"][0]["random"] = {}
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    result = cli("verify", str(folder))
+    result = run_cli("verify", str(folder))
     assert result.returncode == 2
     assert "modified after export" in result.stderr and result.stderr.count("\n") == 1
     shutil.rmtree(folder.parent)
     folder = clone(exported, folder.parent)
     with open(folder / "replay.py", "a") as handle:
         handle.write("\nimport os\n")
-    result = cli("verify", str(folder), "--json")
+    result = run_cli("verify", str(folder), "--json")
     assert result.returncode == 2 and "replay.py was modified after export" in result.stderr
     assert json.loads(result.stdout)["problems"], "--json still reports on stdout"
     (folder / "manifest.json").write_text("{\"schema_version\": 99}")
-    result = cli("verify", str(folder))
+    result = run_cli("verify", str(folder))
     assert result.returncode == 2 and "schema_version 99" in result.stderr
 
 
+@pytest.mark.slow
 def test_missing_packages_are_reported_one_line_each(exported: Path, tmp_path: Path) -> None:
 
     folder = clone(exported, tmp_path / "m")
@@ -106,13 +110,14 @@ def test_missing_packages_are_reported_one_line_each(exported: Path, tmp_path: P
     sealed = [k for k in manifest["integrity"]["files"]]
     seal(manifest, folder, sealed)
     (folder / "manifest.json").write_text(json.dumps(manifest))
-    result = cli("verify", str(folder))
+    result = run_cli("verify", str(folder))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         f"jupyter repro verify: missing package: no-such-dist-xyz==1.0 is not installed for kernel python3; "
         f"pip install -r {folder.resolve() / 'requirements.txt'}"]
 
 
+@pytest.mark.slow
 def test_a_step_that_no_longer_reproduces_is_shown_with_a_short_diff(exported: Path, tmp_path: Path) -> None:
 
     folder = clone(exported, tmp_path / "d")
@@ -129,6 +134,7 @@ def test_a_step_that_no_longer_reproduces_is_shown_with_a_short_diff(exported: P
     assert all(len(s.detail.splitlines()) <= 7 for s in differs)
 
 
+@pytest.mark.slow
 def test_rtol_accepts_small_numeric_noise(exported: Path, tmp_path: Path) -> None:
 
     import nbformat
@@ -157,11 +163,12 @@ def test_rtol_accepts_small_numeric_noise(exported: Path, tmp_path: Path) -> Non
     assert strict.exit_code == 1 and loose.exit_code == 0
 
 
+@pytest.mark.slow
 def test_verify_accepts_a_notebook_and_bad_targets_get_one_line(exported: Path, tmp_path: Path) -> None:
     notebook = exported.parent / "weather.ipynb"
     report = verify_export(notebook)
     assert report.exit_code == 0
-    result = cli("verify", str(tmp_path / "nothing-here"))
+    result = run_cli("verify", str(tmp_path / "nothing-here"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    result = cli("verify", str(exported), "--kernel", "no-such-kernel")
+    result = run_cli("verify", str(exported), "--kernel", "no-such-kernel")
     assert result.returncode == 2 and "no kernel named" in result.stderr

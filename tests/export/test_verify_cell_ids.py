@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
-from repro_kernel.testing import LiveKernel
-from tests.conftest import START, make_notebook
+from repro_kernel.testing import START, LiveKernel, make_notebook, run_cli
 
 
+@pytest.mark.slow
 def test_verify_steps_carry_the_recorded_cell_ids(notebook_dir: Path) -> None:
     nb = make_notebook([START, "a = 2", "b = a * 21\nb"])
     ids = [cell.id for cell in nb.cells]
     with LiveKernel(notebook_dir, notebook="ids.ipynb") as k:
         for cell in nb.cells:
-            result = k.run(cell.source, cell_id=cell.id)
-            cell.outputs = result["cell_outputs"]
-            cell.execution_count = result["reply"]["execution_count"]
+            k.run_cell(cell)
     nbformat.write(nb, notebook_dir / "ids.ipynb")
-    subprocess.run([sys.executable, "-m", "repro_kernel.cli", "export", "ids.ipynb"], cwd=notebook_dir,
-                   check=True, capture_output=True)
-    verify = subprocess.run([sys.executable, "-m", "repro_kernel.cli", "verify", "ids.repro", "--json"],
-                            cwd=notebook_dir, capture_output=True, text=True)
+    exported = run_cli("export", "ids.ipynb", cwd=notebook_dir)
+    assert exported.returncode == 0, exported.stderr
+    verify = run_cli("verify", "ids.repro", "--json", cwd=notebook_dir)
     assert verify.returncode == 0, verify.stderr
     steps = json.loads(verify.stdout)["steps"]
     assert [s["cell_id"] for s in steps] == ids[1:]

@@ -14,6 +14,8 @@ import nbformat
 import pytest
 from packaging.requirements import Requirement
 
+from repro_kernel.testing import run_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 BINDER = ROOT / "binder"
 
@@ -23,6 +25,7 @@ def _requirements() -> list[str]:
     return [line for line in lines if line]
 
 
+@pytest.mark.slow
 def test_repo2docker_builds_this_checkout_with_python_and_postbuild() -> None:
     exe = shutil.which("jupyter-repo2docker") or str(Path(sys.executable).with_name("jupyter-repo2docker"))
     if not Path(exe).exists():
@@ -63,14 +66,14 @@ def test_requirements_cover_the_package_and_what_the_examples_import() -> None:
                     assert dists & names, f"{path.name} imports {top}; add {sorted(dists)} to binder/requirements.txt"
 
 
+@pytest.mark.slow
 def test_postbuild_is_valid_bash_and_its_check_matches_real_output() -> None:
     post = BINDER / "postBuild"
     assert post.stat().st_mode & 0o111, "repo2docker runs it directly"
     assert subprocess.run(["bash", "-n", str(post)]).returncode == 0
     text = post.read_text()
     assert "jupyter repro install-kernel --sys-prefix" in text
-    helped = subprocess.run([sys.executable, "-m", "repro_kernel.cli", "install-kernel", "--help"],
-                            capture_output=True, text=True, timeout=60)
+    helped = run_cli("install-kernel", "--help", timeout=60)
     assert "--sys-prefix" in helped.stdout
     pattern = re.search(r'grep -E "([^"]+)"', text)
     assert pattern, "postBuild checks the extension is listed"

@@ -4,8 +4,6 @@ the end-to-end example runs, exports and verifies."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,7 @@ import nbformat
 import pytest
 
 from repro_kernel.analysis import analyze_notebook
-from repro_kernel.testing import LiveKernel
+from repro_kernel.testing import LiveKernel, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -39,10 +37,8 @@ def _play_as_found(nb: nbformat.NotebookNode, path: Path) -> None:
         order.append(cell)
     with LiveKernel(path.parent, notebook=path.name) as kernel:
         for cell in order:
-            result = kernel.run(cell.source, cell_id=cell.id)
+            result = kernel.run_cell(cell)
             assert result["reply"]["status"] == "ok", (cell.id, result)
-            cell.outputs = result["cell_outputs"]
-            cell.execution_count = result["reply"].get("execution_count")
     for cell in code:
         if "edit_after_run" in _tour(cell):
             cell.source = _tour(cell)["edit_after_run"]
@@ -54,10 +50,8 @@ def _restart_and_run_all(nb: nbformat.NotebookNode, path: Path) -> None:
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue
-            result = kernel.run(cell.source, cell_id=cell.id)
+            result = kernel.run_cell(cell)
             assert result["reply"]["status"] == "ok", (cell.id, result)
-            cell.outputs = result["cell_outputs"]
-            cell.execution_count = result["reply"].get("execution_count")
     nbformat.write(nb, path)
 
 
@@ -96,8 +90,7 @@ def test_the_tour_triggers_each_flag_and_its_fixes_clear_them(tmp_path: Path) ->
     _restart_and_run_all(nb, fixed)
     report = analyze_notebook(fixed)
     assert [(f.kind, f.cells) for f in report.flags] == [], report.flags
-    check = subprocess.run([sys.executable, "-m", "repro_kernel.cli", "check", "tour.ipynb"], cwd=fixed_dir,
-                           capture_output=True, text=True, timeout=120)
+    check = run_cli("check", "tour.ipynb", cwd=fixed_dir, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -112,17 +105,13 @@ def test_end_to_end_trains_plots_exports_and_verifies(tmp_path: Path) -> None:
     assert 0.8 < float(accuracy) <= 1.0
     assert (work / "importances.png").stat().st_size > 1000
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "repro_kernel.cli", *args], cwd=work, capture_output=True,
-                              text=True, timeout=300)
-
-    check = cli("check", "end_to_end.ipynb", "--json")
+    check = run_cli("check", "end_to_end.ipynb", "--json", cwd=work, timeout=300)
     flags = __import__("json").loads(check.stdout)["flags"]
     # matplotlib reads its own font cache at import: the recorder does not count tool caches as data.
     assert flags == [], flags
-    export = cli("export", "end_to_end.ipynb", "--force")
+    export = run_cli("export", "end_to_end.ipynb", "--force", cwd=work, timeout=300)
     assert export.returncode == 0, export.stderr
-    verify = cli("verify", "end_to_end.repro")
+    verify = run_cli("verify", "end_to_end.repro", cwd=work, timeout=300)
     assert verify.returncode == 0, verify.stdout[-2000:] + verify.stderr[-2000:]
     assert "scikit-learn==" in (work / "end_to_end.repro" / "requirements.txt").read_text()
     shutil.rmtree(work / "end_to_end.repro")

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import START, execute_notebook, make_notebook
+from repro_kernel.testing import START, execute_notebook, make_notebook, run_cli
 
 pytest.importorskip("mlflow", reason="the test extra installs mlflow-skinny")
 
 
-def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None,
-         python: str = sys.executable, prelude: str = "") -> subprocess.CompletedProcess[str]:
-    code = f"{prelude}\nfrom repro_kernel.cli.main import main\nmain({list(args)!r})"
-    run_env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    run_env.update(env or {})
-    return subprocess.run([python, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=180,
-                          env=run_env)
+def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``jupyter repro ARGS`` with no MLFLOW_* variable of this machine's in its way."""
+    changes: dict[str, str | None] = {k: None for k in os.environ if k.startswith("MLFLOW_")}
+    changes.update(env or {})
+    return run_cli(*args, cwd=cwd, timeout=180, env=changes)
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +46,7 @@ def _commit(project: Path) -> str:
                           check=True).stdout.strip()
 
 
+@pytest.mark.slow
 def test_export_logs_a_run_with_seeds_commit_and_artifacts(recorded: Path) -> None:
     from mlflow import MlflowClient
 
@@ -104,16 +102,21 @@ def test_an_explicit_store_and_experiment(recorded: Path, tmp_path: Path, monkey
     assert run.data.params["git.commit"] == _commit(project)
 
 
-def test_without_mlflow_the_export_stops_first_with_the_install_line(recorded: Path) -> None:
+def test_without_mlflow_the_export_stops_first_with_the_install_line(recorded: Path, tmp_path: Path) -> None:
     project = recorded.parent
-    result = _cli("export", recorded.name, "-o", "none.repro", "--mlflow", cwd=project,
-                  prelude="import sys; sys.modules['mlflow'] = None  # as if MLflow were not installed")
+    # As if MLflow were not installed: a module named mlflow, first on the path, that cannot be imported.
+    blocker = tmp_path / "no-mlflow"
+    blocker.mkdir()
+    (blocker / "mlflow.py").write_text("raise ModuleNotFoundError(\"No module named 'mlflow'\", name='mlflow')\n")
+    path = os.pathsep.join(filter(None, [str(blocker), os.environ.get("PYTHONPATH")]))
+    result = _cli("export", recorded.name, "-o", "none.repro", "--mlflow", cwd=project, env={"PYTHONPATH": path})
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "pip install 'jupyter-repro[mlflow]'" in result.stderr
     assert not (project / "none.repro").exists(), "nothing is written when the run cannot be logged"
 
 
+@pytest.mark.slow
 def test_a_bad_tracking_uri_is_one_line(recorded: Path) -> None:
     result = _cli("export", recorded.name, "-o", "bad.repro", "--mlflow=nosuchscheme://x", cwd=recorded.parent)
     assert result.returncode == 1, result.stdout + result.stderr

@@ -66,6 +66,7 @@ def _commit(work: Path, env: dict[str, str], *paths: str) -> subprocess.Complete
     return subprocess.CompletedProcess(done.args, done.returncode, done.stdout + done.stderr, "")
 
 
+@pytest.mark.slow
 def test_a_clean_notebook_commits_and_a_flagged_one_is_refused(project: tuple[Path, dict[str, str]]) -> None:
     work, env = project
     _notebook(work / "clean.ipynb", [("x = 1", 1), ("y = x + 1\ny", 2)])
@@ -84,6 +85,7 @@ def test_a_clean_notebook_commits_and_a_flagged_one_is_refused(project: tuple[Pa
     assert after == head, "the flagged notebook was not committed"
 
 
+@pytest.mark.slow
 def test_args_reach_every_notebook(project: tuple[Path, dict[str, str]]) -> None:
     """`args: [--fail-on, error]` lets warnings through; every staged notebook is checked."""
     work, env = project

@@ -38,6 +38,7 @@ RUNNERS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 def test_a_runner_recording_is_checked_exported_and_verified(tmp_path: Path, runner: str) -> None:
     nb = notebook(tmp_path)
@@ -67,6 +68,7 @@ def test_a_runner_recording_is_checked_exported_and_verified(tmp_path: Path, run
     assert again[0]["notebook"] == "analysis.ipynb"
 
 
+@pytest.mark.slow
 def test_an_unrelated_unbound_session_is_not_taken(tmp_path: Path) -> None:
     other = tmp_path / "other.ipynb"
     nb = nbformat.v4.new_notebook()

@@ -11,8 +11,7 @@ import pytest
 
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.records import validate_record
-from repro_kernel.testing import LiveKernel
-from tests.conftest import START, execute_notebook, journal_records, make_notebook
+from repro_kernel.testing import START, LiveKernel, execute_notebook, journal_records, make_notebook
 
 
 def test_cells_recorded_in_order_with_ids_code_status_and_names(notebook_dir: Path) -> None:
@@ -51,6 +50,7 @@ def test_cells_recorded_in_order_with_ids_code_status_and_names(notebook_dir: Pa
     assert records[0]["code_hash"] != records[1]["code_hash"]
 
 
+@pytest.mark.slow
 def test_nbclient_session_modules_files_and_outputs(notebook_dir: Path) -> None:
     (notebook_dir / "data.csv").write_text("x,y\n1,2\n3,4\n")
     outside = notebook_dir.parent / "outside.txt"
@@ -190,6 +190,7 @@ def test_magics_seed_snapshot_env_status_and_usage(notebook_dir: Path) -> None:
         assert journal.sessions()[0]["ended_at"] is not None
 
 
+@pytest.mark.slow
 def test_awkward_files_are_recorded_or_reported_never_crash(notebook_dir: Path) -> None:
     many = notebook_dir / "many"
     many.mkdir()
@@ -232,6 +233,7 @@ def test_awkward_files_are_recorded_or_reported_never_crash(notebook_dir: Path) 
     assert "after" in records
 
 
+@pytest.mark.slow
 def test_network_access_is_recorded(notebook_dir: Path) -> None:
     code = (
         "import http.server, threading, urllib.request\n"
@@ -280,6 +282,7 @@ def test_recorder_threads_are_not_charged_to_the_cell(tmp_path: Path) -> None:
     assert list(reads) == [str(mine)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["post_run_cell", "pre_run_cell"])
 def test_recorder_fault_never_changes_the_cell_and_is_reported_once(notebook_dir: Path, where: str) -> None:
     inject = (
@@ -304,6 +307,7 @@ def test_recorder_fault_never_changes_the_cell_and_is_reported_once(notebook_dir
         assert k.value("len(get_recorder().faults)") >= 3
 
 
+@pytest.mark.slow
 def test_sigkill_after_a_cell_loses_no_completed_record(notebook_dir: Path) -> None:
     import signal
 
@@ -320,6 +324,7 @@ def test_sigkill_after_a_cell_loses_no_completed_record(notebook_dir: Path) -> N
     assert [r["cell_id"] for r in records] == [f"k{i}" for i in range(5)]
 
 
+@pytest.mark.slow
 def test_unwritable_notebook_folder_falls_back_to_user_data_dir(notebook_dir: Path, tmp_path: Path) -> None:
     (notebook_dir / ".repro").write_text("a file where the journal folder should be")
     data_dir = tmp_path / "jupyter-data"
@@ -334,6 +339,7 @@ def test_unwritable_notebook_folder_falls_back_to_user_data_dir(notebook_dir: Pa
         assert [r["cell_id"] for r in journal.executions()] == ["x"]
 
 
+@pytest.mark.slow
 def test_notebooks_and_sessions_side_by_side(notebook_dir: Path) -> None:
     for name, runs in (("one.ipynb", 2), ("two.ipynb", 1), ("one.ipynb", 1)):
         with LiveKernel(notebook_dir, notebook=name) as k:
@@ -347,6 +353,7 @@ def test_notebooks_and_sessions_side_by_side(notebook_dir: Path) -> None:
         assert len(journal.sessions(notebook="one.ipynb")) == 2
 
 
+@pytest.mark.slow
 def test_notebook_path_from_older_servers_and_vs_code(notebook_dir: Path) -> None:
     # An older server's path from its root ("work/one.ipynb") while the kernel runs in the notebook's folder.
     with LiveKernel(notebook_dir, env={"JPY_SESSION_NAME": "work/one.ipynb"}) as k:
@@ -362,6 +369,7 @@ def test_notebook_path_from_older_servers_and_vs_code(notebook_dir: Path) -> Non
         assert [s["notebook"] for s in journal.sessions()] == ["one.ipynb", "two.ipynb"]
 
 
+@pytest.mark.slow
 def test_plain_ipython_terminal_records(notebook_dir: Path) -> None:
     import subprocess
 
@@ -377,6 +385,7 @@ def test_plain_ipython_terminal_records(notebook_dir: Path) -> None:
     assert [r["code"] for r in records] == ["x = 6 * 7\nprint(x)"]
 
 
+@pytest.mark.slow
 @pytest.mark.scientific
 def test_library_imports_and_tool_caches_are_not_the_notebooks_doing(notebook_dir: Path, tmp_path: Path) -> None:
     """scikit-learn draws from `random` while being imported and matplotlib reads its font cache: neither is
@@ -394,6 +403,7 @@ def test_library_imports_and_tool_caches_are_not_the_notebooks_doing(notebook_di
         assert records[cell_id]["files_read"] == [], records[cell_id]["files_read"]
 
 
+@pytest.mark.slow
 def test_a_file_the_session_wrote_is_not_listed_as_an_input(notebook_dir: Path) -> None:
     """The inputs table (the sidebar's data list and the saved copy in metadata.repro) holds what came from
     outside; a file the session wrote and read back is its own output."""

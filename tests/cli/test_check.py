@@ -6,7 +6,6 @@ import contextlib
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,8 @@ import pytest
 from repro_kernel.analysis import analyze_notebook
 from repro_kernel.cli.check import CheckApp
 from repro_kernel.core.journal import Journal
+from repro_kernel.testing import run_cli
 from tests.analysis.scenarios import rec
-
-
-def check_process(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real command line, in its own process."""
-    return subprocess.run([sys.executable, "-m", "repro_kernel.cli", "check", *args],
-                          capture_output=True, text=True, timeout=120)
 
 
 def check(*args: str) -> subprocess.CompletedProcess[str]:
@@ -42,11 +36,12 @@ def check(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess(args, code or 0, out.getvalue(), err.getvalue())
 
 
+@pytest.mark.slow
 def test_real_command_line(tmp_path: Path) -> None:
     ok = bare(tmp_path / "ok.ipynb", [("x = 1", 1)])
-    result = check_process(str(ok), "--json")
+    result = run_cli("check", str(ok), "--json", timeout=120)  # the real command line, in its own process
     assert result.returncode == 0 and json.loads(result.stdout)["flags"] == []
-    result = check_process(str(tmp_path / "missing.ipynb"))
+    result = run_cli("check", str(tmp_path / "missing.ipynb"), timeout=120)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "does not exist" in result.stderr
 
 

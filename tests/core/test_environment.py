@@ -11,8 +11,7 @@ import pytest
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.redact import REDACTED, filter_environment, looks_secret_value, redact_url
 from repro_kernel.export import export_notebook
-from repro_kernel.testing import LiveKernel
-from tests.conftest import START, make_notebook
+from repro_kernel.testing import START, LiveKernel, make_notebook
 
 SECRETS = {
     "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
@@ -74,6 +73,7 @@ def _git(folder: Path, *args: str) -> str:
     ).stdout.strip()
 
 
+@pytest.mark.slow
 def test_git_state_and_no_secret_in_the_journal(notebook_dir: Path) -> None:
     _git(notebook_dir, "init", "-q", "-b", "main")
     _git(notebook_dir, "config", "user.email", "t@example.org")
@@ -110,10 +110,12 @@ def test_git_state_and_no_secret_in_the_journal(notebook_dir: Path) -> None:
     with Journal(notebook_dir / ".repro", create=False) as journal:
         records = {r["cell_id"]: r for r in journal.executions()}
     assert records["secret"]["code"] == "token = '<redacted>'"
-    assert records["secret"]["code_hash"] != journal_hash_of("token = '<redacted>'")
-    for index, (form, value) in enumerate(CODE_SECRETS):  # just the value gone, the code around it kept
+    # The hash is of the code as shown (redacted): a guessable value cannot be confirmed from it offline.
+    assert records["secret"]["code_hash"] == journal_hash_of("token = '<redacted>'")
+    assert records["secret"]["redacted"] is True
+    for index, (form, _value) in enumerate(CODE_SECRETS):  # just the value gone, the code around it kept
         assert records[f"code{index}"]["code"] == form.replace("{v}", REDACTED)
-        assert records[f"code{index}"]["code_hash"] == journal_hash_of(form.replace("{v}", value))
+        assert records[f"code{index}"]["code_hash"] == journal_hash_of(form.replace("{v}", REDACTED))
 
     # Nor into an export: its manifest, replay script and notebook are made from the journal.
     sources = [START, "x = open('data.csv').read()", secret_code] + [f.replace("{v}", v) for f, v in CODE_SECRETS]

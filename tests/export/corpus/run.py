@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import nbformat
-from nbclient import NotebookClient
 
-from tests.corpus.notebooks import DATA, SETUP, Action
+from repro_kernel.testing import LiveKernel, make_notebook
+from tests.export.corpus.notebooks import DATA, SETUP, Action
 
 
 def record(folder: Path, name: str, cells: list[str], actions: list[Action], kernel: str = "python3") -> Path:
@@ -17,20 +16,15 @@ def record(folder: Path, name: str, cells: list[str], actions: list[Action], ker
     folder.mkdir(parents=True, exist_ok=True)
     for file, text in DATA.items():
         (folder / file).write_text(text)
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(SETUP)] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nb = make_notebook([SETUP, *cells], kernel_name=kernel)
     path = folder / f"{name}.ipynb"
-    env = dict(os.environ, JPY_SESSION_NAME=str(path), PYTHONHASHSEED="0")
-    client = NotebookClient(nb, timeout=300, allow_errors=True, kernel_name=kernel,
-                            resources={"metadata": {"path": str(folder)}})
     handles = list(nb.cells)  # actions name cells by their original position, even after deletions
-    with client.setup_kernel(env=env):
-        client.execute_cell(handles[0], 0)
+    with LiveKernel(folder, path.name, kernel_name=kernel, env={"PYTHONHASHSEED": "0"}, timeout=300,
+                    stop_on_error=False, graceful=True) as live:
+        live.run_cell(handles[0], send_cell_id=False)
         for action in actions:
             if isinstance(action, int):
-                cell = handles[action + 1]
-                client.execute_cell(cell, nb.cells.index(cell))
+                live.run_cell(handles[action + 1], send_cell_id=False)
             elif action[0] == "edit":
                 handles[action[1] + 1].source = action[2]
             elif action[0] == "delete":

@@ -234,6 +234,8 @@ BARE: list[Scenario] = [
     B("bare-url", ["import pandas as pd\ndf = pd.read_csv('https://example.org/sales.csv')"], [1],
       must={"network-input": [0]}),
     B("bare-unseeded", ["import numpy as np\nx = np.random.randn(5)"], [1], must={"unseeded-randomness": [0]}),
+    B("bare-secret-in-code", ["import requests", "token = 'ghp_' + 'x'\nheaders = {'Authorization': 'Bearer "
+      "ghp_4Fq9ZtW2mLk8Rv1XyB7nC3dE5gH6jP0sQuVa'}"], [1, 2], must={"secret": [1]}),
     B("bare-seeded", ["import numpy as np\nnp.random.seed(1)", "x = np.random.randn(5)"], [1, 2]),
     B("bare-stale", ["x = 1", "y = x + 1", "x = 2"], [1, 2, 3], must={"stale": [1]}),
 ]

@@ -17,7 +17,7 @@ import nbformat
 
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.notebook import read_notebook
-from repro_kernel.exceptions import BadInputError, ReproError
+from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.plan import plan_steps
 from repro_kernel.export.render import MODES, Export, _render
 from repro_kernel.export.slicing import backward_slice
@@ -47,7 +47,11 @@ def build_export(
     journal: Optional[Journal] = None
     try:
         journal = Journal.find(notebook_path)
-    except ReproError:
+    except JournalError as exc:
+        # No journal: export from the saved cells. A damaged one is an error, as for check: never a silent
+        # "ran without %repro start" export.
+        if "no .repro journal" not in exc.message:
+            raise
         journal = None
     try:
         plan = plan_steps(notebook_path, nb, journal, mode, backward_slice, session_id=session)

@@ -467,6 +467,5 @@ class PendingHashes:
             self._jobs.clear()
             self._queued.clear()
             self._cond.notify_all()
-            if not self._busy:
-                self._release()
+            self._release()  # a file still being hashed is dropped: readers need not wait for it
         return done

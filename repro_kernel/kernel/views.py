@@ -133,6 +133,8 @@ class RecorderViews:
             facts, _ = self.file_cache.lookup(str(path), None)  # hashed now, whatever its size
             if facts.hash is None:
                 raise FileNotFoundError(f"cannot snapshot {raw}: {facts.error or 'not a file'}")
-            self.journal.snapshot_file(path, facts.hash)
+            assert self.writer is not None
+            with self.writer.lock:  # one connection: never inside the hashing thread's transaction
+                self.journal.snapshot_file(path, facts.hash)
             done.append({"path": str(path), "hash": facts.hash, "size": facts.size})
         return done

@@ -9,13 +9,15 @@ real: recorded by a real kernel, then damaged with SQLite or by hand.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import pytest
 
 from repro_kernel.core.journal import DATABASE_NAME, Journal, fallback_dir_for
 from repro_kernel.exceptions import JournalError
-from repro_kernel.testing import START, LiveKernel, environment, execute_notebook, make_notebook, run_cli
+from repro_kernel.testing import START, LiveKernel, execute_notebook, make_notebook, run_cli
 
 CELLS = [START, "rows = open('data.csv').read().splitlines()", "total = len(rows)\nprint(total)"]
 
@@ -125,22 +127,49 @@ def test_healthy_copy_reads_every_step(recorded: Path, tmp_path: Path) -> None:
         assert journal.pending_note is None and not journal.read_only
 
 
-def test_check_and_export_on_damaged_journals_exit_2_with_one_line(recorded: Path, tmp_path: Path) -> None:
-    """The real command lines, on every kind of damage (run side by side: each is a fresh process)."""
-    runs = {}
+def _cli_in_process(*args: str) -> subprocess.CompletedProcess[str]:
+    """``jupyter repro ARGS`` in this process (a fresh process costs seconds on a busy machine)."""
+    from repro_kernel.cli.check import CheckApp
+    from repro_kernel.cli.export import ExportApp
+    from repro_kernel.cli.main import ReproApp, main
+
+    out, err = io.StringIO(), io.StringIO()
+    code: object = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exc:
+            code = exc.code
+        finally:
+            for app in (ReproApp, CheckApp, ExportApp):
+                app.clear_instance()
+    return subprocess.CompletedProcess(args, code or 0, out.getvalue(), err.getvalue())
+
+
+def _one_line_exit_2(result: subprocess.CompletedProcess[str]) -> bool:
+    lines = result.stderr.strip().splitlines()
+    return result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr and "journal" in lines[0]
+
+
+@pytest.mark.parametrize("command", ["check", "export"])
+def test_check_and_export_on_a_damaged_journal_exit_2_with_one_line(damaged: Path, command: str) -> None:
+    result = _cli_in_process(command, str(damaged / "nb.ipynb"))
+    assert _one_line_exit_2(result), (result.returncode, result.stderr, result.stdout[:300])
+    assert not (damaged / "nb.repro").exists()
+
+
+@pytest.mark.slow
+def test_real_command_lines_on_damaged_journals(recorded: Path, tmp_path: Path) -> None:
+    """``python -m repro_kernel.cli check|export nb.ipynb`` in their own processes, on every kind of damage."""
+    jobs = []
     for name, damage in {**ON_OPEN, **IN_RECORD}.items():
         folder = _copy(recorded, tmp_path / name.replace(" ", "-").replace("{}", "empty-object"))
         damage(folder / ".repro" / DATABASE_NAME)
-        for command in ("check", "export"):
-            runs[(name, command)] = subprocess.Popen(
-                [sys.executable, "-m", "repro_kernel.cli", command, str(folder / "nb.ipynb")],
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment())
-    problems = []
-    for (name, command), process in runs.items():
-        out, err = process.communicate(timeout=240)
-        lines = err.strip().splitlines()
-        if process.returncode != 2 or len(lines) != 1 or "Traceback" in err or "journal" not in err:
-            problems.append(f"{command} on {name}: exit {process.returncode}, stderr {err!r}, stdout {out[:200]!r}")
+        jobs += [(name, command, folder / "nb.ipynb") for command in ("check", "export")]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda job: run_cli(job[1], str(job[2]), timeout=600), jobs))
+    problems = [f"{command} on {name}: exit {r.returncode}, stderr {r.stderr!r}, stdout {r.stdout[:200]!r}"
+                for (name, command, _), r in zip(jobs, results) if not _one_line_exit_2(r)]
     assert not problems, "\n".join(problems)
 
 

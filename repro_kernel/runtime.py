@@ -268,6 +268,15 @@ def short_repr(value: Any) -> Optional[str]:
         return None
 
 
+def hash_display(hasher: Any, msg: dict[str, Any]) -> None:
+    """Feed one display message's mime bundle into ``hasher`` (mime order): the recorder's definition, shared."""
+    data = msg.get("content", {}).get("data", {})
+    for mime in sorted(data):
+        value = data[mime]
+        hasher.update(mime.encode())
+        hasher.update(value.encode("utf-8", "surrogatepass") if isinstance(value, str) else repr(value).encode())
+
+
 class _OutputHasher:
     def __init__(self) -> None:
         factory = _blake3()
@@ -279,13 +288,7 @@ class _OutputHasher:
             return msg
         if self.display is None:
             self.display = self.factory()
-        data = msg.get("content", {}).get("data", {})
-        for mime in sorted(data):
-            value = data[mime]
-            self.display.update(mime.encode())
-            self.display.update(
-                value.encode("utf-8", "surrogatepass") if isinstance(value, str) else repr(value).encode()
-            )
+        hash_display(self.display, msg)
         return msg
 
     def finish(self, value: Any) -> Optional[str]:

@@ -42,6 +42,7 @@ from repro_kernel.kernel.faults import FaultLog
 from repro_kernel.kernel.journal_writer import JournalWriter, PendingHashes
 from repro_kernel.kernel.notebook_path import locate_notebook, notebook_from_environment
 from repro_kernel.kernel.views import RecorderViews
+from repro_kernel.runtime import hash_display
 
 Listener = Callable[[str, dict[str, Any]], None]
 
@@ -552,13 +553,7 @@ class Recorder(RecorderViews, Configurable):
             try:
                 if pending.display_hash is None:
                     pending.display_hash = blake3.blake3()
-                data = msg.get("content", {}).get("data", {})
-                for mime in sorted(data):
-                    value = data[mime]
-                    pending.display_hash.update(mime.encode())
-                    pending.display_hash.update(
-                        value.encode("utf-8", "surrogatepass") if isinstance(value, str) else repr(value).encode()
-                    )
+                hash_display(pending.display_hash, msg)
                 pending.displays += 1
             except Exception as exc:
                 self.report_fault("display", exc)

@@ -26,8 +26,6 @@ def load_ipython_extension(ip: Any) -> None:
     """Register ``%repro``, the recorder and the ``repro`` comm target with this shell."""
     if id(ip) in _STATE:
         return
-    from repro_kernel.analysis import analyze_live, judge_inputs
-    from repro_kernel.export.write import export_notebook
     from repro_kernel.kernel.comm import ReproComm
     from repro_kernel.kernel.magics import ReproMagics
     from repro_kernel.kernel.recorder import Recorder
@@ -35,7 +33,7 @@ def load_ipython_extension(ip: Any) -> None:
     paused = _PAUSED.pop(id(ip), None)
     resuming = paused is not None and paused[1] == getattr(ip, "execution_count", None)
     recorder = paused[0] if paused is not None and resuming else Recorder(ip, parent=ip)
-    channel = ReproComm(recorder, analyze=analyze_live, export=export_notebook, judge_inputs=judge_inputs)
+    channel = ReproComm(recorder, analyze=_analyze_live, export=_export_notebook, judge_inputs=_judge_inputs)
     channel.register()
     magics = ReproMagics(ip, recorder)
     ip.register_magics(magics)
@@ -46,6 +44,26 @@ def load_ipython_extension(ip: Any) -> None:
     elif recorder.autostart:
         for message in recorder.start():
             recorder.say(message)
+
+
+# The analysis and export layers load on the sidebar's first request, not with the extension: `%load_ext` stays
+# a fraction of a second, and a kernel with no sidebar (a runner, a terminal) never loads them.
+def _analyze_live(*args: Any, **kwargs: Any) -> Any:
+    from repro_kernel.analysis import analyze_live
+
+    return analyze_live(*args, **kwargs)
+
+
+def _judge_inputs(*args: Any, **kwargs: Any) -> Any:
+    from repro_kernel.analysis import judge_inputs
+
+    return judge_inputs(*args, **kwargs)
+
+
+def _export_notebook(*args: Any, **kwargs: Any) -> Any:
+    from repro_kernel.export.write import export_notebook
+
+    return export_notebook(*args, **kwargs)
 
 
 def unload_ipython_extension(ip: Any) -> None:

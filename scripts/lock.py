@@ -1,6 +1,7 @@
 """Regenerate requirements/lock.txt: what pip resolves `.[test,test-torch]` to, pinned.
 
-Resolution only (`pip install --dry-run --report`); nothing is installed.
+Resolution only (`pip install --dry-run --report`); nothing is installed. The pins already in the lock file hold
+(a new dependency gets only what it adds); `--upgrade` resolves everything afresh.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ HEADER = """# Pinned versions of every Python package the test environment resol
 
 
 def main() -> int:
+    lock = ROOT / "requirements" / "lock.txt"
+    keep = ["-c", str(lock)] if lock.exists() and "--upgrade" not in sys.argv[1:] else []
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "--dry-run", "--ignore-installed",
-             "--report", str(report), "-e", ".[test,test-torch]"],
+             "--report", str(report), *keep, "-e", ".[test,test-torch]"],
             cwd=ROOT, check=True, env={**os.environ, "SKIP_JUPYTER_BUILDER": "1"},
         )
         resolved = json.loads(report.read_text())["install"]
@@ -34,7 +37,7 @@ def main() -> int:
          if item["metadata"]["name"].lower() != "jupyter-repro"),
         key=str.lower,
     )
-    (ROOT / "requirements" / "lock.txt").write_text(HEADER + "\n".join(pins) + "\n")
+    lock.write_text(HEADER + "\n".join(pins) + "\n")
     print(f"requirements/lock.txt: {len(pins)} packages pinned")
     return 0
 

@@ -12,7 +12,7 @@ fi
 . .venv-old/bin/activate
 python -m pip install -q -U pip
 SKIP_JUPYTER_BUILDER=1 python -m pip install -q -e . \
-  "ipython>=8,<9" "ipykernel>=6,<7" "numpy>=1.26,<2" "pandas>=2,<2.3" "pytest>=8" "pytest-timeout>=2.2" \
+  "ipython>=8,<9" "ipykernel>=6,<7" "numpy>=1.26,<2" "pandas>=2,<2.3" "pytest>=8" "pytest-timeout>=2.2" "pytest-xdist>=3.5" \
   2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
 python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (old stack)" >/dev/null
 python - <<'PY'

@@ -29,8 +29,10 @@ suite() {
 suite "ruff (Python lint)" ruff check repro_kernel tests benchmarks scripts
 suite "mypy (Python types)" mypy repro_kernel
 suite "import-linter (layers, no cycles)" lint-imports
-suite "pytest (new stack)" python -m pytest -q
-suite "pytest (old stack)" bash scripts/test-old-stack.sh
+# One test file per worker, a worker per core (REPRO_TEST_WORKERS to choose): module fixtures stay whole.
+WORKERS="${REPRO_TEST_WORKERS:-auto}"
+suite "pytest (new stack)" python -m pytest -q -n "$WORKERS" --dist loadfile
+suite "pytest (old stack)" bash scripts/test-old-stack.sh -n "$WORKERS" --dist loadfile
 suite "jest + lint" bash scripts/test-js.sh
 suite "UI tests (galata, headless Chromium)" bash scripts/test-ui.sh
 suite "main job (scripts/demo.sh)" bash scripts/demo.sh

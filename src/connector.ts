@@ -11,6 +11,12 @@ import { COMM_TARGET, PROTOCOL_VERSION, Repro } from './tokens';
 export const START_CODE = '%load_ext repro_kernel\n%repro start';
 
 /**
+ * What the panel says when it started recording again in a restarted kernel.
+ */
+export const RESUMED_NOTICE =
+  'The kernel restarted: recording goes on from its first cell, in a new session.';
+
+/**
  * Code a user may run by hand that makes the `repro` comm target appear.
  */
 const LOADS_RECORDER = /%load_ext\s+repro_kernel|%repro\s+start/;
@@ -40,6 +46,10 @@ export class KernelConnector implements Repro.ITransport {
     this._notebookPath = options.notebookPath;
     this._sessionContext.kernelChanged.connect(this._onKernelChanged, this);
     this._sessionContext.statusChanged.connect(this._onStatusChanged, this);
+    this._sessionContext.connectionStatusChanged.connect(
+      this._onConnectionStatusChanged,
+      this
+    );
     this._sessionContext.iopubMessage.connect(this._onIOPub, this);
     void this._sessionContext.ready.then(() => {
       if (!this._isDisposed && this._state === 'no-kernel') {
@@ -224,6 +234,10 @@ export class KernelConnector implements Repro.ITransport {
     if (!data || typeof data !== 'object' || typeof data.type !== 'string') {
       return;
     }
+    const status = (data as { status?: Repro.IStatus }).status;
+    if (status && typeof status.recording === 'boolean') {
+      this._recording = status.recording;
+    }
     const requestId = (data as Repro.IReply).request_id;
     if (data.type.endsWith('-reply') && requestId) {
       const pending = this._pending.get(requestId);
@@ -257,13 +271,24 @@ export class KernelConnector implements Repro.ITransport {
       case 'restarting':
       case 'autorestarting':
       case 'dead':
-      case 'terminating':
+      case 'terminating': {
+        const wasRecording = this._recording && this._comm !== null;
         this._dropComm('the kernel restarted');
         this._setState('no-kernel');
         this._reconnectWhenIdle = status !== 'dead';
+        // A restart may be told twice (by the session context, then by the kernel).
+        if (status === 'dead' || status === 'terminating') {
+          this._resumePending = false;
+        } else if (wasRecording) {
+          this._resumePending = true;
+        }
         break;
+      }
       case 'idle':
-        if (this._reconnectWhenIdle) {
+        if (this._resumePending) {
+          this._resumeRecording(); // an automatic restart keeps its connection
+        }
+        if (this._reconnectWhenIdle && !this._resuming) {
           this._reconnectWhenIdle = false;
           void this.connect();
         }
@@ -271,6 +296,63 @@ export class KernelConnector implements Repro.ITransport {
       default:
         break;
     }
+  }
+
+  /**
+   * A restart reconnects the kernel's socket before JupyterLab runs any cell (Restart Kernel and
+   * Run All): the start code sent now is queued ahead of them, so the new session starts with the
+   * first cell.
+   */
+  private _onConnectionStatusChanged(
+    sender: ISessionContext,
+    status: Kernel.ConnectionStatus
+  ): void {
+    if (status === 'connected' && this._resumePending) {
+      this._resumeRecording();
+    }
+  }
+
+  /**
+   * A notebook that was recording goes on recording in its restarted kernel (Restart Kernel and Run
+   * All is the fix the out-of-order flag recommends), and the panel says so.
+   */
+  private _resumeRecording(): void {
+    const kernel = this._sessionContext.session?.kernel;
+    this._resumePending = false;
+    this._recording = false;
+    if (!kernel || kernel.isDisposed) {
+      return;
+    }
+    let future: Kernel.IShellFuture<
+      KernelMessage.IExecuteRequestMsg,
+      KernelMessage.IExecuteReplyMsg
+    >;
+    try {
+      future = kernel.requestExecute({
+        code: START_CODE,
+        silent: true,
+        store_history: false,
+        stop_on_error: false
+      });
+    } catch {
+      return;
+    }
+    // The comm opens once the restarted kernel has answered: a comm opened while the restart is
+    // still under way would be bound to a subshell of the old kernel, which the new one rejects.
+    this._reconnectWhenIdle = false;
+    this._resuming = true;
+    const connect = () => {
+      this._resuming = false;
+      if (!this._isDisposed) {
+        void this.connect();
+      }
+    };
+    void future.done.then(reply => {
+      if (reply?.content?.status === 'ok') {
+        this._messageReceived.emit({ type: 'notice', text: RESUMED_NOTICE });
+      }
+      connect();
+    }, connect);
   }
 
   /**
@@ -328,6 +410,9 @@ export class KernelConnector implements Repro.ITransport {
   private _handshake: PromiseDelegate<Repro.ConnectionState> | null = null;
   private _pending = new Map<string, IPending>();
   private _reconnectWhenIdle = false;
+  private _recording = false;
+  private _resumePending = false;
+  private _resuming = false;
   private _isDisposed = false;
   private _stateChanged = new Signal<Repro.ITransport, Repro.ConnectionState>(
     this

@@ -56,6 +56,10 @@ export class ReproModel implements IReproModel {
     return this._lastError;
   }
 
+  get notice(): string | null {
+    return this._notice;
+  }
+
   get exportDirectory(): string | null {
     return this._exportDirectory;
   }
@@ -204,6 +208,7 @@ export class ReproModel implements IReproModel {
   ): Promise<T | null> {
     this._busy.add(action);
     this._lastError = null;
+    this._notice = null;
     this._changed.emit();
     try {
       return await work();
@@ -274,6 +279,9 @@ export class ReproModel implements IReproModel {
       case 'status':
         this._setStatus((message as { status: Repro.IStatus }).status);
         break;
+      case 'notice':
+        this._notice = (message as { text?: string }).text ?? null;
+        break;
       case 'flags': {
         const payload = message as Repro.IFlagsPayload;
         this._flags = Array.isArray(payload.flags) ? payload.flags : [];
@@ -306,6 +314,7 @@ export class ReproModel implements IReproModel {
   private _fromSavedCopy = false;
   private _savedAt: number | null = null;
   private _lastError: string | null = null;
+  private _notice: string | null = null;
   private _exportDirectory: string | null = null;
   private _verifyResult: Repro.IVerifyResult | null = null;
   private _busy = new Set<string>();

@@ -53,7 +53,8 @@ export namespace Repro {
     | 'unseeded-randomness'
     | 'environment-drift'
     | 'absolute-path'
-    | 'nondeterministic-gpu';
+    | 'nondeterministic-gpu'
+    | 'secret';
 
   /**
    * One finding of the kernel's analysis engine.
@@ -229,7 +230,8 @@ export namespace Repro {
   export type Push =
     | { type: 'record'; record?: ICellRecord; entry?: ITimelineEntry }
     | ({ type: 'flags' } & IFlagsPayload)
-    | { type: 'status'; status: IStatus };
+    | { type: 'status'; status: IStatus }
+    | { type: 'notice'; text: string };
 
   /**
    * Where the frontend stands with the kernel.
@@ -300,6 +302,10 @@ export interface IReproModel extends IDisposable {
    */
   readonly savedAt: number | null;
   readonly lastError: string | null;
+  /**
+   * A one-line note from the frontend itself (e.g. recording resumed after a restart).
+   */
+  readonly notice: string | null;
   readonly exportDirectory: string | null;
   readonly verifyResult: Repro.IVerifyResult | null;
   readonly busy: ReadonlySet<string>;

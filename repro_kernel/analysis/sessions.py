@@ -13,8 +13,7 @@ from typing import Any, Optional, Union
 
 from repro_kernel.analysis.model import Cell, Execution
 from repro_kernel.core.dataflow import analyze_code
-from repro_kernel.core.redact import redact_code
-from repro_kernel.core.secrets import text_of_outputs
+from repro_kernel.core.secrets import redact, text_of_outputs
 from repro_kernel.exceptions import JournalError
 
 
@@ -35,8 +34,9 @@ def _normalize(source: str) -> str:
 def cells_from_dicts(cells: list[dict[str, Any]]) -> list[Cell]:
     """Page cells from the frontend's ``[{id, cell_type, source, execution_count}]`` or nbformat cells.
 
-    Code cells' sources go through the same redaction as recorded code, so a cell that holds a secret still
-    compares equal to the (redacted) code that ran from it.
+    Code cells' sources go through the same redaction as recorded code (:func:`repro_kernel.core.secrets.redact`
+    with ``code=True``, which the recorder's scrubber applies before anything is written), so a cell that holds a
+    secret still compares equal to, and hashes as, the (redacted) code that ran from it.
     """
 
     found = []
@@ -47,7 +47,7 @@ def cells_from_dicts(cells: list[dict[str, Any]]) -> list[Cell]:
         source = normalize_source(raw.get("source"))
         redacted, outputs, errors = False, "", ""
         if cell_type == "code":
-            clean = normalize_source(redact_code(source))
+            clean = normalize_source(redact(source, code=True))
             redacted, source = clean != source, clean
             if raw.get("outputs"):
                 outputs, errors = text_of_outputs(raw["outputs"])

@@ -58,8 +58,18 @@ class ReproApp(OneLineUsage):
         super().start()
 
 
+def _skip_iri_grammar() -> None:
+    """jsonschema (which nbformat imports to validate) checks the "iri" formats with rfc3987-syntax when it is
+    installed, and that package builds its grammar at import: over a second before every command. Neither the
+    notebook schema nor ours uses those formats, so this process, which is ours alone, goes without it."""
+    if "jsonschema" not in sys.modules:
+        # A None entry is how Python spells "not installed" to an import.
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the ``jupyter-repro`` console script."""
+    _skip_iri_grammar()
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) > 1 and args[0] == "--debug" and args[1] in ReproApp.subcommands:
         args = [args[1], "--debug", *args[2:]]  # `jupyter repro --debug check nb.ipynb`: the subcommand's flag

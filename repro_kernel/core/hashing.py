@@ -111,7 +111,7 @@ class FileHashCache:
         a cached one). A file left unhashed comes back ``pending`` with its ``key``, for :meth:`complete`."""
         try:
             st = os.stat(path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte, a surrogate no file system name holds
             return FileFacts(path, None, None, None, _describe(exc)), False
         if not S_ISREG(st.st_mode):
             return FileFacts(path, None, st.st_mtime, None, "not a regular file"), False
@@ -123,7 +123,7 @@ class FileHashCache:
             return FileFacts(path, st.st_size, st.st_mtime, None, pending=True, key=key), False
         try:
             digest = hash_file(path)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             return FileFacts(path, st.st_size, st.st_mtime, None, _describe(exc), key=key), True
         self._cache[path] = (key, digest)
         return FileFacts(path, st.st_size, st.st_mtime, digest, key=key), True
@@ -140,7 +140,7 @@ class FileHashCache:
             digest = hash_file(path)
             if _key(os.stat(path)) != key:
                 return None, CHANGED_BEFORE_HASHED
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             return None, _describe(exc)
         self._cache[path] = (key, digest)
         return digest, None
@@ -208,6 +208,6 @@ class HashingLock:
             os.close(fd)
 
 
-def _describe(exc: OSError) -> str:
+def _describe(exc: Exception) -> str:
     name = type(exc).__name__
-    return f"{name}: {exc.strerror or exc}"
+    return f"{name}: {getattr(exc, 'strerror', None) or exc}"

@@ -8,15 +8,16 @@ nothing committed is lost even then. Large blobs (random states, data snapshots)
 
 Readers (check, export, verify, sessions) open an existing journal without changing it: read-write when they
 can, else read-only, else (a folder nobody may write, so no ``-wal``/``-shm`` beside it) as an immutable file.
-Damage (a missing table, a failed ``PRAGMA quick_check``, a record that is not a CellRecord) is a
-:class:`~repro_kernel.exceptions.JournalError`, never a silent drop. A record whose file hashes the recorder
+Damage (a FIFO, folder or dangling link where ``journal.sqlite`` should be, a file cut inside a page, a missing
+table, a failed ``PRAGMA quick_check``, a record that is not a CellRecord, a session environment of another shape:
+:mod:`repro_kernel.core.records` checks what is read back) is a :class:`~repro_kernel.exceptions.JournalError`,
+never a silent drop and never "no journal". A record whose file hashes the recorder
 still computes in the background (``"pending": true``) is waited for, within a bound, while the recording kernel
 is alive (it holds ``hashing.lock``); :attr:`Journal.pending_note` says what was waited for or is still missing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,65 +33,30 @@ from typing import Any, Callable, Optional
 import blake3
 
 from repro_kernel.core.hashing import HashingLock, hash_file
+from repro_kernel.core.journal_layout import (
+    A_FILE,
+    COLUMNS,
+    DATABASE_NAME,
+    JOURNAL_DIRNAME,
+    JOURNAL_FORMAT_VERSION,
+    NOTHING,
+    SCHEMA,
+    fallback_dir_for,
+    file_size,
+    journal_dir_for,
+    last_written,
+    what_is_at,
+)
 from repro_kernel.core.paths import inside, open_regular
-from repro_kernel.core.records import complete_hashes, pending_paths, record_problem
+from repro_kernel.core.records import complete_hashes, environment_problem, pending_paths, record_problem
 from repro_kernel.exceptions import JournalError
 
-JOURNAL_DIRNAME = ".repro"
-DATABASE_NAME = "journal.sqlite"
-JOURNAL_FORMAT_VERSION = 1
 HASH_WAIT_VARIABLE = "REPRO_HASH_WAIT"  # seconds readers wait for pending hashes (docs/configuration.md)
 DEFAULT_HASH_WAIT_S = 60.0
 _HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 _PENDING_MARK = '"pending": true'  # as json.dumps writes it; inside a string it would read '\"pending\"'
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    session_id TEXT PRIMARY KEY,
-    notebook TEXT,
-    started_at REAL NOT NULL,
-    ended_at REAL,
-    environment TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS executions (
-    session_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    notebook TEXT,
-    cell_id TEXT,
-    execution_count INTEGER,
-    code_hash TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (session_id, seq)
-);
-CREATE INDEX IF NOT EXISTS executions_by_notebook ON executions (notebook, started_at);
-CREATE TABLE IF NOT EXISTS snapshots (
-    hash TEXT NOT NULL,
-    path TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    created_at REAL NOT NULL,
-    PRIMARY KEY (hash, path)
-);
-"""
-_COLUMNS = {
-    "sessions": {"session_id", "notebook", "started_at", "ended_at", "environment"},
-    "executions": {"session_id", "seq", "notebook", "cell_id", "execution_count", "code_hash", "started_at",
-                   "record"},
-    "snapshots": {"hash", "path", "size", "created_at"},
-}
-
-
-def journal_dir_for(notebook_dir: Path) -> Path:
-    """The `.repro/` folder for notebooks in ``notebook_dir``."""
-    return Path(notebook_dir) / JOURNAL_DIRNAME
-
-
-def fallback_dir_for(notebook_dir: Path) -> Path:
-    """Per-user place for the journal when the notebook's folder cannot be written."""
-    from jupyter_core.paths import jupyter_data_dir
-
-    key = hashlib.sha256(str(Path(notebook_dir).resolve()).encode("utf-8", "surrogatepass")).hexdigest()
-    return Path(jupyter_data_dir()) / "repro" / key[:16]
+__all__ = ["DATABASE_NAME", "JOURNAL_DIRNAME", "JOURNAL_FORMAT_VERSION", "Journal", "fallback_dir_for",
+           "hash_wait_seconds", "journal_dir_for"]
 
 
 def hash_wait_seconds() -> float:
@@ -100,17 +66,6 @@ def hash_wait_seconds() -> float:
         return max(0.0, float(raw)) if raw else DEFAULT_HASH_WAIT_S
     except ValueError:
         return DEFAULT_HASH_WAIT_S
-
-
-def _last_written(directory: Path) -> float:
-    """When the journal in ``directory`` was last written (its database or its write-ahead log)."""
-    times = []
-    for name in (DATABASE_NAME, DATABASE_NAME + "-wal"):
-        try:
-            times.append((directory / name).stat().st_mtime)
-        except OSError:
-            pass
-    return max(times, default=0.0)
 
 
 class Journal:
@@ -131,11 +86,14 @@ class Journal:
         self._still_pending: dict[tuple[str, int], list[str]] = {}
         self._hasher_alive = False  # whether a recording kernel was still hashing when the wait ended
         self.hashing = HashingLock(self.directory)  # held by the recorder while it has hashes to write here
-        if not create and not self.database_path.exists():
+        there = what_is_at(self.database_path)  # looked at, not opened: SQLite would block on a FIFO
+        if there == NOTHING and not create:
             raise JournalError(
                 f"no journal at {self.directory}",
                 hint="record the notebook with `%load_ext repro_kernel` then `%repro start` first",
             )
+        if there not in (NOTHING, A_FILE):
+            raise JournalError(f"journal {self.database_path} is {there}, not a journal file", hint=self._damaged)
         try:
             if create:
                 self.objects_dir.mkdir(parents=True, exist_ok=True)
@@ -149,9 +107,10 @@ class Journal:
                 self._db.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             else:
                 self._db = self._open_existing()
+                self._check_size()
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version == 0 and create:
-                self._db.executescript(_SCHEMA)
+                self._db.executescript(SCHEMA)
                 self._db.execute(f"PRAGMA user_version={JOURNAL_FORMAT_VERSION}")
             elif version == 0 and not self._tables():
                 raise JournalError(f"journal {self.database_path} is empty (it has no tables)", hint=self._damaged)
@@ -199,7 +158,7 @@ class Journal:
                 failure = exc
                 continue
             self.read_only = mode != "rw"
-            if mode.endswith("immutable=1") and _size(self.directory / (DATABASE_NAME + "-wal")):
+            if mode.endswith("immutable=1") and file_size(self.directory / (DATABASE_NAME + "-wal")):
                 db.close()
                 raise JournalError(
                     f"journal {self.database_path} has recent records in {DATABASE_NAME}-wal that SQLite reads only "
@@ -213,9 +172,16 @@ class Journal:
     def _tables(self) -> set[str]:
         return {r[0] for r in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
+    def _check_size(self) -> None:
+        """A database is whole pages: one that is not was cut short (a truncated copy or download)."""
+        size, page = file_size(self.database_path), self._db.execute("PRAGMA page_size").fetchone()[0]
+        if page and size % page:
+            raise JournalError(f"journal {self.database_path} is truncated ({size} bytes, not a whole number of "
+                               f"its {page}-byte pages)", hint=self._damaged)
+
     def _check_tables(self) -> None:
         """Every table and column the journal format has is there (a dropped or rebuilt table is damage)."""
-        for table, columns in _COLUMNS.items():
+        for table, columns in COLUMNS.items():
             found = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
             if not found:
                 raise JournalError(f"journal {self.database_path} has no {table} table", hint=self._damaged)
@@ -277,14 +243,18 @@ class Journal:
         last (the recorder fell back after the folder's own journal was written).
         """
         notebook_dir = Path(notebook_path).resolve().parent
-        found = [d for d in (journal_dir_for(notebook_dir), fallback_dir_for(notebook_dir))
-                 if (d / DATABASE_NAME).is_file()]
+        there = {d: what_is_at(d / DATABASE_NAME) for d in (journal_dir_for(notebook_dir),
+                                                             fallback_dir_for(notebook_dir))}
+        found = [d for d, kind in there.items() if kind == A_FILE]
+        odd = [d for d, kind in there.items() if kind not in (A_FILE, NOTHING)]
+        if not found and odd:  # what the recorder cannot have written: damage, never "no journal"
+            return cls(odd[0], create=False)  # (raises the JournalError that names what is there)
         if not found:
             raise JournalError(
                 f"no .repro journal found for {notebook_path}",
                 hint="record it with `%load_ext repro_kernel` then `%repro start`, or export with --mode document",
             )
-        latest = max(found, key=_last_written)  # the first of equals: the notebook's own folder
+        latest = max(found, key=last_written)  # the first of equals: the notebook's own folder
         return cls(latest, create=False)
 
     def set_busy_timeout(self, seconds: float) -> None:
@@ -373,13 +343,15 @@ class Journal:
             rows = self._db.execute(query + " ORDER BY started_at", args).fetchall()
         found = []
         for r in rows:
-            try:
-                environment = json.loads(r[4])
-            except (TypeError, ValueError):
-                environment = None
-            if not isinstance(r[0], str) or not isinstance(environment, dict):
-                raise JournalError(f"journal {self.database_path}: session {str(r[0])[:8]} is damaged (its "
-                                   "environment is not a JSON object)", hint=self._damaged)
+            environment, problem = _loads(r[4])
+            problem = problem or environment_problem(environment)
+            if problem is not None:
+                problem = f"its environment is {problem}"
+            elif not isinstance(r[0], str):
+                problem = "its id is not text"
+            if problem is not None:
+                raise JournalError(f"journal {self.database_path}: session {str(r[0])[:8]} is damaged ({problem})",
+                                   hint=self._damaged)
             found.append({"session_id": r[0], "notebook": r[1], "started_at": r[2], "ended_at": r[3],
                           "environment": environment})
         return found
@@ -422,11 +394,8 @@ class Journal:
 
     def _record(self, session_id: Any, seq: Any, text: Any) -> dict[str, Any]:
         """The CellRecord stored as ``text`` in the row (``session_id``, ``seq``), or the damage, in one line."""
-        try:
-            record = json.loads(text)
-        except (TypeError, ValueError) as exc:
-            problem: Optional[str] = f"not JSON: {exc}"
-        else:
+        record, problem = _loads(text)
+        if problem is None:
             problem = record_problem(record)
             if problem is None and (record["session_id"] != session_id or record["seq"] != seq):
                 problem = "its session or sequence number is not the row's"
@@ -581,8 +550,12 @@ class Journal:
                         yield sub.name + f.name
 
 
-def _size(path: Path) -> int:
+def _loads(text: Any) -> tuple[Any, Optional[str]]:
+    """The JSON value stored as ``text``, or why it is none: not text, not JSON, or nested past what Python's
+    decoder can follow (a RecursionError), each the same kind of damage."""
     try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+        return json.loads(text), None
+    except (TypeError, ValueError) as exc:
+        return None, f"not JSON: {exc}"
+    except RecursionError:
+        return None, "not JSON this reader can follow: nested too deeply"

@@ -15,13 +15,15 @@ import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 from traitlets.log import get_logger
 
 from repro_kernel.exceptions import NotebookError
 from repro_kernel.runtime import NotRegularFileError, open_regular
+
+if TYPE_CHECKING:
+    import nbformat
 
 _DAMAGED = "the file is damaged; restore it from git or a checkpoint"
 _RESAVE = "open and re-save it in JupyterLab, or restore it from git or a checkpoint"
@@ -83,6 +85,10 @@ def read_notebook(path: Path) -> nbformat.NotebookNode:
 
 def _to_v4(path: Path, raw: dict[str, Any]) -> nbformat.NotebookNode:
     """``raw`` (any nbformat version nbformat knows) as a validated version 4 notebook."""
+    # Imported here, not at the top: nbformat brings jsonschema and its format checkers (a second or more),
+    # and a kernel that records, or a live check of the sidebar's cells, never reads a notebook file.
+    import nbformat
+
     major = raw.get("nbformat", 1)
     if type(major) is not int or major < 1:
         raise NotebookError(f"{path} has no valid nbformat version ({repr(major)[:40]})", hint=_RESAVE)

@@ -113,11 +113,57 @@ def validate_record(record: dict[str, Any]) -> None:
     jsonschema.validate(record, load_schema("cell-record"))
 
 
+# -- shapes readers rely on ----------------------------------------------------------------------------------
+# What is read back from a journal or a notebook was written by someone else's copy (a clone, an edit, another
+# version): its shape is checked once, where it is read, so that the code past the reader can trust the types.
+_TEXT = {"type": ["string", "null"]}
+# A path some file system can name: no NUL byte, and no surrogate but the ones os.fsdecode makes of bytes that
+# are not UTF-8 (U+DC80..U+DCFF); a recorder only lists paths that were opened.
+_PATH = {"type": "string", "pattern": "^[^\x00\ud800-\udc7f\udd00-\udfff]*$"}
+_PATH_OR_NULL = dict(_PATH, type=["string", "null"])  # (a pattern applies to text only)
+_FILES = {"type": "array", "items": {"type": "object", "properties": {"path": _PATH, "rel": _PATH_OR_NULL}}}
+SHAPES: dict[str, dict[str, Any]] = {
+    # Beyond the shipped CellRecord schema, which leaves the items of random.generators and random.seeds open.
+    # Beyond it too: the paths of files read and written, which the shipped schema takes as any text.
+    "record-parts": {"type": "object", "properties": {"files_read": _FILES, "files_written": _FILES,
+                                                      "random": {"type": "object", "properties": {
+        "generators": {"type": "array", "items": {"type": "object", "properties": {
+            "kind": _TEXT, "name": _TEXT, "seeded": {"type": "boolean"},
+            "entropy": {"type": ["string", "integer", "null"]}}}},
+        "seeds": {"type": "array", "items": {"type": "object"}}}}}},
+    # A session's environment (core/environment.py capture_environment): every part optional, typed when there.
+    "environment": {"type": "object", "properties": {
+        "python": {"type": "object", "properties": {
+            name: _TEXT for name in ("version", "implementation", "executable", "prefix", "hash_seed")}},
+        "os": {"type": "object"},
+        "machine": {"type": "object", "properties": {"gpus": {"type": ["array", "null"]}}},
+        "kernel": {"type": "object", "additionalProperties": _TEXT},
+        "notebook": _TEXT, "cwd": _TEXT, "fingerprint": _TEXT,
+        "git": {"type": ["object", "null"], "properties": {
+            **{name: _TEXT for name in ("root", "commit", "branch", "remote", "diff_hash", "error")},
+            "dirty": {"type": "array"}, "untracked": {"type": ["integer", "null"]}}},
+        "environment_variables": {"type": "object", "additionalProperties": _TEXT},
+        "distributions": {"type": "object", "additionalProperties": _TEXT}}},
+    # The saved copy in a notebook's metadata.repro (docs/contracts.md): its containers, then each item.
+    "saved-copy": {"type": "object", "properties": {
+        "status": {"type": "object", "properties": {"inputs": {"type": "array"}}},
+        "flags": {"type": "array"},
+        "cells": {"type": "object", "additionalProperties": {"type": "array"}}}},
+    "saved-input": {"type": "object", "required": ["path"], "properties": {
+        "path": _PATH, "abspath": _PATH_OR_NULL, "hash": _TEXT,
+        "size": {"type": ["integer", "null"]}}},
+    "saved-flag": {"type": "object", "required": ["kind"], "properties": {
+        "kind": {"type": "string"}, "severity": _TEXT, "cells": {"type": "array"}, "message": {"type": "string"},
+        "fix": {"type": "string"}, "details": {"type": ["object", "null"]}}},
+}
+
+
 @cache
-def _fast_validator() -> Callable[[Any], Any]:
-    """The CellRecord schema compiled to Python (fastjsonschema, which nbformat brings): some microseconds a
-    record, against a few hundred for jsonschema; jsonschema's compiled validator where it is missing."""
-    schema = load_schema("cell-record")
+def _fast_validator(name: str = "cell-record") -> Callable[[Any], Any]:
+    """The CellRecord schema (or one of :data:`SHAPES`) compiled to Python (fastjsonschema, which nbformat
+    brings): some microseconds a record, against a few hundred for jsonschema; jsonschema's compiled validator
+    where it is missing."""
+    schema = load_schema(name) if name == "cell-record" else SHAPES[name]
     try:
         import fastjsonschema
     except ImportError:
@@ -126,6 +172,19 @@ def _fast_validator() -> Callable[[Any], Any]:
         checker = jsonschema.validators.validator_for(schema)(schema)
         return checker.validate
     return fastjsonschema.compile(schema)
+
+
+def shape_problem(name: str, value: Any) -> Optional[str]:
+    """What is wrong with ``value`` as the shape ``name`` (``cell-record`` or one of :data:`SHAPES`), in a few
+    words; None when it has that shape."""
+    try:
+        _fast_validator(name)(value)
+    except Exception as exc:  # fastjsonschema's JsonSchemaValueException, jsonschema's ValidationError
+        text = " ".join(str(getattr(exc, "message", exc)).split()).replace(
+            f"must match pattern {_PATH['pattern']}", "must be a path a file system can name")
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)  # a NUL, a surrogate: escaped
+        return text if len(text) <= 160 else text[:157] + "..."
+    return None
 
 
 def record_problem(record: Any) -> Optional[str]:
@@ -137,12 +196,16 @@ def record_problem(record: Any) -> Optional[str]:
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         return f"no {', '.join(missing[:3])}{more}"
-    try:
-        _fast_validator()(record)
-    except Exception as exc:  # fastjsonschema's JsonSchemaValueException, jsonschema's ValidationError
-        text = " ".join(str(getattr(exc, "message", exc)).split())
-        return text if len(text) <= 160 else text[:157] + "..."
-    return None
+    return shape_problem("cell-record", record) or shape_problem("record-parts", record)
+
+
+def environment_problem(environment: Any) -> Optional[str]:
+    """What is wrong with ``environment`` as a session's environment (read back from a journal), in a few words
+    that follow "its environment is"; None when its every part has the type the recorder writes."""
+    if not isinstance(environment, dict):
+        return f"a JSON {type(environment).__name__}, not an object"
+    problem = shape_problem("environment", environment)
+    return None if problem is None else f"not what the recorder writes ({problem})"
 
 
 def pending_paths(record: dict[str, Any]) -> list[str]:
@@ -178,8 +241,20 @@ SAVED_COPY_VERSION = 1
 
 def saved_copy(metadata: Any) -> Optional[dict[str, Any]]:
     """The compact copy the sidebar keeps in a notebook's ``metadata.repro`` (docs/contracts.md, "Saved
-    copy"), or None when there is none of a version this code reads."""
+    copy"), or None when there is none of a version and shape this code reads.
+
+    It is a cache of what the recording kernel knew, in a file anyone may edit: one whose ``status``,
+    ``status.inputs``, ``flags`` or ``cells`` has another type is none; the items of ``status.inputs`` and
+    ``flags`` that have another shape are left out of the copy returned (the rest is still carried)."""
     saved = metadata.get(SAVED_COPY_KEY) if isinstance(metadata, dict) else None
-    if isinstance(saved, dict) and saved.get("version") == SAVED_COPY_VERSION:
-        return saved
-    return None
+    if not isinstance(saved, dict) or saved.get("version") != SAVED_COPY_VERSION:
+        return None
+    if shape_problem("saved-copy", saved) is not None:
+        return None
+    found = dict(saved)
+    if isinstance(saved.get("status"), dict) and "inputs" in saved["status"]:
+        found["status"] = dict(saved["status"], inputs=[
+            item for item in saved["status"]["inputs"] if shape_problem("saved-input", item) is None])
+    if "flags" in saved:
+        found["flags"] = [item for item in saved["flags"] if shape_problem("saved-flag", item) is None]
+    return found

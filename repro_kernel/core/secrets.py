@@ -1,5 +1,6 @@
-"""One scanner for everything that leaves the machine: the export folder, the flags saved in ``metadata.repro``
-and an MLflow run.
+"""One scanner for everything that leaves the machine: the journal the recorder writes (``.repro/``, which users
+commit and share: every text of it passes through :func:`redact`, see ``kernel/scrub.py``), the export folder,
+the flags saved in ``metadata.repro`` and an MLflow run.
 
 :func:`redact_secrets` takes a text and returns it with every secret replaced by ``<redacted>``
 (:data:`~repro_kernel.core.redact.REDACTED`), the text around it kept, and what was found (its kind, never its
@@ -38,7 +39,7 @@ from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_st
 
 from repro_kernel.core.redact import REDACTED, looks_secret_name, looks_secret_parameter, looks_secret_value, redact_code, redact_text
 
-__all__ = ["REDACTED", "Finding", "Scanner", "redact_secrets", "sensitive_file", "text_of_outputs"]
+__all__ = ["REDACTED", "Finding", "Scanner", "is_inert", "redact", "redact_secrets", "sensitive_file", "text_of_outputs"]
 
 # What is only ever a location or a placeholder, never a credential.
 _PLACEHOLDER = re.compile(r"<redacted>|%s|%\(\w+\)s|\$\w+|\$\{\w+\}|\{[^{}]*\}|\*+|x+|\.\.\.")
@@ -264,17 +265,23 @@ def _plugins() -> list[tuple[str, Any]]:
     return [(cls.__name__, cls()) for cls in _PLUGIN_CLASSES]
 
 
+# Every gate's markers, looked for once a text (then each plugin's gate is a set intersection).
+_MARKERS = tuple(sorted({g for gate in _PLUGIN_GATES.values() if gate for g in gate}))
+_GATE_SETS = {name: frozenset(gate) for name, gate in _PLUGIN_GATES.items() if gate is not None}
+
+
 def detect_secrets_in(text: str) -> list[tuple[str, str]]:
     """``(secret type, value)`` for each secret detect-secrets' format plugins find in ``text``.
 
     The plugins' own patterns (``denylist``) are matched here rather than through ``analyze_string``, which
     yields a pattern's first group: for the GitHub pattern that is the ``ghp`` prefix, not the token."""
     lowered = text.lower()
+    present = {g for g in _MARKERS if g in text or g in lowered}
     hint_lines: Optional[str] = None
     found: list[tuple[str, str]] = []
     for name, plugin in _plugins():
-        gate = _PLUGIN_GATES.get(name)
-        if gate is not None and not any(g in text or g in lowered for g in gate):
+        gate = _GATE_SETS.get(name)
+        if gate is not None and present.isdisjoint(gate):
             continue
         target = text
         if name in _LINE_PLUGINS:
@@ -414,6 +421,21 @@ class Scanner:
             return item
 
         return walk(value, where, False), findings
+
+
+def redact(text: str, *, code: bool = False) -> str:
+    """The one redaction every text the recorder keeps passes through (code with ``code=True``): ``text`` with
+    every secret replaced by ``<redacted>``, as :func:`redact_secrets` finds them. Stateless and cached by text,
+    so that the same code redacted in the kernel and read back from a saved notebook (``analysis.sessions``)
+    comes out the same, and so hashes the same."""
+    if not code and _INERT.fullmatch(text):
+        return text
+    return _scan(text, code)[0]
+
+
+def is_inert(text: str) -> bool:
+    """Hashes, numbers, dates and short words: nothing a rule could take from them."""
+    return bool(_INERT.fullmatch(text))
 
 
 def redact_secrets(text: str, *, code: bool = False) -> tuple[str, list[Finding]]:

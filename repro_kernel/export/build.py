@@ -40,9 +40,9 @@ def build_export(
     """
     if mode not in MODES:
         raise BadInputError(f"unknown mode {mode!r}", hint=f"choose one of {', '.join(MODES)}")
-    notebook_path = Path(notebook_path).resolve()
     if nb is None:
-        nb = read_notebook(notebook_path)
+        nb = read_notebook(Path(notebook_path))  # before resolving: a link loop is the reader's one line
+    notebook_path = Path(notebook_path).resolve()
     output_dir = Path(output_dir) if output_dir else default_output_dir(notebook_path)
     journal: Optional[Journal] = None
     try:

@@ -11,6 +11,10 @@ without the result changing (docs/export.md lists them):
 5. Ids that HTML reprs generate per render (scikit-learn's ``sk-container-id-3``, pandas Styler's
    ``T_ab12c``, UUIDs) become ``<ID>``.
 
+Secrets: a ``<redacted>`` in a recorded output (a secret the recorder or the export took out) stands for any
+text of one character or more in the replayed output, so that a replay that prints the real value (supplied by
+the user) or the marker itself is not a difference; the text around it must match as usual.
+
 Numbers: with ``rtol`` > 0, two texts that differ only in numbers still match when every pair of numbers
 agrees within ``rtol`` (relative) or ``atol`` (absolute, for values near zero). Images are compared by the
 hash of their decoded bytes; with an image tolerance, by the mean absolute pixel difference (needs Pillow).
@@ -41,6 +45,8 @@ _HTML_IDS = re.compile(
 )
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b")
 
+REDACTED = "<redacted>"  # as repro_kernel.core.redact writes it (and tests pin it)
+
 TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/gif", "image/svg+xml")
 
@@ -53,6 +59,25 @@ def normalize_text(text: str) -> str:
     text = _TIMES.sub("<TIME>", text)
     text = _HTML_IDS.sub("<ID>", text)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def matches_redacted(recorded: str, replayed: str) -> bool:
+    """True when ``replayed`` is ``recorded`` with each ``<redacted>`` in it standing for one character or more
+    (both normalised). Linear: each literal piece is found with ``str.find``, leftmost first, which is enough
+    for wildcards that match anything."""
+    pieces = recorded.split(REDACTED)
+    if len(pieces) == 1:
+        return recorded == replayed
+    first, last = pieces[0], pieces[-1]
+    if not replayed.startswith(first):
+        return False
+    at = len(first)
+    for piece in pieces[1:-1]:
+        found = replayed.find(piece, at + 1)  # the wildcard before it takes one character at least
+        if found < 0:
+            return False
+        at = found + len(piece)
+    return len(replayed) - len(last) >= at + 1 and replayed.endswith(last)
 
 
 def numbers_close(a: str, b: str, rtol: float, atol: float = 1e-12) -> bool:
@@ -162,7 +187,7 @@ def compare_outputs(
                 continue
             return Comparison(False, f"{mime} differs: sha256 {image_digest(va)} recorded, {image_digest(vb)} now")
         na, nb = normalize_text(str(va)), normalize_text(str(vb))
-        if na == nb or (rtol > 0 and numbers_close(na, nb, rtol)):
+        if na == nb or (rtol > 0 and numbers_close(na, nb, rtol)) or (REDACTED in na and matches_redacted(na, nb)):
             continue
         return Comparison(False, f"{mime}: " + short_diff(na, nb, diff_lines))
     return Comparison(True)

@@ -17,7 +17,7 @@ from repro_kernel.analysis.sessions import cells_from_dicts, choose_session
 from repro_kernel.core.dataflow import analyze_code
 from repro_kernel.core.hashing import hash_text
 from repro_kernel.core.records import saved_copy
-from repro_kernel.core.redact import redact_code
+from repro_kernel.core.secrets import redact
 from repro_kernel.export.slicing import backward_slice
 from repro_kernel.runtime import code_key
 
@@ -48,6 +48,7 @@ class Step:
     random: dict[str, Optional[str]] = field(default_factory=dict)
     generators: list[dict[str, Any]] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
+    redacted: bool = False  # its code holds a value redacted as a secret (`<redacted>`): the user must supply it
 
     @property
     def status(self) -> str:
@@ -233,7 +234,7 @@ def plan_steps(
             chosen_steps.append(Step(index=0, code=code, record=record, execution_count=cell.get("execution_count"),
                                      cell_index=i, outputs=list(cell.outputs) if pos is not None else None,
                                      reason="current cell source, top to bottom"))
-            if record is not None and replay_code(record["code"]) != replay_code(redact_code(cell.source)):
+            if record is not None and replay_code(record["code"]) != replay_code(redact(cell.source, code=True)):
                 not_guaranteed.append(f"cell {i + 1} was edited after it ran; document mode replays the new "
                                       "source, so its recorded output may not reproduce")
         steps = chosen_steps
@@ -276,8 +277,7 @@ def plan_steps(
             continue
         if record.get("redacted") or ("redacted" not in record and record.get("code_hash")
                                       and hash_text(record.get("code") or "") != record["code_hash"]):
-            not_guaranteed.append(f"step {step.index} had credentials in its code, recorded as `<redacted>`: "
-                                  "put them back (or read them from the environment) before replaying")
+            step.redacted = True  # render says so, for every such step at once
         rnd = record.get("random") or {}
         step.random = {src: info.get("state_ref") for src, info in (rnd.get("sources") or {}).items()
                        if info.get("state_ref")}

@@ -22,6 +22,7 @@ from repro_kernel.analysis import analyze_notebook
 from repro_kernel.core.hashing import FileHashCache, hash_file
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.paths import relative_name
+from repro_kernel.core.redact import REDACTED
 from repro_kernel.core.secrets import Finding, Scanner, sensitive_file
 from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, sha256_file
@@ -100,13 +101,31 @@ def _render_script(plan: ExportPlan, nb_name: str) -> tuple[str, bool]:
     return "\n".join(lines), uses_ipython
 
 
+def encodable(text: str) -> str:
+    """``text`` with every lone surrogate (a JSON ``"\\udcff"`` in a notebook or journal, a file name that is
+    not UTF-8) as its ``\\udcff`` escape: the one way every file of an export writes what UTF-8 cannot hold.
+    JSON reads the escape back as the same code unit, so a JSON file keeps the value exactly (and the manifest's
+    seal, computed on the value, still holds); a Python string literal does too."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # (only surrogates are past UTF-8)
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def utf8(text: str) -> bytes:
+    """``text`` as the UTF-8 bytes of an export file, lone surrogates escaped (:func:`encodable`)."""
+    return encodable(text).encode("utf-8")
+
+
 def dumps_listing(document: dict[str, Any], key: str) -> str:
-    """JSON of ``document`` with the list under ``key`` one item a line (C encoder) and the rest indented."""
+    """JSON of ``document`` with the list under ``key`` one item a line (C encoder) and the rest indented; lone
+    surrogates escaped (:func:`encodable`), so the text always encodes to UTF-8."""
     head = {k: v for k, v in document.items() if k != key}
     items = ",\n".join("  " + json.dumps(item, ensure_ascii=False, sort_keys=True) for item in document[key])
     rest = json.dumps(head, indent=1, ensure_ascii=False, sort_keys=True)
     listing = "{\n " + json.dumps(key) + ": [\n" + items + ("\n" if items else "") + " ]"
-    return listing + (",\n" + rest[2:] if head else "\n}") + "\n"
+    return encodable(listing + (",\n" + rest[2:] if head else "\n}") + "\n")
 
 
 def _code_cell(cell_id: str, source: str, count: Optional[int], outputs: list[Any],
@@ -138,7 +157,7 @@ def _render_notebook(plan: ExportPlan, metadata: dict[str, Any], nb_name: str) -
     }})
     # nbformat.writes validates every cell and indents with the pure-Python encoder; the cells above are
     # well-formed by construction, and a 1,000-step export must stay well under a second: one cell a line.
-    return dumps_listing(out, "cells").encode("utf-8")
+    return utf8(dumps_listing(out, "cells"))
 
 
 def _requirements(plan: ExportPlan) -> list[dict[str, Any]]:
@@ -257,11 +276,23 @@ def _render(
     snapshots = journal.snapshot_hashes() if journal is not None else set()
     cache = FileHashCache()
     inputs = []
+    hidden_inputs: list[str] = []
     for item in plan.inputs:
         item = dict(item)
         if item.get("rel") is not None:  # recorded relative to the notebook's folder: never climbing out of it
             item["rel"] = relative_name(item["rel"], what="recorded input", hint=_CRAFTED)
         current_path = item.pop("current", item["abspath"])
+        if REDACTED in str(item.get("path")) or REDACTED in str(item["abspath"]):
+            # The recorder kept this file's name without the secret it held: no file has that name, so it can be
+            # neither hashed again, bundled nor checked by the replay; the note says what the user must do.
+            steps = ", ".join(map(str, item.get("steps") or [])) or "?"
+            hidden_inputs.append(f"step{'s' if ',' in steps else ''} {steps} read {item['path']}")
+            redacted.recorded(["manifest.json"], None, "inputs")
+            if bundle_data:
+                plan.notes.append(f"not bundled: {item['path']} (its name holds a secret, recorded as `<redacted>`)")
+            for step in plan.steps:
+                step.inputs = [i for i in step.inputs if i != item["id"]]
+            continue
         current = cache.facts(current_path)
         sha256 = None
         source: Optional[Path] = None
@@ -295,6 +326,10 @@ def _render(
             not_guaranteed.append(f"input {item['path']} has changed since it was recorded and no snapshot was "
                                   "kept: the replay will stop at its hash check")
         inputs.append({**item, "sha256": sha256, "bundled": bundled, "snapshot": item["hash"] in snapshots})
+    if hidden_inputs:
+        not_guaranteed.append("; ".join(hidden_inputs) + ": files whose names held a secret, recorded as `<redacted>`, "
+                              "so the replay cannot find or check them: edit those steps to name each file (e.g. "
+                              "read its name from an environment variable) before replaying")
     if bundle_data:
         workdir = "files"
         export.files.setdefault("files/.keep", b"")
@@ -320,24 +355,23 @@ def _render(
         notebook_path, next((x['session_id'] for x in plan.sessions if x['replayed']), None))
 
     script, uses_ipython = _render_script(plan, nb_name)
-    export.files["replay.py"] = script.encode("utf-8")
+    export.files["replay.py"] = utf8(script)
     metadata = {k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata}
     export.files["replay.ipynb"] = _render_notebook(plan, redacted.json(metadata, ["replay.ipynb"], "metadata"),
                                                     nb_name)
     export.files[RUNTIME_NAME] = resources.files("repro_kernel").joinpath("runtime.py").read_bytes()
     python_version = (env or {}).get("python", {}).get("version") or ".".join(map(str, sys.version_info[:3]))
-    export.files["requirements.txt"] = _requirements_txt(reqs, nb_name).encode()
-    export.files["binder/requirements.txt"] = _requirements_txt(
-        reqs, nb_name, [f"jupyter-repro=={version}  # runs `jupyter repro verify`"]
-    ).encode()
-    export.files["binder/runtime.txt"] = f"python-{'.'.join(python_version.split('.')[:2])}\n".encode()
+    export.files["requirements.txt"] = utf8(_requirements_txt(reqs, nb_name))
+    export.files["binder/requirements.txt"] = utf8(_requirements_txt(
+        reqs, nb_name, [f"jupyter-repro=={version}  # runs `jupyter repro verify`"]))
+    export.files["binder/runtime.txt"] = utf8(f"python-{'.'.join(python_version.split('.')[:2])}\n")
     binder_line = f"[![Binder](https://mybinder.org/badge_logo.svg)]({url})" if url else f"No Binder URL: {note}."
-    export.files["binder/README.md"] = (
+    export.files["binder/README.md"] = utf8(
         f"# Binder environment for {nb_name}\n\n{binder_line}\n\n"
         f"{note + '.' if url else ''}\nrepo2docker reads `binder/` at the repository root: copy this folder "
         "there (or merge its requirements) before launching.\nIn the launched session, run "
         "`jupyter repro verify <this export folder>`.\n"
-    ).encode()
+    )
 
     manifest: dict[str, Any] = {
         "schema_version": MANIFEST_SCHEMA_VERSION,
@@ -370,9 +404,9 @@ def _render(
     }
     manifest = redacted.json(manifest, ["manifest.json"], "")
     not_guaranteed = manifest["not_guaranteed"]
-    export.files["README.md"] = _readme(nb_name, plan, uses_ipython, url, not_guaranteed).encode()
+    export.files["README.md"] = utf8(_readme(nb_name, plan, uses_ipython, url, not_guaranteed))
     for rel in ("README.md", "binder/README.md", "requirements.txt", "binder/requirements.txt"):
-        export.files[rel] = redacted.text(export.files[rel].decode("utf-8"), [rel], "").encode("utf-8")
+        export.files[rel] = utf8(redacted.text(export.files[rel].decode("utf-8"), [rel], ""))
     if redacted.entries:
         manifest["redacted"] = redacted.entries
         manifest["notes"].append(redacted.note())
@@ -415,9 +449,17 @@ class _Redactions:
         for step in plan.steps:
             code = self.text(step.code, ["replay.py", "replay.ipynb"], "code", code=True, step=step.index)
             if code != step.code:
-                step.code = code
-                not_guaranteed.append(f"step {step.index} had credentials in its code, recorded as `<redacted>`: "
-                                      "put them back (or read them from the environment) before replaying")
+                step.code, step.redacted = code, True
+            elif step.redacted and REDACTED in code:  # redacted by the recorder, before the journal was written
+                self.recorded(["replay.py", "replay.ipynb"], step.index, "code", code.count(REDACTED))
+        held = [str(step.index) for step in plan.steps if step.redacted]
+        if held:
+            # One note for all of them: what the user must do before the replay can run.
+            steps = f"steps {', '.join(held[:-1])} and {held[-1]} each" if len(held) > 1 else f"step {held[0]}"
+            not_guaranteed.append(
+                f"{steps} had credentials in its code, recorded as `<redacted>`: the replay cannot run them as "
+                "recorded; supply each value before replaying, e.g. read it from an environment variable "
+                "(`os.environ[\"NAME\"]`) in replay.py and replay.ipynb")
         for step in plan.steps:
             if not step.outputs:
                 continue
@@ -427,7 +469,12 @@ class _Redactions:
                 self._add(["replay.ipynb"], step.index, "error output" if errors else "outputs", findings)
                 step.outputs = new
                 not_guaranteed.append(f"step {step.index}'s recorded outputs held a secret, kept as `<redacted>`: "
-                                      "verify sees a difference there unless the replay prints `<redacted>` too")
+                                      "verify takes each `<redacted>` there for whatever the replay prints")
+
+    def recorded(self, files: list[str], step: Optional[int], where: str, count: int = 1) -> None:
+        """A secret the recorder took out before the journal was written (its ``<redacted>`` came with it)."""
+        self.entries.append({"files": files, "step": step, "where": where, "kinds": ["redacted when recorded"],
+                             "count": count})
 
     def note(self) -> str:
         places = [(f"step {e['step']} " if e["step"] else "") + (e["where"] or "manifest") for e in self.entries]

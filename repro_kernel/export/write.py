@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Optional
@@ -15,7 +16,7 @@ from repro_kernel.exceptions import BadInputError
 from repro_kernel.export.build import default_output_dir
 from repro_kernel.export.manifest import MANIFEST_NAME, seal, validate_manifest
 from repro_kernel.export.nbconvert import ReproExporter
-from repro_kernel.export.render import Export, dumps_listing
+from repro_kernel.export.render import Export, dumps_listing, utf8
 
 
 def _is_export_folder(directory: Path) -> bool:
@@ -35,10 +36,17 @@ def check_replaceable(directory: Path, force: bool) -> None:
     project. A link at ``directory``, or one inside it that points out, is refused: the export writes a real
     folder, and never through a link someone planted.
     """
-    if directory.is_symlink():
+    try:
+        mode: Optional[int] = os.lstat(directory).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        mode = None  # nothing there (a parent that is a file is refused when the folder is made)
+    except (OSError, ValueError) as exc:  # a name past the file system's limit, a NUL byte, no permission
+        raise BadInputError(f"cannot use {directory} as the export folder "
+                            f"({getattr(exc, 'strerror', None) or exc})", hint="choose another -o DIR") from None
+    if mode is not None and stat.S_ISLNK(mode):
         raise BadInputError(f"{directory} is a symbolic link; an export writes a real folder",
                             hint="remove the link or choose another -o DIR")
-    if not directory.exists():
+    if mode is None:
         return
     if not directory.is_dir():
         raise BadInputError(f"{directory} exists and is not a folder", hint="choose another -o DIR")
@@ -73,7 +81,7 @@ def _write_into(export: Export, staging: Path) -> None:
     sealed = [rel for rel in export.files if not rel.startswith("files/")]
     seal(export.manifest, staging, sealed)
     validate_manifest(export.manifest)
-    write_file(staging, MANIFEST_NAME, dumps_listing(export.manifest, "steps").encode("utf-8"))
+    write_file(staging, MANIFEST_NAME, utf8(dumps_listing(export.manifest, "steps")))
 
 
 def write_export(export: Export, directory: Path, *, force: bool = False) -> Path:
@@ -120,10 +128,10 @@ def export_notebook(
 
     Every text file was scanned for secrets when it was rendered (:mod:`repro_kernel.core.secrets`); the seal
     covers the redacted contents. ``bundle_secrets``: with ``bundle_data``, copy credential-like inputs too."""
+    nb = read_notebook(Path(notebook_path))  # first: a path that cannot be read (a link loop) is its one line
     notebook_path = Path(notebook_path).resolve()
     directory = Path(output).absolute() if output else default_output_dir(notebook_path)
     check_replaceable(directory, force)
-    nb = read_notebook(notebook_path)
     exporter = ReproExporter(mode=mode, bundle_data=bundle_data, session=session or "", bundle_secrets=bundle_secrets)
     export = exporter.build(nb, notebook_path, directory)
     return write_export(export, directory, force=force)

@@ -2,18 +2,21 @@
 
 :class:`PendingCell` is what ``pre_run_cell`` noted about the cell now running. :class:`RandomBook` keeps, across
 the cells of a session, which random sources were seeded and which states are already stored, and turns a
-cell's before and after states into the ``random`` part of its CellRecord.
+cell's before and after states into the ``random`` part of its CellRecord. :class:`ModuleBook` keeps which
+modules are known, and says which ones a cell brought in.
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Optional
 
 from repro_kernel.core.dataflow import CodeFacts, to_python
+from repro_kernel.core.environment import STANDARD_MODULES, distribution_of, kernel_distributions
 from repro_kernel.kernel import randomness
 
 RandomStates = dict[str, tuple[Any, str]]  # source -> (state, fingerprint), as randomness.capture() reads them
@@ -142,6 +145,48 @@ class RandomBook:
             "seeds": [{"call": c, "source": s, "value": v} for c, s, v in facts.seeds],
             "unseeded_draw": unseeded,
         }
+
+
+@dataclass
+class ModuleBook:
+    """The modules a session knows (top-level names), those attributed to a cell already, and the kernel's own
+    distributions (read once, when a cell first imports something)."""
+
+    known: set[str] = field(default_factory=lambda: {name.partition(".")[0] for name in list(sys.modules)})
+    attributed: set[str] = field(default_factory=set)
+    kernel_dists: Optional[frozenset[str]] = None
+
+    def new_modules(self, module_count: int, facts: CodeFacts) -> list[dict[str, Any]]:
+        """Modules a cell brought in: new in ``sys.modules`` (which held ``module_count`` before it), or imported
+        by name for the first time although the kernel had them loaded already (``import psutil``, ``from
+        jinja2 import Template``)."""
+        explicit = [n for n in facts.imported_modules if n not in self.attributed and n not in STANDARD_MODULES]
+        if len(sys.modules) == module_count and not explicit:
+            return []
+        if self.kernel_dists is None:
+            self.kernel_dists = kernel_distributions()
+        now = {name.partition(".")[0] for name in list(sys.modules)}
+        new = sorted({n for n in now - self.known if not n.startswith("_")} | set(explicit))
+        self.known |= now
+        found = []
+        for name in new:
+            module = sys.modules.get(name)
+            if module is None:
+                continue  # the import failed
+            if name in STANDARD_MODULES:
+                continue
+            dist, version = distribution_of(name)
+            if dist is None:
+                # The standard library, or the notebook's own modules: no distribution to pin, ever.
+                self.attributed.add(name)
+                file = getattr(module, "__file__", None) or ""
+                if not file or file.startswith(sys.base_prefix):
+                    continue
+            if dist in self.kernel_dists and name not in facts.imported_modules and name not in facts.defined:
+                continue  # imported by the kernel itself (tracebacks, display), not by the cell
+            self.attributed.add(name)
+            found.append({"name": name, "distribution": dist, "version": version})
+        return found
 
 
 @lru_cache(maxsize=1024)

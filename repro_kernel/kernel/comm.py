@@ -210,9 +210,9 @@ class ReproComm:
         return {}
 
     def _status(self, **kwargs: Any) -> dict[str, Any]:
-        return self._judged(self.recorder.status(**kwargs))
-
-    def _judged(self, status: dict[str, Any]) -> dict[str, Any]:
+        """The recorder's status (its texts redacted) with the engine's verdict on its inputs (the engine reads
+        their real paths, and redacts them in what it returns)."""
+        status = self.recorder.status(**kwargs, judging=True)
         inputs = status.get("inputs")
         if not inputs:
             return status
@@ -220,7 +220,7 @@ class ReproComm:
             return {**status, "inputs": self.judge_inputs(self.recorder, inputs)}
         except Exception as exc:  # the sidebar then shows the inputs without a verdict, not nothing
             self.recorder.report_fault("judging inputs", exc)
-            return status
+            return {**status, "inputs": self.recorder.inputs()}
 
     # -- pushes -----------------------------------------------------------------------------------
 
@@ -256,7 +256,7 @@ class ReproComm:
             self._push("status", {"status": self._status(timeline_limit=self.PUSHED_TIMELINE)})
             self.flags_worker.request()
         elif kind == "status":
-            self._push("status", {"status": self._judged(payload)})
+            self._push("status", {"status": self._status()})  # ``payload`` again, with the inputs judged
             self.flags_worker.request()
 
     # -- verify runs in a thread so the kernel stays responsive ------------------------------------

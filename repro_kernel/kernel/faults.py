@@ -5,7 +5,9 @@ notebook, so they are written to the streams the kernel had when the recorder wa
 streams that publish to the frontend, tied to the cell now running), falling back to the process's own
 ``sys.__stderr__``. Each kind of
 fault (where it happened and the exception's type) is told once, when first seen; every fault is counted and
-the latest ones kept for ``%repro status``.
+the latest ones kept for ``%repro status``. Every message goes through the recorder's redaction first (``scrub``:
+the recorder's :class:`~repro_kernel.kernel.scrub.Scrubber`), since an exception's message may quote a path, a
+URL or a value that holds a secret, and what is printed lands in the notebook's saved outputs.
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import traceback
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any, Optional
+
+from repro_kernel.core.redact import REDACTED
+from repro_kernel.core.secrets import redact
 
 log = logging.getLogger("repro_kernel")
 
@@ -24,8 +31,9 @@ class FaultLog:
 
     KEPT = 200  # messages of the latest faults kept for `%repro status`
 
-    def __init__(self, shell: Any = None) -> None:
+    def __init__(self, shell: Any = None, scrub: Optional[Callable[[str], str]] = None) -> None:
         self.shell = shell
+        self.scrub: Callable[[str], str] = scrub or redact
         self.stdout: Any = None
         self.stderr: Any = None
         self.capture()
@@ -41,8 +49,16 @@ class FaultLog:
             if stream is not None and not isinstance(stream, io.StringIO):
                 setattr(self, name, stream)
 
+    def _scrubbed(self, text: str) -> str:
+        try:
+            return self.scrub(text)
+        except Exception:  # never show a text that could not be searched for secrets
+            return REDACTED
+
     def say(self, text: str, *, error: bool = True) -> None:
-        """Show ``text`` to the user (on the kernel's own stderr, or stdout), whatever a cell did to ``sys``."""
+        """Show ``text`` to the user (on the kernel's own stderr, or stdout), whatever a cell did to ``sys``;
+        secrets in it are redacted first."""
+        text = self._scrubbed(text)
         for stream in (self.stderr if error else self.stdout, sys.__stderr__):
             if stream is None or getattr(stream, "closed", False):
                 continue
@@ -68,12 +84,13 @@ class FaultLog:
 
     def report(self, where: str, exc: BaseException, consequence: str) -> str:
         """Count a fault; tell the user the first time this kind is seen. Returns the fault's one-line text."""
-        text = f"{where}: {type(exc).__name__}: {exc}"
+        text = self._scrubbed(f"{where}: {type(exc).__name__}: {exc}")
         kind = f"{where}:{type(exc).__name__}"
         self.count += 1
         self.latest.append(text)
         self.kinds[kind] += 1
-        log.debug("recorder fault: %s", text, exc_info=exc)
+        if log.isEnabledFor(logging.DEBUG):  # the traceback too, redacted as the rest
+            log.debug("recorder fault: %s\n%s", text, self._scrubbed("".join(traceback.format_exception(exc))))
         if self.kinds[kind] == 1:
             self.say(
                 f"jupyter-repro: recorder fault in {where} ({type(exc).__name__}: {exc}); {consequence}. "

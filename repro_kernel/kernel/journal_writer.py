@@ -12,6 +12,11 @@ folder; the session's executions, which the recorder holds in memory, are writte
 Files too big (or too many) to hash on the cell's path are hashed by :class:`PendingHashes`, one background
 thread: the record is written with those entries ``"pending": true`` and completed, in memory and in the
 journal, when their hashes land. Writes from that thread and the cell's go through one lock.
+
+Nothing is written with a secret in it: every record, the session's environment and the hashes' error messages
+pass through the recorder's :class:`~repro_kernel.kernel.scrub.Scrubber` here, on the way to the journal; a record
+too big to scan on the cell's path is written as a placeholder and rewritten by the scrub thread
+(:class:`~repro_kernel.kernel.scrub.ScrubQueue`) a moment later.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from repro_kernel.core.hashing import FileHashCache
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.records import complete_hashes
 from repro_kernel.kernel import audit
+from repro_kernel.kernel.scrub import Scrubber, ScrubQueue
 
 Write = Callable[[Journal], object]
 Opener = Callable[[], "tuple[Journal, Optional[str]]"]
@@ -79,9 +85,14 @@ class JournalWriter:
     HELD_BUSY_WAIT_S = 0.02  # while records are held: each later cell just tries
     CLOSING_BUSY_WAIT_S = 2.0  # `%repro stop` and shutdown try harder before saying what is lost
 
-    def __init__(self, journal: Journal, say: Say, reopen: Opener) -> None:
+    def __init__(self, journal: Journal, say: Say, reopen: Opener, scrubber: Optional[Scrubber] = None,
+                 scrubbed: Optional[Callable[[dict[str, Any]], None]] = None) -> None:
+        """``scrubbed(record)``: told (on the scrub thread) when a record's secrets were taken out after it was
+        written as a placeholder."""
         self.journal = journal
         self.lock = threading.RLock()
+        self.scrubber = scrubber if scrubber is not None else Scrubber.for_kernel()
+        self.scrubs = ScrubQueue(self.scrubber, self.lock, self._append_now, scrubbed)
         self._say = say
         self._reopen = reopen
         self._held: deque[tuple[bool, Write, int]] = deque()  # (is a record, write, bytes)
@@ -104,6 +115,7 @@ class JournalWriter:
 
     def begin_session(self, session_id: str, notebook: Optional[str], environment: dict[str, Any],
                       started_at: float) -> None:
+        environment = self.scrubber.json(environment)
         self._session = [session_id, notebook, environment, started_at]
         self._write(lambda j: j.begin_session(session_id, notebook, environment, started_at), 1024)
 
@@ -115,7 +127,20 @@ class JournalWriter:
     def end_session(self, session_id: str, ended_at: float) -> None:
         self._write(lambda j: j.end_session(session_id, ended_at), 64)
 
+    @_locked
     def append(self, record: dict[str, Any], notebook: Optional[str]) -> None:
+        """Write ``record`` with its secrets taken out (in place: the recorder's copy is the one written). Few
+        texts not scanned yet: scrubbed now; more: a placeholder now, the record itself from the scrub thread."""
+        scrubber = self.scrubber
+        if not scrubber.done(record):
+            if not scrubber.cheap(record):
+                self._append_now(scrubber.placeholder(record), notebook)
+                self.scrubs.submit(record, notebook)
+                return
+            scrubber.scrub(record)
+        self._append_now(record, notebook)
+
+    def _append_now(self, record: dict[str, Any], notebook: Optional[str]) -> None:
         self._write(lambda j: j.append(record, notebook), 2048 + len(record.get("code") or ""), is_record=True)
 
     @_locked
@@ -136,6 +161,7 @@ class JournalWriter:
                         errors: Mapping[str, str]) -> None:
         """The hashes of ``record``'s pending files landed: into the record in memory (what the live analysis
         reads, and what a write still held will store), then into the journal."""
+        hashes, errors = self.scrubber.hash_keys(hashes, errors)  # the record may hold the paths scrubbed
         if not complete_hashes(record, hashes, errors):
             return
         session_id, seq = record["session_id"], record["seq"]
@@ -212,7 +238,9 @@ class JournalWriter:
 
     @_locked
     def settle(self) -> bool:
-        """Write what is held, waiting a little longer for a lock; True when nothing is held any more."""
+        """Scrub what waits for it, write what is held, waiting a little longer for a lock; True when nothing
+        is held any more."""
+        self.scrubs.finish()
         if not self._held:
             return True
         self._busy_wait(self.CLOSING_BUSY_WAIT_S)
@@ -234,6 +262,7 @@ class JournalWriter:
         close the journal."""
         if self.hashes is not None:
             self.hashes.stop(hash_wait)
+        self.scrubs.stop()
         with self.lock:
             self._close()
 
@@ -275,6 +304,7 @@ class JournalWriter:
         """Open the journal again (recreating its folder, or falling back) and write the session's begin and
         ``history`` (its executions so far) into it again; then say so. Returns ``history`` as written (without
         the random states that were lost). Raises what opening raises."""
+        self.scrubs.finish()  # every record of ``history`` scrubbed before it is written again
         old = self.journal
         try:
             snapshots = len(old.snapshots())  # still readable: the connection holds the deleted file open
@@ -440,7 +470,7 @@ class PendingHashes:
                 self.writer.complete_hashes(record, hashes, errors)
             except Exception as exc:
                 errors = {path: f"not hashed ({type(exc).__name__})" for path in paths}
-                complete_hashes(record, dict.fromkeys(paths), errors)
+                complete_hashes(record, *self.writer.scrubber.hash_keys(dict.fromkeys(paths), errors))
         if self.landed is not None:
             try:
                 self.landed(record, hashes)

@@ -31,16 +31,17 @@ from traitlets import Bool, Float, Int, List, Unicode
 from traitlets.config import Configurable
 
 from repro_kernel.core.dataflow import CodeFacts, analyze_code
-from repro_kernel.core.environment import STANDARD_MODULES, capture_environment, distribution_of, kernel_distributions
+from repro_kernel.core.environment import capture_environment
 from repro_kernel.core.hashing import FileHashCache, hash_text, output_hash
 from repro_kernel.core.journal import JOURNAL_DIRNAME, Journal
 from repro_kernel.core.records import CellRecord, FileAccess
-from repro_kernel.core.redact import REDACTED, redact_code, redact_url
+from repro_kernel.core.redact import redact_url
 from repro_kernel.kernel import audit, randomness
-from repro_kernel.kernel.cell_state import PendingCell, RandomBook
+from repro_kernel.kernel.cell_state import ModuleBook, PendingCell, RandomBook
 from repro_kernel.kernel.faults import FaultLog
 from repro_kernel.kernel.journal_writer import JournalWriter, PendingHashes
 from repro_kernel.kernel.notebook_path import locate_notebook, notebook_from_environment
+from repro_kernel.kernel.scrub import Scrubber
 from repro_kernel.kernel.views import RecorderViews
 from repro_kernel.runtime import hash_display
 
@@ -88,15 +89,14 @@ class Recorder(RecorderViews, Configurable):
         self._written: set[str] = set()
         self.listeners: list[Listener] = []
         self.file_cache = FileHashCache()
-        self.fault_log = FaultLog(shell)  # captures the kernel's streams now, before any cell can replace them
+        self.scrubber = Scrubber.for_kernel()  # every text kept or told passes through it (kernel/scrub.py)
+        self.fault_log = FaultLog(shell, self.scrubber.text)  # captures the kernel's streams now, before any cell can replace them
         self._pending: Optional[PendingCell] = None
         self._suspended: Optional[tuple[Optional[PendingCell], list[tuple[Any, ...]]]] = None
         self._seq = 0
         self._random = RandomBook()
-        self._known_modules: set[str] = set()
-        self._attributed_modules: set[str] = set()
+        self._modules = ModuleBook()
         self._ignore_dirs: tuple[str, ...] = ()
-        self._kernel_dists: Optional[frozenset[str]] = None
         self._rng_tap = randomness.DefaultRngTap()
         self._deferred: dict[str, tuple[int, int, int]] = {}  # this cell's files left to the hashing thread
         self._rel_prefix = ("", "")
@@ -112,6 +112,8 @@ class Recorder(RecorderViews, Configurable):
         self._durable = durable or self.durable or os.environ.get("REPRO_DURABLE", "").strip().lower() in (
             "1", "true", "yes", "on")
         self.fault_log.capture()
+        self.scrubber = Scrubber.for_kernel()  # knows this shell's secret variables as they are now
+        self.fault_log.scrub = self.scrubber.text
         self.notebook_dir, self.notebook = locate_notebook(notebook or notebook_from_environment(self.shell))
         journal, warning = self._open_journal()
         if self.writer is not None:
@@ -122,9 +124,9 @@ class Recorder(RecorderViews, Configurable):
         self._ignore_dirs = self._journal_dirs()
         self.session_id = uuid.uuid4().hex
         self.started_at = time.time()
-        self.environment = capture_environment(
+        self.environment = self.scrubber.json(capture_environment(
             self.notebook_dir, self.notebook, tuple(self.extra_environment_variables)
-        )
+        ))
         self.writer.begin_session(self.session_id, self.notebook, self.environment, self.started_at)
         self.records = []
         self._timeline = []
@@ -132,8 +134,7 @@ class Recorder(RecorderViews, Configurable):
         self._written = set()
         self._seq = 0
         self._random = RandomBook()
-        self._known_modules = {name.partition(".")[0] for name in list(sys.modules)}
-        self._attributed_modules = set()
+        self._modules = ModuleBook(kernel_dists=self._modules.kernel_dists)
         self._suspended = None
         self._hook()
         self._notify("status", self.status())
@@ -141,7 +142,7 @@ class Recorder(RecorderViews, Configurable):
             f"jupyter-repro: recording session {self.session_id[:8]} of "
             f"{self.notebook or 'this kernel'} to {journal.directory}"
         )
-        return messages
+        return [self.scrubber.text(m) for m in messages]
 
     def resume(self) -> list[str]:
         """Carry on the session that unloading the extension paused in this very cell (``%reload_ext``): the
@@ -162,9 +163,9 @@ class Recorder(RecorderViews, Configurable):
             self._hook_displays()
             audit.resume(events)
         self._notify("status", self.status())
-        return ([warning] if warning else []) + [
+        return [self.scrubber.text(m) for m in ([warning] if warning else []) + [
             f"jupyter-repro: extension reloaded; still recording session {self.session_id[:8]} to {journal.directory}"
-        ]
+        ]]
 
     def stop(self, *, suspend: bool = False) -> str:
         """End the session (``suspend``: pause it so that :meth:`resume`, in this same cell, carries it on)."""
@@ -188,8 +189,8 @@ class Recorder(RecorderViews, Configurable):
         held = "" if self.writer.settle() else (
             f" ({self.writer.held} of them still held in memory: they are written when the journal can be, at the "
             "next `%repro start`, or lost when the kernel stops)")
-        return (f"jupyter-repro: stopped; {len(self.records)} executions recorded in {self.writer.journal.directory}"
-                + held)
+        return self.scrubber.text(
+            f"jupyter-repro: stopped; {len(self.records)} executions recorded in {self.writer.journal.directory}" + held)
 
     def close(self, *, suspend: bool = False) -> None:
         if self.recording:
@@ -215,7 +216,7 @@ class Recorder(RecorderViews, Configurable):
     def _new_writer(self, journal: Journal) -> JournalWriter:
         """The session's writer, with its hashing thread, which fills the same cache the cells read (a view
         asking for a big file's hash is told it is pending, and the thread hashes it)."""
-        writer = JournalWriter(journal, self.fault_log.say, self._open_journal)
+        writer = JournalWriter(journal, self.fault_log.say, self._open_journal, self.scrubber, self._scrub_landed)
         writer.hashes = PendingHashes(writer, self.file_cache, self._hashes_landed)
         self.file_cache.defer_over = max(0, self.inline_hash_bytes)
         self.file_cache.on_deferred = writer.hashes.warm
@@ -383,11 +384,6 @@ class Recorder(RecorderViews, Configurable):
             facts = CodeFacts()
             self._part_fault(errors, "names", exc)
         try:
-            code = redact_code(pending.code)
-        except Exception as exc:  # never keep code that could not be searched for credentials
-            code = REDACTED
-            self._part_fault(errors, "code", exc)
-        try:
             shown = self._output_hash(pending, result)
         except Exception as exc:
             shown = None
@@ -397,8 +393,10 @@ class Recorder(RecorderViews, Configurable):
             seq=self._seq,
             execution_count=result.execution_count,
             cell_id=pending.cell_id,
-            code=code,
-            code_hash=hash_text(code),  # of the code as kept: a hash of a credential would help guess it
+            # As typed here: the journal writer redacts it, with every other text, before anything is written
+            # (kernel/scrub.py), and takes code_hash again, of the code as kept.
+            code=pending.code,
+            code_hash=hash_text(pending.code),
             started_at=pending.started_at,
             duration_s=duration,
             status="error" if error is not None else "ok",
@@ -411,7 +409,7 @@ class Recorder(RecorderViews, Configurable):
         )
         # Each part is independent: a fault in one is noted in the record and the others still run.
         steps: tuple[tuple[str, Callable[[], None]], ...] = (
-            ("modules", lambda: setattr(record, "modules", self._new_modules(pending, facts))),
+            ("modules", lambda: setattr(record, "modules", self._modules.new_modules(pending.module_count, facts))),
             ("files", lambda: self._files(record, events, errors)),
             ("random", lambda: setattr(record, "random", self._random_facts(pending, facts, errors))),
             ("namespace", lambda: self._namespace_changes(record, pending)),
@@ -423,40 +421,7 @@ class Recorder(RecorderViews, Configurable):
             except Exception as exc:
                 self._part_fault(errors, step, exc)
         record.recorder_errors = errors
-        record.redacted = code != pending.code
         return record.to_dict()
-
-    def _new_modules(self, pending: PendingCell, facts: CodeFacts) -> list[dict[str, Any]]:
-        """Modules this cell brought in: new in ``sys.modules``, or imported by name for the first time
-        although the kernel had them loaded already (``import psutil``, ``from jinja2 import Template``)."""
-        explicit = [n for n in facts.imported_modules
-                    if n not in self._attributed_modules and n not in STANDARD_MODULES]
-        if len(sys.modules) == pending.module_count and not explicit:
-            return []
-        if self._kernel_dists is None:
-            self._kernel_dists = kernel_distributions()
-        now = {name.partition(".")[0] for name in list(sys.modules)}
-        new = sorted({n for n in now - self._known_modules if not n.startswith("_")} | set(explicit))
-        self._known_modules |= now
-        found = []
-        for name in new:
-            module = sys.modules.get(name)
-            if module is None:
-                continue  # the import failed
-            if name in STANDARD_MODULES:
-                continue
-            dist, version = distribution_of(name)
-            if dist is None:
-                # The standard library, or the notebook's own modules: no distribution to pin, ever.
-                self._attributed_modules.add(name)
-                file = getattr(module, "__file__", None) or ""
-                if not file or file.startswith(sys.base_prefix):
-                    continue
-            if dist in self._kernel_dists and name not in facts.imported_modules and name not in facts.defined:
-                continue  # imported by the kernel itself (tracebacks, display), not by the cell
-            self._attributed_modules.add(name)
-            found.append({"name": name, "distribution": dist, "version": version})
-        return found
 
     def _files(self, record: CellRecord, events: list[tuple[Any, ...]], errors: list[str]) -> None:
         reads, writes, network = audit.classify(events, self._ignore_dirs)

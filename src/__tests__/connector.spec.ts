@@ -123,7 +123,7 @@ describe('KernelConnector', () => {
   it('follows a restart: drops the comm, then reopens it when idle', async () => {
     const { connector, context, states } = setup();
     void connector.connect();
-    answerHello(context.kernel);
+    answerHello(context.kernel, { recording: false });
     const first = context.kernel.lastComm;
     const pending = connector.request({ type: 'status' });
 
@@ -150,6 +150,74 @@ describe('KernelConnector', () => {
     // Later idles do not keep knocking.
     context.statusChanged.emit('idle');
     expect(context.kernel.comms).toHaveLength(2);
+    connector.dispose();
+  });
+
+  it('goes on recording in a restarted kernel, before any cell, and says so', async () => {
+    const { connector, context, messages } = setup();
+    void connector.connect();
+    answerHello(context.kernel, { recording: true });
+    expect(context.kernel.executedCode).toEqual([]);
+
+    context.statusChanged.emit('restarting');
+    context.statusChanged.emit('restarting'); // the session context, then the kernel
+    expect(context.kernel.executedCode).toEqual([]);
+    // Sent once the restarted kernel's socket is back, before JupyterLab runs any cell.
+    context.connectionStatusChanged.emit('connecting');
+    expect(context.kernel.executedCode).toEqual([]);
+    context.connectionStatusChanged.emit('connected');
+    expect(context.kernel.executedCode).toEqual([START_CODE]);
+    expect(context.kernel.executed[0]).toMatchObject({
+      silent: true,
+      store_history: false
+    });
+    await tick();
+    expect(messages).toContainEqual({
+      type: 'notice',
+      text: expect.stringMatching(/restarted: recording goes on/)
+    });
+    // The comm reopens once the restarted kernel answered the start code, not before.
+    expect(context.kernel.comms).toHaveLength(2);
+    context.statusChanged.emit('starting');
+    context.statusChanged.emit('idle');
+    expect(context.kernel.executedCode).toEqual([START_CODE]); // once
+    expect(context.kernel.comms).toHaveLength(2);
+    answerHello(context.kernel, { recording: true });
+    expect(connector.state).toBe('connected');
+    connector.dispose();
+  });
+
+  it('does not start recording in a restarted kernel that was not recording', async () => {
+    const { connector, context, messages } = setup();
+    void connector.connect();
+    answerHello(context.kernel, { recording: true });
+    // The user stopped recording: the status push says so.
+    context.kernel.lastComm.receive({
+      type: 'status',
+      status: { recording: false }
+    });
+    context.statusChanged.emit('restarting');
+    context.connectionStatusChanged.emit('connected');
+    context.statusChanged.emit('idle');
+    await tick();
+    expect(context.kernel.executedCode).toEqual([]);
+    expect(messages.filter(m => m.type === 'notice')).toEqual([]);
+    connector.dispose();
+  });
+
+  it('says nothing when the restarted kernel fails to start recording', async () => {
+    const { connector, context, messages } = setup();
+    void connector.connect();
+    answerHello(context.kernel, { recording: true });
+    context.kernel.executeReply = {
+      content: { status: 'error', ename: 'ModuleNotFoundError', evalue: 'x' }
+    };
+    context.statusChanged.emit('autorestarting');
+    // An automatic restart keeps its socket: the start code goes when the kernel is idle.
+    context.statusChanged.emit('idle');
+    await tick();
+    expect(context.kernel.executedCode).toEqual([START_CODE]);
+    expect(messages.filter(m => m.type === 'notice')).toEqual([]);
     connector.dispose();
   });
 

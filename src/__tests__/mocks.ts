@@ -98,6 +98,7 @@ export class FakeSessionContext {
   session: { kernel: FakeKernel | null };
   kernelChanged = new Signal<any, any>(this);
   statusChanged = new Signal<any, string>(this);
+  connectionStatusChanged = new Signal<any, string>(this);
   iopubMessage = new Signal<any, any>(this);
   readyDelegate = new PromiseDelegate<void>();
   get ready(): Promise<void> {

@@ -153,6 +153,14 @@ describe('ReproModel', () => {
     expect(model.lastError).toMatch(/protocol 2/);
   });
 
+  it('shows a notice until the next action', async () => {
+    transport.push({ type: 'notice', text: 'recording goes on' });
+    expect(model.notice).toBe('recording goes on');
+    transport.replies.stop = { status: { recording: false } };
+    await model.stop();
+    expect(model.notice).toBeNull();
+  });
+
   it('follows the connection state', () => {
     const changed = jest.fn();
     model.changed.connect(changed);

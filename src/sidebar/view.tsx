@@ -662,6 +662,11 @@ export function ReproView(props: IReproViewProps): JSX.Element {
   return (
     <div className="jp-repro-view">
       <StatusSection {...props} />
+      {model?.notice && (
+        <div className="jp-repro-notice jp-repro-resumed" role="status">
+          {model.notice}
+        </div>
+      )}
       {model?.lastError && (
         <div className="jp-repro-error" role="alert">
           {model.lastError}

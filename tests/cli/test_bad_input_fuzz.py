@@ -497,48 +497,7 @@ def commands(case: Case, project: Path) -> list[list[str]]:
 
 # (what the failure line matches, where the fix belongs). Each was reported to its module's owner with the input
 # above; a failure that matches none fails the test.
-PENDING: list[tuple[str, str]] = [
-    (r"\] journal file: [^|]+ \| jupyter repro \w+ -> exit 0",
-     "core/journal.py Journal.find: a .repro/journal.sqlite that is a FIFO, folder, socket, link to a device, "
-     "dangling link or link loop fails is_file() and reads as 'no journal' (exit 0, judged from the notebook "
-     "alone); it should be a JournalError naming what is there"),
-    (r"\] journal truncated at byte \d+ \| jupyter repro sessions -> exit 0",
-     "core/journal.py: a journal truncated inside its last page (its size no longer a multiple of the page size) "
-     "still opens"),
-    (r"\] (journal|table|format version|column)[^|]* \| jupyter repro export -> exit 0 on damaged input",
-     "export/build.py build_export (unassigned): `except ReproError: journal = None` exports the saved notebook "
-     "alone (exit 0) for a damaged journal (truncated, not a database, unknown format version, a dropped table or "
-     "column); fall back only when no journal exists, as check and sessions do, and raise the JournalError"),
-    (r"\] (executions\.record|sessions\.environment) = '\[\[\[.*RecursionError",
-     "core/journal.py executions()/_record and sessions(): json.loads of a record or environment nested 10,000 "
-     "deep raises RecursionError; make it the JournalError a non-JSON record gets"),
-    (r"files_read/\d+/\w+ -> 'a\\x00b'.*embedded null byte",
-     "core/hashing.py facts -> lookup (line 113): os.stat of a recorded path holding a NUL byte raises ValueError"),
-    (r"\| jupyter repro export -> crashed .*UnicodeEncodeError: 'utf-8' codec can't encode character '\\udcff'",
-     "export/render.py (_render lines 323/325, _render_notebook line 141) and export/write.py (_write_into line "
-     "76): a lone surrogate (JSON \\udcff) in a notebook, record or environment string fails .encode('utf-8')"),
-    (r"\| jupyter repro check -> crashed .*(rsplit|no attribute 'get')",
-     "analysis/rules/environment.py drift (lines 85, 92, 111): a session environment whose python is not an "
-     "object, or whose python.version / the notebook's metadata.language_info.version is not a string"),
-    (r"session environment: retype python -> [^|]+\| jupyter repro export -> crashed .*no attribute 'get'",
-     "export/plan.py _library_file (line 108): a session environment whose python is not an object"),
-    (r"python/version -> [^|]+\| jupyter repro export -> crashed .*'split'",
-     "export/render.py _render (line 333): a session environment whose python.version is not a string"),
-    (r"metadata/repro/status[^|]*\| jupyter repro export -> crashed",
-     "export/plan.py inputs_from_saved_copy (line 126): metadata.repro.status that is not an object, or "
-     "status.inputs that is not a list (core/records.saved_copy returns any version-1 dict unchecked)"),
-    (r"random/generators -> [^|]+\| jupyter repro export -> crashed",
-     "export/plan.py plan_steps (line 290): a record's random.generators entry that is not an object"),
-    (r"metadata/repro/flags/\d+/kind -> [^|]+\| jupyter repro check -> crashed",
-     "analysis/offline.py flags_from_saved_copy (line 110): a saved flag whose kind is a list or object "
-     "(unhashable) in `not in not_judged`"),
-    (r"notebook path: link loop \| jupyter repro export -> crashed .*Symlink loop",
-     "export/write.py export_notebook: Path(notebook).resolve() raises RuntimeError on a link loop before "
-     "read_notebook says it in one line"),
-    (r"'(-o|--output)=x{300}'.*File name too long",
-     "export/write.py check_replaceable (line 38): directory.is_symlink() raises OSError ENAMETOOLONG for an -o "
-     "name past the file system's limit"),
-]
+PENDING: list[tuple[str, str]] = []
 
 
 def pending_fix(failure: str) -> Optional[str]:

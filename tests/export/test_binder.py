@@ -15,15 +15,10 @@ import pytest
 
 from repro_kernel.export import export_notebook
 from repro_kernel.testing import START, execute_notebook, make_notebook
+from tests.wheelhouse import install
+from tests.wheelhouse import pip as _pip
 
 ROOT = Path(__file__).resolve().parents[2]
-# Wheels downloaded once and reused, so the test stays fast and works offline after its first run.
-WHEELHOUSE = Path(os.environ.get("REPRO_TEST_WHEELHOUSE", Path.home() / ".cache" / "jupyter-repro-test-wheels"))
-
-
-def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(python), "-m", "pip", "--disable-pip-version-check", *args],
-                          capture_output=True, text=True, timeout=900)
 
 
 @pytest.mark.slow
@@ -52,15 +47,7 @@ def test_a_fresh_venv_from_the_binder_folder_verifies_and_reproduces(tmp_path: P
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
     requirements = str(export / "binder" / "requirements.txt")
-    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    offline = _pip(python, "install", "--no-index", "--find-links", str(wheels), "--find-links", str(WHEELHOUSE),
-                   "-r", requirements)
-    if offline.returncode != 0:  # first run: fill the wheelhouse from the index, then install from it
-        fetched = _pip(python, "wheel", "--find-links", str(wheels), "-w", str(WHEELHOUSE), "-r", requirements)
-        assert fetched.returncode == 0, fetched.stderr[-2000:]
-        online = _pip(python, "install", "--no-index", "--find-links", str(wheels), "--find-links",
-                      str(WHEELHOUSE), "-r", requirements)
-        assert online.returncode == 0, online.stderr[-2000:]
+    install(python, "--find-links", str(wheels), "-r", requirements)
     kernel = _pip(python, "list", "--format=json")
     installed = {p["name"].lower() for p in json.loads(kernel.stdout)}
     assert "jupyter-repro" in installed and "numpy" not in installed, "only what binder/ asks for"

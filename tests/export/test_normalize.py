@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+import time
 
-from repro_kernel.export.normalize import compare_outputs, normalize_text, numbers_close
+from repro_kernel.export.normalize import compare_outputs, matches_redacted, normalize_text, numbers_close
 
 
 def out(text: str, kind: str = "text/plain") -> dict:
@@ -55,3 +56,30 @@ def test_streams_merge_and_stderr_is_not_compared() -> None:
     assert compare_outputs(recorded, replayed).same
     missing = compare_outputs(recorded, [])
     assert not missing.same and "missing" in missing.diff
+
+
+def test_a_redacted_recorded_value_matches_whatever_the_replay_prints_there() -> None:
+    recorded = [out("token: <redacted> (expires <redacted>)"),
+                {"output_type": "error", "ename": "PermissionError", "evalue": "login refused: password=<redacted>"}]
+    supplied = [out("token: ghp_R7vK2mQ9xL4pT8wN3bY6 (expires 2026-01-01)"),
+                {"output_type": "error", "ename": "PermissionError", "evalue": "login refused: password=Amber-8812"}]
+    assert compare_outputs(recorded, supplied).same
+    assert compare_outputs(recorded, recorded).same  # a replay that prints the marker too
+    # The text around the marker is compared as usual; the marker stands for one character or more.
+    assert not compare_outputs([out("token: <redacted> (expires <redacted>)")], [out("key: abc (expires 2026)")]).same
+    assert not compare_outputs([out("token: <redacted>!")], [out("token: !")]).same
+    assert not compare_outputs([out("a<redacted>b")], [out("ab")]).same
+    assert compare_outputs([out("a<redacted>b")], [out("a-b")]).same
+    assert not compare_outputs([out("<redacted> rows")], [out("3 rows\nmore")]).same
+    # Only a recorded marker is a wildcard: a replayed one where the recording showed a value is a difference.
+    assert not compare_outputs([out("token: abc")], [out("token: <redacted>")]).same
+    assert not compare_outputs([out("x = 1")], [out("x = 2")]).same
+
+
+def test_matching_around_many_markers_stays_linear() -> None:
+    recorded = "<redacted>a" * 2000 + "b"
+    replayed = "xa" * 50_000
+    started = time.perf_counter()
+    assert not matches_redacted(recorded, replayed)
+    assert matches_redacted("<redacted>," * 3000 + "end", "v," * 3000 + "end")
+    assert time.perf_counter() - started < 0.5

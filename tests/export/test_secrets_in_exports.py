@@ -1,13 +1,14 @@
 """Secrets planted through every channel the issue names, in a notebook recorded by a real kernel the way
 JupyterLab runs it (cell ids, the sidebar's comm), saved with the sidebar's `metadata.repro`, then exported
 (plain, `--bundle-data` beside a `.env` and a `key.pem`, and `jupyter nbconvert --to repro`), checked and
-logged to MLflow: no planted value may be found in any byte of what leaves the machine, and `check` names
-the cells that hold one."""
+logged to MLflow: no planted value may be found in any byte of what leaves the machine (the journal under
+`.repro/`, which users commit and share, included), and `check` names the cells that hold one."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,8 +19,9 @@ from typing import Any
 import nbformat
 import pytest
 
+from repro_kernel.core.hashing import hash_text
 from repro_kernel.export.manifest import load_manifest
-from repro_kernel.testing import LiveKernel, make_notebook, run_cli
+from repro_kernel.testing import LiveKernel, journal_records, make_notebook, run_cli
 
 GH_OUTPUT = "ghp_" + "R7vK2mQ9xL4pT8wN3" + "bY6cF1hJ5dS0aZ2eG7u"  # built at run time: only the output shows it
 GH_FILE = "ghp_N4bT7qW2eR9yU1iO6pA3sD8fG5hJ0kL2zXcV"
@@ -109,7 +111,6 @@ def leaky(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def exports(leaky: Path) -> dict[str, Path]:
     """The notebook exported three ways, by the CLI a user types (in the shell that holds the token)."""
     project = leaky.parent
-    journal_before = found_in(project / ".repro")
     folders = {"plain": project / "leaky.repro", "bundled": project / "bundled.repro"}
     # History mode keeps every execution (the slice would drop cells whose effects no output needs).
     for name, args in (("plain", ["--mode", "history"]), ("bundled", ["-o", "bundled.repro", "--bundle-data"])):
@@ -120,8 +121,24 @@ def exports(leaky: Path) -> dict[str, Path]:
                                cwd=project, capture_output=True, text=True, timeout=240, env={**os.environ, **ENV})
     assert converted.returncode == 0, converted.stderr[-3000:]
     folders["nbconvert"] = project / "nbc"
-    assert found_in(project / ".repro") == journal_before, "the export layer wrote a planted value into the journal"
+    assert found_in(project / ".repro") == {}, "a planted value reached the journal (through an export?)"
     return folders
+
+
+def test_the_journal_holds_no_planted_value(leaky: Path) -> None:
+    """The recorder redacts every text before it writes it: code, file paths, URLs, error and fault messages,
+    the session's environment; no planted value is in any file under `.repro/` (database, write-ahead log,
+    objects)."""
+    journal = leaky.parent / ".repro"
+    assert journal.is_dir()
+    assert found_in(journal) == {}
+    records = journal_records(leaky.parent)
+    assert len(records) == len(SOURCES)
+    for record in records:
+        assert record["code_hash"] == hash_text(record["code"]), "the code hash is of the code as kept"
+        assert not any("still being searched" in e for e in record["recorder_errors"]), "placeholders rewritten"
+    # The cells whose code itself holds a secret (the others build theirs at run time).
+    assert [i for i, r in enumerate(records) if r["redacted"]] == [3, 4, 5, 6, 7, 9]
 
 
 def test_no_planted_value_leaves_through_any_export(leaky: Path, exports: dict[str, Path]) -> None:
@@ -164,6 +181,12 @@ def test_the_manifest_says_what_was_redacted_never_the_value(exports: dict[str, 
     assert any(e["where"] == "inputs" for e in redacted), "the data file's name is redacted in the inputs"
     assert any(n.startswith("redacted ") for n in manifest["notes"])
     assert any("held a secret" in c for c in manifest["not_guaranteed"])
+    # One note names every step whose code holds a redacted value, and says that the user must supply it.
+    held = [c for c in manifest["not_guaranteed"] if "credentials in its code" in c]
+    assert len(held) == 1, manifest["not_guaranteed"]
+    assert "environment variable" in held[0] and "supply" in held[0]
+    named = {int(n) for n in re.findall(r"\d+", held[0].split(":")[0])}
+    assert named == {steps[i] for i in (3, 4, 5, 6, 7, 9)}
 
 
 def test_bundle_data_leaves_credential_files_out(exports: dict[str, Path]) -> None:

@@ -9,7 +9,6 @@ distribution, `jupyter repro --version` and the installed labextension's package
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,32 +21,19 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from tests.wheelhouse import install
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - the old-stack environment
     tomllib = pytest.importorskip("tomli")
 
 ROOT = Path(__file__).resolve().parents[2]
-# Wheels of the dependencies, downloaded once and reused (shared with tests/export/test_binder.py), so the
-# test is fast and runs offline after its first run.
-WHEELHOUSE = Path(os.environ.get("REPRO_TEST_WHEELHOUSE", Path.home() / ".cache" / "jupyter-repro-test-wheels"))
 LABEXT = "share/jupyter/labextensions/jupyter-repro"
 
 
 def _run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=600, **kwargs)  # type: ignore[call-overload]
-
-
-def _pip_install(python: Path, *requirements: str) -> None:
-    base = [str(python), "-m", "pip", "--disable-pip-version-check", "install", "--no-index",
-            "--find-links", str(WHEELHOUSE)]
-    offline = _run([*base, *requirements])
-    if offline.returncode != 0:  # first run on this machine: fill the wheelhouse from the index
-        fetched = _run([str(python), "-m", "pip", "--disable-pip-version-check", "wheel", "-w", str(WHEELHOUSE),
-                        *requirements])
-        assert fetched.returncode == 0, fetched.stderr[-2000:]
-        online = _run([*base, *requirements])
-        assert online.returncode == 0, online.stderr[-2000:]
 
 
 @pytest.mark.slow
@@ -77,8 +63,7 @@ def test_one_wheel_installs_and_works_without_node(tmp_path: Path) -> None:
     env_dir = tmp_path / "fresh"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    WHEELHOUSE.mkdir(parents=True, exist_ok=True)
-    _pip_install(python, str(wheel), "jupyterlab>=4,<5", "--find-links", str(dist))
+    install(python, str(wheel), "jupyterlab>=4,<5", "--find-links", str(dist))
     path = str(env_dir / "bin")
     assert shutil.which("node", path=path) is None, "Node.js must not be reachable"
     home = tmp_path / "home"

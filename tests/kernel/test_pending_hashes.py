@@ -9,7 +9,6 @@ recorder's ``hash_file`` down (the thread hashes through it).
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -161,25 +160,18 @@ def _open_many(kernel: LiveKernel, folder: Path) -> float:
 
 def test_10000_files_in_one_cell_are_a_stat_each_on_the_cells_path(tmp_path: Path) -> None:
     """Opening 10,000 files was 4 to 7 times slower recorded (each hashed before the cell returned); now the
-    cell hashes a few and leaves the rest to the thread."""
-    (tmp_path / "plain").mkdir()
-    (tmp_path / "recorded").mkdir()
-    with LiveKernel(tmp_path / "plain", timeout=300) as plain, LiveKernel(tmp_path / "recorded", timeout=300) as rec:
-        plain.run("import os", check=True)
+    cell hashes a few and leaves the rest to the thread. (The time itself, side by side with an unrecorded
+    kernel: benchmarks/file_reads.py.)"""
+    with LiveKernel(tmp_path, timeout=300) as rec:
         rec.run(START + "\nimport os", check=True)
-        plain_s, recorded_s = [], []
-        for attempt in range(3):
-            plain_s.append(_open_many(plain, tmp_path / "plain" / f"many{attempt}"))
-            recorded_s.append(_open_many(rec, tmp_path / "recorded" / f"many{attempt}"))
-            reads = rec.value(f"[(f['hash'] is None, f.get('pending', False)) for f in {reads_of('many')}]")
-            wait_idle(rec)
-            assert len(reads) == 10_000
-            hashed_inline = sum(1 for no_hash, _ in reads if not no_hash)
-            assert hashed_inline <= 64 and sum(1 for _, pending in reads if pending) == 10_000 - hashed_inline
+        _open_many(rec, tmp_path / "many")
+        reads = rec.value(f"[(f['hash'] is None, f.get('pending', False)) for f in {reads_of('many')}]")
+        wait_idle(rec)
+        assert len(reads) == 10_000
+        hashed_inline = sum(1 for no_hash, _ in reads if not no_hash)
+        assert hashed_inline <= 64 and sum(1 for _, pending in reads if pending) == 10_000 - hashed_inline
         landed = rec.value(f"sum(1 for f in {reads_of('many')} if f['hash'] and 'pending' not in f)")
     assert landed == 10_000
-    ratio = statistics.median(recorded_s) / statistics.median(plain_s)
-    assert ratio < 4, (recorded_s, plain_s)
 
 
 @pytest.mark.parametrize("size", [0, 100])

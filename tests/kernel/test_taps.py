@@ -57,7 +57,11 @@ def test_tapped_default_rng_pickles_crosses_processes_and_keeps_its_face(noteboo
     assert found["round_trip"] is True, found["round_trip"]
     assert f"{original.__module__}\n{original.__qualname__}" in found["pickled"]  # by reference
     assert "repro_kernel" not in found["pickled"] and "<locals>" not in found["pickled"]
-    assert found["signature"] == str(inspect.signature(original))
+    try:  # NumPy 1.26's builtin has no text signature: then the tapped one must fail the same way
+        expected_signature = str(inspect.signature(original))
+    except ValueError as exc:
+        expected_signature = f"ValueError: {exc}"
+    assert found["signature"] == expected_signature
     ours = pydoc.render_doc(original, renderer=pydoc.plaintext).splitlines()
     theirs = found["help"].splitlines()
     assert f"in module {original.__module__}" in theirs[0], theirs[0]

@@ -415,8 +415,51 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
     await expect(steps).toHaveCount(2);
 
     // Restart: what the old kernel reported no longer describes this kernel, so the panel
-    // drops it (flags, badges, timeline, verify report, facts), says the recorder is not
-    // loaded and offers Start.
+    // drops it (flags, badges, timeline, verify report, facts). The notebook was recording, so
+    // the panel starts recording again in the restarted kernel, before any cell, and says so.
+    await page.evaluate(async () => {
+      const app = (window as any).jupyterapp;
+      await app.shell.currentWidget.sessionContext.restartKernel();
+    });
+    await waitForKernelIdle(page);
+    await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
+      'data-recording',
+      'true'
+    );
+    await expect(panel.locator('.jp-repro-resumed')).toContainText(
+      'recording goes on from its first cell'
+    );
+    await expect(panel.locator('.jp-repro-group')).toHaveCount(0);
+    await expect(page.locator('.jp-repro-badge')).toHaveCount(0);
+    await expect(panel.locator('.jp-repro-timeline')).toHaveCount(0);
+    await expect(verify).toHaveCount(0);
+    await expect(panel.locator('.jp-repro-executions')).toHaveText('0');
+    await screenshot(page, 'after-restart');
+
+    // Kernel > Restart Kernel and Run All Cells (the fix the out-of-order flag recommends):
+    // every cell is recorded, from the first, in a session of its own.
+    await page.evaluate(() => {
+      void (window as any).jupyterapp.commands.execute(
+        'notebook:restart-run-all'
+      );
+    });
+    await page.locator('.jp-Dialog .jp-mod-accept').click();
+    await expect(panel.locator('.jp-repro-executions')).toHaveText('2', {
+      timeout: 60000
+    });
+    await expect(steps).toHaveCount(2);
+    await expect(steps.nth(0)).toHaveAttribute('data-cell-id', 'seed');
+    await expect(steps.nth(0).locator('.jp-repro-seq')).toHaveText('1');
+    await expect(steps.nth(1)).toHaveAttribute('data-cell-id', 'draw');
+    await expect(panel.locator('.jp-repro-resumed')).toBeVisible();
+    await waitForKernelIdle(page);
+
+    // Stopped, then restarted: the panel does not start recording by itself any more.
+    await panel.getByRole('button', { name: 'Stop recording' }).click();
+    await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
+      'data-recording',
+      'false'
+    );
     await page.evaluate(async () => {
       const app = (window as any).jupyterapp;
       await app.shell.currentWidget.sessionContext.restartKernel();
@@ -426,19 +469,10 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
       'data-state',
       'not-loaded'
     );
+    await expect(panel.locator('.jp-repro-resumed')).toHaveCount(0);
     await expect(
       panel.getByRole('button', { name: 'Start recording' })
     ).toBeVisible();
-    await expect(panel.locator('.jp-repro-group')).toHaveCount(0);
-    await expect(page.locator('.jp-repro-badge')).toHaveCount(0);
-    await expect(panel.locator('.jp-repro-timeline')).toHaveCount(0);
-    await expect(verify).toHaveCount(0);
-    await expect(panel.locator('.jp-repro-executions')).toHaveCount(0);
-    await expect(panel.locator('.jp-repro-notice')).toHaveCount(0);
-    await expect(
-      panel.locator('.jp-repro-flags .jp-repro-empty')
-    ).toContainText('Start recording');
-    await screenshot(page, 'after-restart');
 
     // Recording again: a new session, its timeline starts empty and follows the new kernel.
     await panel.getByRole('button', { name: 'Start recording' }).click();

@@ -82,13 +82,13 @@ def drift(executions: list[Execution], context: Context, by_id: dict[str, Cell])
             details={"changed": [{"distribution": d, "from": a, "to": b} for d, a, b, _e in changed],
                      "installs": [i for e in installers for i in e.facts.installs]},
         ))
-    recorded_python = ((context.environment or {}).get("python") or {}).get("version")
+    recorded_python = _python_version(context.environment)
     for label, other in (("an earlier session of this notebook", context.previous_environment),
                          ("this environment", context.current_environment)):
         if not other or not context.environment:
             continue
         differences = []
-        other_python = (other.get("python") or {}).get("version")
+        other_python = _python_version(other)
         if recorded_python and other_python and recorded_python.rsplit(".", 1)[0] != other_python.rsplit(".", 1)[0]:
             differences.append(f"Python {recorded_python} vs {other_python}")
         other_dists = other.get("distributions") or {}
@@ -106,7 +106,7 @@ def drift(executions: list[Execution], context: Context, by_id: dict[str, Cell])
                 details={"compared_with": label, "differences": differences},
             ))
     if not context.have_journal:
-        language = (context.notebook_metadata.get("language_info") or {}).get("version")
+        language = _text((context.notebook_metadata or {}).get("language_info"), "version")
         here = platform.python_version()
         if language and language.rsplit(".", 1)[0] != here.rsplit(".", 1)[0] and language[0] == "3":
             flags.append(Flag(
@@ -115,6 +115,17 @@ def drift(executions: list[Execution], context: Context, by_id: dict[str, Cell])
                 details={"saved_with": language, "here": here},
             ))
     return flags
+
+
+def _text(document: Any, key: str) -> Optional[str]:
+    """``document[key]`` when ``document`` is an object and that is text (the notebook's own metadata is
+    anyone's to edit: nbformat leaves ``language_info.version`` untyped)."""
+    value = document.get(key) if isinstance(document, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _python_version(environment: Optional[dict[str, Any]]) -> Optional[str]:
+    return _text((environment or {}).get("python"), "version")
 
 
 # -- GPU ------------------------------------------------------------------------------------------

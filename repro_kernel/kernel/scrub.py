@@ -108,6 +108,9 @@ class Scrubber:
 
     def unscanned(self, record: Mapping[str, Any]) -> int:
         """Characters of ``record``'s texts not scanned yet (0: scrubbing it costs lookups only)."""
+        return self._unscanned(record, None)
+
+    def _unscanned(self, record: Mapping[str, Any], enough: Optional[int]) -> int:
         if self.done(record):
             return 0
         total = 0
@@ -116,13 +119,19 @@ class Scrubber:
             nonlocal total
             if not self.scanned(text, key == "code"):
                 total += len(text)
+                if enough is not None and total > enough:
+                    raise _Enough
             return text
 
-        _record_walk(record, count)
+        try:
+            _record_walk(record, count)
+        except _Enough:
+            pass
         return total
 
     def cheap(self, record: Mapping[str, Any]) -> bool:
-        return self.unscanned(record) <= self.INLINE_CHARS
+        # Counting stops once the record is known to be too big (a cell that read 10,000 files).
+        return self._unscanned(record, self.INLINE_CHARS) <= self.INLINE_CHARS
 
     def warm(self, record: Mapping[str, Any]) -> None:
         """Scan ``record``'s texts (into the cache), leaving the record as it is."""
@@ -172,6 +181,10 @@ class Scrubber:
                 if path in told:
                     told.setdefault(shown, told[path])
         return keyed, told
+
+
+class _Enough(Exception):
+    """Stops a count that has gone past what it needed to know."""
 
 
 # A CellRecord's fields (core/records.py) by what they hold: ids, numbers and flags are left alone; names are

@@ -37,7 +37,8 @@ class _Execution:
     """One record as the slice sees it: the record's names and files with the code's facts
     (:class:`~repro_kernel.core.dataflow.CodeFacts`: the one facts type) beside them."""
 
-    __slots__ = ("facts", "defined", "used", "mutated", "deleted", "reads", "writes", "failed", "changed", "lazy_used")
+    __slots__ = ("facts", "defined", "used", "mutated", "deleted", "reads", "writes", "failed", "changed", "lazy_used",
+                 "maybe_mutated")
 
     def __init__(self, record: dict[str, Any]) -> None:
         code = record.get("code") or ""
@@ -53,6 +54,7 @@ class _Execution:
         changed = record.get("namespace_changed")  # the bindings the recorder saw really change
         self.changed: Optional[set[str]] = set(changed) if isinstance(changed, list) else None
         self.lazy_used = {owner: set(names) - IPYTHON_NAMES for owner, names in facts.lazy_used.items()}
+        self.maybe_mutated = set(facts.maybe_mutated) - IPYTHON_NAMES
 
     def binds(self) -> set[str]:
         """Names the cell itself (not a function body it defines) may bind."""
@@ -62,7 +64,7 @@ class _Execution:
         """Names whose earlier value this execution certainly replaced."""
         if self.failed:
             return set()
-        killed = self.binds() - self.used - self.mutated
+        killed = self.binds() - self.used - self.mutated - self.maybe_mutated
         if self.changed is not None:
             killed &= self.changed
         return killed
@@ -120,23 +122,56 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
             stack.extend(body_uses - seen)
         return needs, writes
 
+    # Safety over size: what the code alone cannot rule out counts too. Names bound by an import are modules
+    # (a call on them is a dropped call, below); a name may share its value with another (`s = arr[5:8]`): a
+    # change to one is a change to both.
+    imported = {name for f in facts for name, key in f.facts.value_keys.items() if key.startswith("import:")}
+    shares: dict[str, set[str]] = {}
+    for f in facts:
+        for name, source in f.facts.aliases:
+            if source not in imported:
+                shares.setdefault(name, set()).add(source)
+                shares.setdefault(source, set()).add(name)
+
+    def sharing(names: set[str]) -> set[str]:
+        found, stack = set(names), list(names)
+        while stack:
+            for other in shares.get(stack.pop(), ()):
+                if other not in found:
+                    found.add(other)
+                    stack.append(other)
+        return found
+
+    def global_call(f: _Execution) -> Optional[str]:
+        # A dropped call of an imported function may change what no name shows (`init_printing()`).
+        return next((c for c in f.facts.dropped_calls if c.split(".", 1)[0] in imported), None)
+
     live: set[str] = set()
     live_files: set[str] = set()
     kept: list[int] = []
     reasons: dict[int, str] = {}
     for i in range(len(records) - 1, -1, -1):
         f = facts[i]
-        uses = f.used | f.mutated
+        maybe = f.maybe_mutated - imported
+        # Strings that name a variable some earlier step binds (`display('df1a')`, `eval('x')`) are uses.
+        named = {n for n in f.facts.maybe_used if definer_before(n, i) is not None}
+        uses = f.used | f.mutated | maybe | named
         needs, call_writes = call_effects(uses, i)
         for name, owner in f.facts.own_call_writes.items():
             call_writes.setdefault(name, owner)
         reason = None
         direct = (f.binds() | f.mutated) & live
+        shared = (sharing(f.mutated | maybe) - f.mutated - maybe) & live
         through_calls = sorted(set(call_writes) & live)
+        dropped = global_call(f)
         if i in target_set:
             reason = "its output is shown in the saved notebook"
         elif direct:
             reason = "defines " + ", ".join(sorted(direct)[:5])
+        elif maybe & live:
+            reason = "may change " + ", ".join(sorted(maybe & live)[:5]) + " (a method call)"
+        elif shared:
+            reason = "changes " + ", ".join(sorted(shared)[:5]) + " (through a name that shares its value)"
         elif through_calls:
             reason = "changes " + ", ".join(f"{n} (through {call_writes[n]})" for n in through_calls[:5])
         elif f.deleted & live:
@@ -145,6 +180,8 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
             reason = "writes a file a later step reads"
         elif f.facts.stateful:
             reason = "changes global state (magic, options, working directory)"
+        elif dropped is not None:
+            reason = f"calls {dropped}(), which may change global state"
         if reason is None:
             continue
         kept.append(i)

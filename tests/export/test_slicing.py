@@ -170,6 +170,44 @@ def test_a_conditional_assignment_kills_only_what_the_recorder_saw_change() -> N
 
 # -- end to end: record, export in slice mode, verify -------------------------------------------------------------
 
+# -- what the code alone cannot rule out is kept (safety over size) -----------------------------------------
+
+def test_a_dropped_call_of_an_imported_function_is_kept() -> None:
+    # init_printing() changes how every later output prints, and no name shows it.
+    records = session("from sympy import init_printing, Symbol", "init_printing()", "x = Symbol('x')", "x**2",
+                      "print('unrelated')")
+    assert kept(records, [3]) == [0, 1, 2, 3]
+    reasons = backward_slice(records, [3]).reasons
+    assert "init_printing" in reasons[1]
+    # A pure display call is not a change of state.
+    assert kept(session("import numpy as np", "print(np.pi)", "y = 2", "y"), [3]) == [2, 3]
+
+
+def test_names_written_as_strings_are_uses() -> None:
+    records = session("df1a = [1]", "df2a = [2]", "other = 3", "show('df1a', 'df2a')")
+    assert kept(records) == [0, 1, 3]
+    # A string that names no variable of the session changes nothing.
+    assert kept(session("price = 1", "col = 'volume'", "col")) == [1, 2]
+
+
+def test_an_in_place_change_through_a_view_keeps_the_view_and_the_change() -> None:
+    records = session("import numpy as np", "arr = np.arange(10)", "s = arr[5:8]", "s[:] = 64", "t = 1", "arr")
+    assert kept(records) == [0, 1, 2, 3, 5]
+    # The same through a reshape, and a plain alias of a list.
+    assert kept(session("import numpy as np", "a = np.zeros(4)", "m = a.reshape(2, 2)", "m[0, 0] = 1", "a")) == [
+        0, 1, 2, 3, 4]
+    assert kept(session("x = []", "y = x", "y.append(1)", "x")) == [0, 1, 2, 3]
+
+
+def test_a_generator_advanced_by_cells_that_show_nothing_is_kept() -> None:
+    records = session("import numpy as np", "rng = np.random.default_rng(0)", "rng.normal()", "z = 5",
+                      "rng.integers(10)")
+    assert kept(records) == [0, 1, 2, 4]
+    assert "rng" in backward_slice(records, [4]).reasons[2]
+    # A method known not to change its receiver does not keep its step.
+    assert kept(session("data = [3, 1]", "data.count(1)", "data")) == [0, 2]
+
+
 @pytest.mark.slow
 def test_slice_export_of_a_mutation_through_a_function_reproduces(tmp_path: Path) -> None:
     from repro_kernel.export import export_notebook
@@ -187,6 +225,54 @@ def test_slice_export_of_a_mutation_through_a_function_reproduces(tmp_path: Path
     script = (folder / "replay.py").read_text()
     assert "add(1)" in script and "unused = 5" not in script
     assert len(steps) == 4
+    report = verify_export(folder)
+    assert report.exit_code == 0, render_report(report)
+    assert {s.outcome for s in report.steps} == {"reproduced"}
+
+
+@pytest.mark.slow
+def test_slice_export_of_idioms_the_code_alone_cannot_show_reproduces(tmp_path: Path) -> None:
+    """Run as people work (top to bottom, then cells again): views changed in place, a generator advanced by
+    cells that show nothing, variables named in strings, and module state set by a dropped call."""
+    import nbformat
+
+    from repro_kernel.export import export_notebook
+    from repro_kernel.export.verify import render_report, verify_export
+    from repro_kernel.testing import START, LiveKernel, make_notebook
+    from tests.export.conftest import manifest_of
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "settings.py").write_text("SCALE = 1\n\ndef configure(scale):\n    global SCALE\n    SCALE = scale\n")
+    nb = make_notebook([
+        START,
+        "import numpy as np\nimport settings",
+        "arr = np.arange(10)\ns = arr[5:8]",
+        "s[:] = 64",
+        "rng = np.random.default_rng(7)",
+        "rng.normal()",
+        "def show(*names):\n    print([globals()[n] for n in names])",
+        "df1a, df2a = [1, 2], [3]",
+        "settings.configure(10)",
+        "print(arr.tolist(), rng.integers(1000), settings.SCALE)",
+        "show('df1a', 'df2a')",
+    ])
+    path = project / "idioms.ipynb"
+    order = list(range(11)) + [5, 9, 10]  # then the draw again, and the last two again
+    with LiveKernel(project, path.name, env={"PYTHONHASHSEED": "0"}) as kernel:
+        kernel.run_notebook(nb, order)
+    nbformat.write(nb, path)
+    assert "[0, 1, 2, 3, 4, 64, 64, 64, 8, 9]" in nb.cells[9].outputs[0]["text"]
+    assert nb.cells[9].outputs[0]["text"].rstrip().endswith(" 10")
+    folder = export_notebook(path, mode="slice")
+    steps = manifest_of(folder)["steps"]
+    script = (folder / "replay.py").read_text()
+    for needed in ("s[:] = 64", "rng.normal()", "settings.configure(10)", "df1a, df2a"):
+        assert needed in script, needed
+    assert len(steps) < len(order), "the slice still leaves out what it can prove unneeded"
+    why = " | ".join(str(step.get("reason")) for step in steps)
+    for reason in ("may change rng (a method call)", "through a name that shares its value", "settings.configure"):
+        assert reason in why, why
     report = verify_export(folder)
     assert report.exit_code == 0, render_report(report)
     assert {s.outcome for s in report.steps} == {"reproduced"}

@@ -10,13 +10,14 @@ tables it reads are in :mod:`repro_kernel.core.dataflow.tables`.
 from __future__ import annotations
 
 import ast
+import keyword
 import re
 from collections.abc import Callable
 from typing import Optional
 
 from repro_kernel.core.dataflow.facts import CodeFacts
 from repro_kernel.core.dataflow.magics import strip_options
-from repro_kernel.core.dataflow.scopes import NameVisitor
+from repro_kernel.core.dataflow.scopes import NameVisitor, _root_name
 from repro_kernel.core.dataflow.tables import (
     ABSOLUTE_PATH,
     ARG_MUTATING_FUNCTIONS,
@@ -31,6 +32,8 @@ from repro_kernel.core.dataflow.tables import (
     NETWORK_CALLS,
     NETWORK_MODULE_PREFIXES,
     NOT_DRAWS,
+    PURE_FUNCTIONS,
+    PURE_METHODS,
     PYTHON_CELL_MAGICS,
     PYTHON_LINE_MAGICS,
     RANDOM_STATE_CALLS,
@@ -39,6 +42,8 @@ from repro_kernel.core.dataflow.tables import (
     SHELL_NETWORK,
     TORCH_DRAWS,
     URL,
+    VIEW_ATTRIBUTES,
+    VIEW_METHODS,
 )
 
 
@@ -52,6 +57,27 @@ def _dotted(node: ast.AST) -> Optional[str]:
         return ".".join(reversed(parts))
     return None
 
+
+
+def _shared_with(value: ast.AST) -> list[str]:
+    """The session names whose values ``value`` may share memory with: ``x``, ``x[5:8]``, ``x.T``, ``x.view()``,
+    ``x.reshape(2, 3)``, ``np.asarray(x)`` (both ``np`` and ``x``: the slice drops module names)."""
+    names: list[Optional[str]] = []
+    if isinstance(value, ast.Name):
+        names.append(value.id)
+    elif isinstance(value, ast.Subscript):
+        names.append(_root_name(value.value))
+    elif isinstance(value, ast.Attribute) and value.attr in VIEW_ATTRIBUTES:
+        names.append(_root_name(value.value))
+    elif isinstance(value, ast.Call):
+        func = value.func
+        last = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if last in VIEW_METHODS or last in ("asarray", "asanyarray", "frombuffer"):
+            if isinstance(func, ast.Attribute):
+                names.append(_root_name(func.value))
+            if value.args:
+                names.append(_root_name(value.args[0]))
+    return [n for n in names if n is not None]
 
 
 def _is_true(node: ast.AST) -> bool:
@@ -90,6 +116,10 @@ class FactsVisitor(NameVisitor):
         self.installs: list[str] = []
         self.gpu: list[str] = []
         self.determinism: list[tuple[str, str]] = []
+        self.maybe_mutated: dict[str, None] = {}
+        self.maybe_used: dict[str, None] = {}
+        self.aliases: list[tuple[str, str]] = []
+        self.dropped_calls: list[str] = []
         self._call_name = ""  # the call whose arguments are being read (for path literals)
         self._analyze = analyze
 
@@ -120,7 +150,36 @@ class FactsVisitor(NameVisitor):
             installs=self.installs,
             gpu_uses=self.gpu,
             determinism=self.determinism,
+            maybe_mutated=[n for n in self.maybe_mutated if n not in self.mutated],
+            maybe_used=list(self.maybe_used),
+            aliases=self.aliases,
+            dropped_calls=self.dropped_calls,
         )
+
+    # -- what the export's slice must not miss: method calls, names in strings, views, dropped calls
+    def _module_level(self) -> bool:
+        return self._owner is None and all(scope.comprehension for scope in self._scopes)
+
+    def _maybe_mutate(self, node: ast.AST) -> None:
+        root = _root_name(node)
+        if root is not None and root not in self._imports and not self._local(root) and self._module_level():
+            self.maybe_mutated.setdefault(root)
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        super().visit_Assign(node)
+        target = node.targets[0] if len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and self._module_level():
+            for source in _shared_with(node.value):
+                if source != target.id and source not in self._imports:
+                    self.aliases.append((target.id, source))
+
+    def visit_Expr(self, node: ast.Expr) -> None:
+        call = node.value
+        if isinstance(call, ast.Call) and self._module_level():
+            dotted = _dotted(call.func)
+            if dotted is not None and dotted.rsplit(".", 1)[-1] not in PURE_FUNCTIONS:
+                self.dropped_calls.append(dotted)  # the slice keeps it when its head is an imported name
+        self.generic_visit(node)
 
     def _target(self, node: ast.AST, key: Optional[str] = None) -> None:
         super()._target(node, key)
@@ -138,6 +197,8 @@ class FactsVisitor(NameVisitor):
     # -- expressions
     def visit_Constant(self, node: ast.Constant) -> None:
         value = node.value
+        if isinstance(value, str) and len(value) <= 64 and value.isidentifier() and not keyword.iskeyword(value):
+            self.maybe_used.setdefault(value)
         if not isinstance(value, str) or len(value) > 500 or len(value) < 2:
             return
         if URL.match(value):
@@ -174,6 +235,8 @@ class FactsVisitor(NameVisitor):
                 self._mutate(func.value)
             if any(kw.arg == "inplace" and _is_true(kw.value) for kw in node.keywords):
                 self._mutate(func.value)
+            elif attr not in MUTATING_METHODS and attr not in PURE_METHODS and not attr.startswith("__"):
+                self._maybe_mutate(func.value)
         last = dotted.rsplit(".", 1)[-1] if dotted else ""
         if node.args and last in ARG_MUTATING_FUNCTIONS and (
             isinstance(func, ast.Name)

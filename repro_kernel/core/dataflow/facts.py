@@ -40,6 +40,15 @@ class CodeFacts:
     defines_callable: bool = False
     # What the bodies of the callables the cell defines write, for those the same cell seems to call.
     own_call_writes: dict[str, str] = field(default_factory=dict)
+    # Names a method call may change (``rng.normal()``, ``model.step()``: any method not known to be pure).
+    maybe_mutated: list[str] = field(default_factory=list)
+    # Identifiers written as strings (``display('df1a')``, ``eval('x + 1')``, ``getattr(ns, 'y')``): uses when
+    # a session variable has that name.
+    maybe_used: list[str] = field(default_factory=list)
+    # (name, name it may share its value with): ``y = x``, ``s = arr[5:8]``, ``t = arr.T``, ``v = arr.view()``.
+    aliases: list[tuple[str, str]] = field(default_factory=list)
+    # Calls of imported functions whose result is dropped (``init_printing()``, ``sns.set_style(...)``).
+    dropped_calls: list[str] = field(default_factory=list)
 
     @property
     def lazy_only(self) -> set[str]:

@@ -147,3 +147,46 @@ GLOBAL_STATE = re.compile(
     r"sys\.path|os\.environ|putenv|setlocale|set_theme|sns\.set|set_config|torch\.use_deterministic|"
     r"register_|sys\.setrecursionlimit|np\.seterr"
 )
+
+# Methods known not to change their receiver: a call of any other method on a session variable may (the
+# export's slice keeps such a step when the variable is needed; flags need more than a maybe).
+PURE_METHODS = frozenset(
+    {
+        "head", "tail", "describe", "info", "copy", "sum", "mean", "median", "std", "var", "min", "max",
+        "count", "nunique", "unique", "value_counts", "groupby", "agg", "aggregate", "apply", "map", "pipe",
+        "sort_values", "sort_index", "reset_index", "set_index", "drop", "drop_duplicates", "dropna", "fillna",
+        "rename", "merge", "join", "astype", "to_numpy", "tolist", "to_list", "to_dict", "to_frame", "to_csv",
+        "to_json", "to_string", "to_markdown", "to_html", "keys", "values", "items", "get", "index", "find",
+        "startswith", "endswith", "split", "rsplit", "strip", "lstrip", "rstrip", "lower", "upper", "title",
+        "replace", "format", "encode", "decode", "round", "reshape", "transpose", "ravel", "flatten", "dot",
+        "any", "all", "argmax", "argmin", "argsort", "cumsum", "cumprod", "isnull", "isna", "notnull", "notna",
+        "query", "predict", "predict_proba", "predict_log_proba", "score", "transform", "decision_function",
+        "summary", "conf_int", "corr", "cov", "diff", "pct_change", "rolling", "resample", "shift", "where",
+        "mask", "clip", "abs", "prod", "quantile", "nlargest", "nsmallest", "sample", "iterrows", "itertuples",
+        "plot", "hist", "boxplot", "bar", "barh", "scatter", "pivot", "pivot_table", "melt", "stack", "unstack",
+        "explode", "isin", "between", "equals", "memory_usage", "select_dtypes", "filter", "assign",
+        "get_params", "item", "view", "squeeze", "swapaxes", "nonzero", "searchsorted", "conjugate",
+        "subs", "evalf", "simplify", "expand", "factor", "diff_", "integrate", "series", "doit", "free_symbols",
+        "__repr__", "__str__", "__len__", "__contains__", "__getitem__", "__eq__",
+        "issubset", "issuperset", "union", "intersection", "difference", "symmetric_difference", "isdisjoint",
+        "count_nonzero", "is_integer", "bit_length", "hex", "fromkeys", "casefold", "zfill", "center",
+        "ljust", "rjust", "partition", "rpartition", "splitlines", "isdigit", "isalpha", "isnumeric",
+    }
+)
+
+# Functions that neither change their arguments nor any state (a dropped result of any other imported
+# function may have changed the process's state: ``init_printing()``).
+PURE_FUNCTIONS = frozenset(
+    {
+        "print", "display", "pprint", "Markdown", "HTML", "Image", "Latex", "Math", "SVG", "JSON",
+        "len", "repr", "str", "type", "isinstance", "sorted", "list", "dict", "set", "tuple", "sum", "min", "max",
+        "abs", "round", "help", "dir", "vars", "id", "hash", "format",
+    }
+)
+
+# Attribute reads and methods whose result may share memory with the receiver (NumPy, pandas, torch).
+VIEW_ATTRIBUTES = frozenset({"T", "mT", "real", "imag", "flat", "values", "data", "loc", "iloc", "at", "iat"})
+VIEW_METHODS = frozenset(
+    {"view", "reshape", "ravel", "transpose", "squeeze", "swapaxes", "expand_dims", "as_strided", "narrow",
+     "view_as", "detach", "numpy", "to_numpy", "__array__", "asarray", "diagonal", "unsqueeze", "permute"}
+)

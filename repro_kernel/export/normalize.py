@@ -11,6 +11,11 @@ without the result changing (docs/export.md lists them):
 5. Ids that HTML reprs generate per render (scikit-learn's ``sk-container-id-3``, pandas Styler's
    ``T_ab12c``, UUIDs) become ``<ID>``.
 
+Clock: wall-clock stamps (``2026-12-01 14:03:59``, ``Tue, 01 Dec 2026``, ``14:03:59``, ``time.ctime()``'s
+form) become ``<CLOCK>`` when they fall inside the recorded session's time window (in the recorded output) or
+the replay's own (in the replayed output), read as local time or UTC, give or take a minute; a time alone
+counts when its time of day falls in the window. Any other date is data and is compared as it is.
+
 Secrets: a ``<redacted>`` in a recorded output (a secret the recorder or the export took out) stands for any
 text of one character or more in the replayed output, so that a replay that prints the real value (supplied by
 the user) or the marker itself is not a difference; the text around it must match as usual.
@@ -23,11 +28,15 @@ hash of their decoded bytes; with an image tolerance, by the mean absolute pixel
 from __future__ import annotations
 
 import base64
+import calendar
 import difflib
 import hashlib
 import math
 import re
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -45,6 +54,20 @@ _HTML_IDS = re.compile(
 )
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf)\b")
 
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+# Each kind of stamp with the strptime formats that read it, most specific first.
+_CLOCK_STAMPS: list[tuple[re.Pattern[str], tuple[str, ...], str]] = [
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?"),
+     ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"), "moment"),
+    (re.compile(rf"\b{_DAY} {_MONTH} [ \d]\d \d{{2}}:\d{{2}}:\d{{2}} \d{{4}}\b"), ("%a %b %d %H:%M:%S %Y",), "moment"),
+    (re.compile(rf"\b{_DAY}, \d{{2}} {_MONTH} \d{{4}}\b"), ("%a, %d %b %Y",), "date"),
+    (re.compile(r"(?<![\d-])\d{4}-\d{2}-\d{2}(?![\d:T])"), ("%Y-%m-%d",), "date"),
+    (re.compile(r"(?<![\d:.])\d{2}:\d{2}:\d{2}(?![\d:])"), ("%H:%M:%S",), "time"),
+]
+_CLOCK_SLACK = 60.0  # seconds either side of a window
+CLOCK = "<CLOCK>"
+
 REDACTED = "<redacted>"  # as repro_kernel.core.redact writes it (and tests pin it)
 
 TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
@@ -59,6 +82,55 @@ def normalize_text(text: str) -> str:
     text = _TIMES.sub("<TIME>", text)
     text = _HTML_IDS.sub("<ID>", text)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n")
+
+
+def _parse(text: str, formats: tuple[str, ...]) -> Optional[datetime]:
+    for fmt in formats:
+        try:
+            return datetime.strptime(text.replace("T", " ", 1) if "%H" in fmt and "-" in text else text, fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _in_window(stamp: datetime, kind: str, windows: Sequence[tuple[float, float]]) -> bool:
+    """Whether a naive ``stamp`` (local time or UTC: either reading counts) lies in one of ``windows``."""
+    for start, end in windows:
+        lo, hi = start - _CLOCK_SLACK, end + _CLOCK_SLACK
+        if kind == "moment":
+            local = time.mktime(stamp.timetuple()) + stamp.microsecond / 1e6
+            utc = calendar.timegm(stamp.timetuple()) + stamp.microsecond / 1e6
+            if lo <= local <= hi or lo <= utc <= hi:
+                return True
+        elif kind == "date":
+            for convert in (datetime.fromtimestamp, lambda t: datetime.fromtimestamp(t, timezone.utc)):
+                day, last = convert(lo).date(), convert(hi).date()
+                while day <= last:
+                    if day == stamp.date():
+                        return True
+                    day += timedelta(days=1)
+        elif hi - lo < 86400:  # a time of day: only a window shorter than a day can place it
+            seconds = stamp.hour * 3600 + stamp.minute * 60 + stamp.second
+            for convert in (datetime.fromtimestamp, lambda t: datetime.fromtimestamp(t, timezone.utc)):
+                a, b = convert(lo), convert(hi)
+                since = (a.hour * 3600 + a.minute * 60 + a.second)
+                until = (b.hour * 3600 + b.minute * 60 + b.second)
+                if (since <= seconds <= until) if since <= until else (seconds >= since or seconds <= until):
+                    return True
+    return False
+
+
+def mask_clock(text: str, windows: Sequence[tuple[float, float]]) -> str:
+    """``text`` with each wall-clock stamp that falls in one of ``windows`` (epoch seconds) as ``<CLOCK>``."""
+    if not windows:
+        return text
+    for pattern, formats, kind in _CLOCK_STAMPS:
+        def replace(match: re.Match[str], formats: tuple[str, ...] = formats, kind: str = kind) -> str:
+            stamp = _parse(match.group(0), formats)
+            return CLOCK if stamp is not None and _in_window(stamp, kind, windows) else match.group(0)
+
+        text = pattern.sub(replace, text)
+    return text
 
 
 def matches_redacted(recorded: str, replayed: str) -> bool:
@@ -165,8 +237,10 @@ def compare_outputs(
     rtol: float = 0.0,
     image_tolerance: Optional[float] = None,
     diff_lines: int = 6,
+    clock: tuple[Sequence[tuple[float, float]], Sequence[tuple[float, float]]] = ((), ()),
 ) -> Comparison:
-    """Compare two cells' outputs after normalisation; the diff is short enough for a table cell."""
+    """Compare two cells' outputs after normalisation; the diff is short enough for a table cell. ``clock``:
+    the recorded session's time windows and the replay's (epoch seconds), for the stamps they printed."""
     a, b = output_items(recorded), output_items(replayed)
     keys_a = [(k, m) for k, m, _ in a]
     keys_b = [(k, m) for k, m, _ in b]
@@ -187,6 +261,8 @@ def compare_outputs(
                 continue
             return Comparison(False, f"{mime} differs: sha256 {image_digest(va)} recorded, {image_digest(vb)} now")
         na, nb = normalize_text(str(va)), normalize_text(str(vb))
+        if na != nb and (clock[0] or clock[1]):
+            na, nb = mask_clock(na, clock[0]), mask_clock(nb, clock[1])
         if na == nb or (rtol > 0 and numbers_close(na, nb, rtol)) or (REDACTED in na and matches_redacted(na, nb)):
             continue
         return Comparison(False, f"{mime}: " + short_diff(na, nb, diff_lines))

@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Optional
 
@@ -354,6 +355,8 @@ def _verify_folder(
                     raise BadInputError(f"the replay runtime failed to start ({error})",
                                         hint="export the notebook again")
             replay_started = time.perf_counter()
+            replay_clock = time.time()
+            recorded_clock = _recorded_clock(manifest)
             stop = None
             for entry in steps:
                 index = entry["index"]
@@ -376,7 +379,8 @@ def _verify_folder(
                     report.steps.append(StepResult(index, _label(entry), "error", "status", "the kernel died"))
                     continue
                 seconds = time.perf_counter() - t0
-                report.steps.append(_judge(entry, step_cells[index], cell, rtol, image_tolerance, seconds))
+                clock = (recorded_clock, [(replay_clock, time.time())])
+                report.steps.append(_judge(entry, step_cells[index], cell, rtol, image_tolerance, seconds, clock))
                 if report.steps[-1].detail.startswith("InputChangedError"):
                     stop = "an input changed before this step"
                 if bar is not None:
@@ -405,8 +409,23 @@ def _label(entry: dict[str, Any]) -> str:
     return f"{where} {cell}"
 
 
+def _recorded_clock(manifest: dict[str, Any]) -> list[tuple[float, float]]:
+    """When the recorded sessions ran (epoch seconds): a session still open ends at the export."""
+    exported: Optional[float] = None
+    try:
+        exported = datetime.fromisoformat(str(manifest.get("created_at"))).timestamp()
+    except ValueError:
+        pass
+    windows = []
+    for session in manifest.get("sessions") or ():
+        start, end = session.get("started_at"), session.get("ended_at") or exported
+        if isinstance(start, (int, float)):  # (the export's stamp is to the second: it may read before the start)
+            windows.append((float(start), max(float(start), float(end if isinstance(end, (int, float)) else start))))
+    return windows
+
+
 def _judge(entry: dict[str, Any], recorded_cell: Any, cell: Any, rtol: float, image_tolerance: Optional[float],
-           seconds: float) -> StepResult:
+           seconds: float, clock: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])) -> StepResult:
     error = _error_text(cell)
     label = _label(entry)
     if error and error.startswith("InputChangedError"):
@@ -422,7 +441,7 @@ def _judge(entry: dict[str, Any], recorded_cell: Any, cell: Any, rtol: float, im
                           f"raised {expected_error} when recorded, {error[:120]} now", seconds)
     if entry["recorded_outputs"]:
         comparison = compare_outputs(recorded_cell.get("outputs", []), cell.get("outputs", []), rtol=rtol,
-                                     image_tolerance=image_tolerance)
+                                     image_tolerance=image_tolerance, clock=clock)
         return StepResult(entry["index"], label, "reproduced" if comparison.same else "differs", "outputs",
                           comparison.diff, seconds)
     return StepResult(entry["index"], label, "reproduced", "status", "", seconds)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import base64
 import time
 
-from repro_kernel.export.normalize import compare_outputs, matches_redacted, normalize_text, numbers_close
+from repro_kernel.export.normalize import (
+    compare_outputs,
+    mask_clock,
+    matches_redacted,
+    normalize_text,
+    numbers_close,
+)
 
 
 def out(text: str, kind: str = "text/plain") -> dict:
@@ -83,3 +89,30 @@ def test_matching_around_many_markers_stays_linear() -> None:
     assert not matches_redacted(recorded, replayed)
     assert matches_redacted("<redacted>," * 3000 + "end", "v," * 3000 + "end")
     assert time.perf_counter() - started < 0.5
+
+
+def test_clock_stamps_inside_the_session_windows_are_masked_and_dates_in_the_data_are_not() -> None:
+    from datetime import datetime, timezone
+
+    recorded_at = datetime(2026, 3, 4, 9, 15, 0, tzinfo=timezone.utc).timestamp()
+    replayed_at = datetime(2026, 12, 1, 22, 40, 0, tzinfo=timezone.utc).timestamp()
+    clock = ([(recorded_at, recorded_at + 600)], [(replayed_at, replayed_at + 30)])
+    # statsmodels' summary() prints the date and time of the fit.
+    recorded = [out("Date:                Wed, 04 Mar 2026   Prob (F-statistic):   1.2e-05\n"
+                    "Time:                        09:17:31   Log-Likelihood:       -12.3\n"
+                    "fitted at 2026-03-04 09:16:02.123456, data from 1999-01-01")]
+    replayed = [out("Date:                Tue, 01 Dec 2026   Prob (F-statistic):   1.2e-05\n"
+                    "Time:                        22:40:09   Log-Likelihood:       -12.3\n"
+                    "fitted at 2026-12-01T22:40:05, data from 1999-01-01")]
+    assert compare_outputs(recorded, replayed, clock=clock).same
+    assert not compare_outputs(recorded, replayed).same, "without the windows, the clock is compared"
+    # A date in the data is data: 1999-01-01 changed is a difference.
+    changed = [out(replayed[0]["data"]["text/plain"].replace("1999-01-01", "1999-01-02"))]
+    assert not compare_outputs(recorded, changed, clock=clock).same
+    # A stamp outside the windows (a date the code computed, the day before) is compared as it is.
+    assert not compare_outputs([out("due 2026-03-03 09:16:00")], [out("due 2026-11-30 22:40:00")], clock=clock).same
+    # A changed number next to a masked stamp is still a difference.
+    assert not compare_outputs([out("09:17:31 loss 0.5")], [out("22:40:09 loss 0.6")], clock=clock).same
+    # time.ctime()'s form, read as local time.
+    local = datetime.fromtimestamp(recorded_at + 60).strftime("%a %b %d %H:%M:%S %Y")
+    assert "<CLOCK>" in mask_clock(local, clock[0])

@@ -172,3 +172,33 @@ def test_verify_accepts_a_notebook_and_bad_targets_get_one_line(exported: Path, 
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     result = run_cli("verify", str(exported), "--kernel", "no-such-kernel")
     assert result.returncode == 2 and "no kernel named" in result.stderr
+
+
+def test_clock_text_printed_in_the_session_is_not_a_difference_and_a_changed_date_in_the_data_is(
+        tmp_path: Path) -> None:
+    import time
+
+    from repro_kernel.testing import START, execute_notebook, make_notebook
+
+    nb = make_notebook([
+        START,
+        "import datetime, time\nprint('fitted at', datetime.datetime.now(), 'on', time.strftime('%a, %d %b %Y'))",
+        "print('Time:', time.strftime('%H:%M:%S'), '|', time.ctime())",
+        "print('data from', datetime.date(1999, 1, 1))",
+    ])
+    execute_notebook(nb, tmp_path / "clock.ipynb")
+    folder = export_notebook(tmp_path / "clock.ipynb", mode="history")
+    time.sleep(1.1)  # the replay's seconds are not the recording's
+    report = verify_export(folder)
+    assert report.exit_code == 0, render_report(report)
+    assert [s.outcome for s in report.steps] == ["reproduced"] * 3
+    # The date in the data is compared as it is: a recording that showed another one differs.
+    replay = folder / "replay.ipynb"
+    text = replay.read_text()
+    assert "data from 1999-01-01" in text
+    replay.write_text(text.replace("data from 1999-01-01", "data from 1999-01-02"))
+    manifest = manifest_of(folder)
+    seal(manifest, folder, list(manifest["integrity"]["files"]))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    changed = verify_export(folder)
+    assert [s.outcome for s in changed.steps] == ["reproduced", "reproduced", "differs"], render_report(changed)

@@ -4,12 +4,9 @@ Export copies this file verbatim into the folder as ``repro_replay.py``; ``repla
 ``jupyter repro verify`` all drive it, so an export replays where jupyter-repro is NOT installed. It therefore
 imports only the standard library (NumPy, torch, TensorFlow and blake3 only when the replay itself has them).
 
-Before each step it:
-
-- checks the content hash of every input file the step read when it was recorded, and stops with a message
-  naming the file and both hashes when they differ;
-- restores every random state recorded *before* that execution (Python's ``random``, NumPy's global state,
-  torch, TensorFlow), and hands NumPy ``default_rng()`` calls with no seed the entropy they drew when recorded.
+Before each step it checks the content hash of every input file the step read when recorded (stopping with a
+message naming the file and both hashes when one differs) and restores every random state recorded *before* that
+execution (``random``, NumPy, torch, TensorFlow), handing unseeded ``default_rng()`` calls their recorded entropy.
 
 Once for the run it honours the recorded hash seed (``PYTHONHASHSEED``), moves to the recorded working
 directory, and refuses plain ``python`` when the steps use IPython syntax.
@@ -448,9 +445,6 @@ class Replay:
         self.check_inputs(index)
         self.restore_random(index, namespace)
 
-    def seed_all(self, seed: int) -> None:
-        seed_all(seed)
-
     # -- in a script ---------------------------------------------------------------------------------------
 
     def run_cell(self, index: int, code: str, namespace: dict[str, Any]) -> None:
@@ -540,17 +534,26 @@ class Replay:
         return json.dumps({str(k): v for k, v in self.results.items()})
 
 
-def seed_all(seed: int) -> None:
-    """What ``%repro seed N`` did when recorded: seed every loaded RNG."""
+def seed_all(seed: int, say: bool = True) -> list[str]:
+    """``%repro seed N`` (the magic's one definition, and its replay): seed every loaded RNG, return the sources
+    seeded and, with ``say``, print the line the magic printed, so that a seeded session verifies."""
     import random
 
     random.seed(seed)
-    if "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed(seed % (2**32))
-    if "torch" in sys.modules:
-        sys.modules["torch"].manual_seed(seed)
-    if "tensorflow" in sys.modules:
-        sys.modules["tensorflow"].random.set_seed(seed)
+    seeded = ["python"]
+    calls = {"numpy": lambda m: m.random.seed(seed % 2**32), "torch": lambda m: m.manual_seed(seed),
+             "torch_cuda": lambda m: m.cuda.is_initialized() and m.cuda.manual_seed_all(seed) is None,
+             "tensorflow": lambda m: m.random.set_seed(seed)}
+    for source, call in calls.items():
+        module = sys.modules.get(source.split("_")[0])
+        try:
+            if module is not None and call(module) is not False:
+                seeded.append(source)
+        except Exception:  # a framework that cannot seed here is left out, as when recorded
+            pass
+    if say:
+        print(f"jupyter-repro: seeded {', '.join(seeded)} with {seed}")
+    return seeded
 
 
 def _under_ipython() -> bool:

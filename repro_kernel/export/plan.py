@@ -29,7 +29,7 @@ _SYSTEM_PREFIXES = ("/usr/", "/lib", "/etc/", "/proc/", "/sys/", "/dev/", "/opt/
 
 def replay_code(code: str) -> str:
     """The code a replay runs for a recorded step: recording magics removed, ``%repro seed`` kept as a call."""
-    code = _REPRO_SEED.sub(r"\1__import__('repro_replay').seed_all(\2)", code)
+    code = _REPRO_SEED.sub(r"\1__import__('repro_replay').seed_all(\2);", code)  # (it prints its line)
     code = _REPRO_LINE.sub("", code)
     return code.strip("\n").rstrip() + "\n" if code.strip() else ""
 

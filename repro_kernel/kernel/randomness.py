@@ -270,6 +270,7 @@ def serialize(source: str, state: Any) -> bytes:
 
 # Restoring lives in the replay runtime (which an exported folder carries without jupyter-repro installed);
 # the recorder's tests and tools use that one implementation.
+from repro_kernel import runtime  # noqa: E402
 from repro_kernel.runtime import restore_random_state as restore  # noqa: E402, F401  (re-exported)
 
 
@@ -381,28 +382,5 @@ def generator_facts(value: Any) -> Optional[dict[str, Any]]:
 
 
 def seed_all(seed: int) -> list[str]:
-    """Seed every loaded RNG with ``seed``; return the sources seeded."""
-    import random
-
-    seeded = []
-    random.seed(seed)
-    seeded.append("python")
-    np = sys.modules.get("numpy")
-    if np is not None:
-        np.random.seed(seed % (2**32))
-        seeded.append("numpy")
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
-        seeded.append("torch")
-        if _torch_cuda_ready():
-            torch.cuda.manual_seed_all(seed)
-            seeded.append("torch_cuda")
-    tf = sys.modules.get("tensorflow")
-    if tf is not None:
-        try:
-            tf.random.set_seed(seed)
-            seeded.append("tensorflow")
-        except Exception:
-            pass
-    return seeded
+    """Seed every loaded RNG with ``seed``; return the sources seeded (the replay runs the same code)."""
+    return runtime.seed_all(seed, say=False)

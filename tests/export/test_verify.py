@@ -202,3 +202,18 @@ def test_clock_text_printed_in_the_session_is_not_a_difference_and_a_changed_dat
     (folder / "manifest.json").write_text(json.dumps(manifest))
     changed = verify_export(folder)
     assert [s.outcome for s in changed.steps] == ["reproduced", "reproduced", "differs"], render_report(changed)
+
+
+def test_a_session_seeded_with_the_magic_verifies_its_line_included(tmp_path: Path) -> None:
+    from repro_kernel.testing import START, execute_notebook, make_notebook
+
+    nb = make_notebook([START, "import random\nimport numpy as np", "%repro seed 42",
+                        "print(random.random(), np.random.rand())"])
+    execute_notebook(nb, tmp_path / "seeded.ipynb")
+    assert nb.cells[2].outputs[0]["text"] == "jupyter-repro: seeded python, numpy with 42\n"
+    folder = export_notebook(tmp_path / "seeded.ipynb")
+    report = verify_export(folder)
+    assert report.exit_code == 0, render_report(report)
+    seeded = next(s for s in manifest_of(folder)["steps"] if s["cell_index"] == 2)
+    (result,) = [s for s in report.steps if s.index == seeded["index"]]
+    assert result.compared == "outputs" and result.outcome == "reproduced", render_report(report)

@@ -35,7 +35,7 @@ def load_ipython_extension(ip: Any) -> None:
     recorder = paused[0] if paused is not None and resuming else Recorder(ip, parent=ip)
     channel = ReproComm(recorder, analyze=_analyze_live, export=_export_notebook, judge_inputs=_judge_inputs)
     channel.register()
-    magics = ReproMagics(ip, recorder)
+    magics = ReproMagics(ip, recorder, export=_export_session)
     ip.register_magics(magics)
     _STATE[id(ip)] = (recorder, channel, magics)
     if resuming:
@@ -47,7 +47,8 @@ def load_ipython_extension(ip: Any) -> None:
 
 
 # The analysis and export layers load on the sidebar's first request, not with the extension: `%load_ext` stays
-# a fraction of a second, and a kernel with no sidebar (a runner, a terminal) never loads them.
+# a fraction of a second, and a kernel with no sidebar (a runner, a terminal) never loads them (until
+# `%repro export`).
 def _analyze_live(*args: Any, **kwargs: Any) -> Any:
     from repro_kernel.analysis import analyze_live
 
@@ -64,6 +65,12 @@ def _export_notebook(*args: Any, **kwargs: Any) -> Any:
     from repro_kernel.export.write import export_notebook
 
     return export_notebook(*args, **kwargs)
+
+
+def _export_session(*args: Any, **kwargs: Any) -> Any:
+    from repro_kernel.export.write import export_session
+
+    return export_session(*args, **kwargs)
 
 
 def unload_ipython_extension(ip: Any) -> None:

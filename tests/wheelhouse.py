@@ -22,9 +22,18 @@ def install(python: Path, *requirements: str) -> None:
     all, else from the index (and the wheels are then kept). One installer at a time touches the wheelhouse."""
     WHEELHOUSE.mkdir(parents=True, exist_ok=True)
     with FileLock(str(WHEELHOUSE) + ".lock", timeout=1800):
+        _forget_our_own()
         offline = pip(python, "install", "--no-index", "--find-links", str(WHEELHOUSE), *requirements)
         if offline.returncode == 0:
             return
         online = pip(python, "install", "--find-links", str(WHEELHOUSE), *requirements)
         assert online.returncode == 0, online.stderr[-2000:]
         pip(python, "wheel", "-w", str(WHEELHOUSE), *requirements)  # best effort: only time is lost without it
+        _forget_our_own()
+
+
+def _forget_our_own() -> None:
+    """The wheelhouse keeps dependencies only: a wheel of this project kept there would be installed, same
+    version, instead of the checkout's."""
+    for wheel in WHEELHOUSE.glob("jupyter_repro-*"):
+        wheel.unlink()

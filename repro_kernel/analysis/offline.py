@@ -15,6 +15,8 @@ from repro_kernel.analysis.sessions import (
     build_executions,
     cells_from_dicts,
     choose_session,
+    find_journal,
+    recording_folder,
     synthesize_executions,
 )
 from repro_kernel.core.hashing import FileHashCache
@@ -32,7 +34,9 @@ def analyze_notebook(
 ) -> Report:
     """Analyse a saved notebook with its ``.repro`` journal when there is one.
 
-    ``journal``: None finds the journal beside the notebook (none found: judge from the notebook alone);
+    ``journal``: None finds the journal where the recorder wrote it (beside the notebook, or where the kernel of
+    a runner such as papermill ran: :func:`~repro_kernel.analysis.sessions.find_journal`; none found: judge from
+    the notebook alone);
     False ignores any journal; a path or an open :class:`~repro_kernel.core.journal.Journal` uses that one.
     ``session``: a session id (or a unique prefix); default the session the saved cells show
     (:func:`~repro_kernel.analysis.sessions.choose_session`, the same choice the export makes).
@@ -49,7 +53,7 @@ def analyze_notebook(
     if journal is not False:
         if journal is None:
             try:
-                opened, owned = Journal.find(path), True
+                opened, owned = find_journal(path, nb, session), True
             except JournalError as exc:
                 if "no .repro journal" not in exc.message:
                     raise
@@ -67,6 +71,9 @@ def analyze_notebook(
                 session_id, records = match.session_id, match.records
                 sessions = {s["session_id"]: s for s in opened.sessions()}
                 context.environment = sessions.get(session_id, {}).get("environment") or {}
+                # Relative paths were recorded from the recorder's folder (the kernel's working directory:
+                # papermill's --cwd, not where its output notebook lies).
+                context.notebook_dir = recording_folder(opened, context.environment) or context.notebook_dir
                 context.previous_environment = previous_environment(opened, path.name, session_id, {})
                 context.snapshot_hashes = opened.snapshot_hashes()
                 context.current_environment = current_environment()

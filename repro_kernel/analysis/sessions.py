@@ -7,12 +7,16 @@ notebook with :func:`choose_session` and map its records to the page's cells wit
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Optional, Union
 
 from repro_kernel.analysis.model import Cell, Execution
 from repro_kernel.core.dataflow import analyze_code
+from repro_kernel.core.journal import Journal
+from repro_kernel.core.journal_layout import JOURNAL_DIRNAME
 from repro_kernel.core.secrets import redact, text_of_outputs
 from repro_kernel.exceptions import JournalError
 
@@ -292,3 +296,125 @@ def choose_session(journal: Any, notebook: str, cells: list[Cell], wanted: Optio
         if best is None or match.score >= best.score:
             best = match
     return best
+
+
+# -- where the recorder wrote ---------------------------------------------------------------------------------
+
+
+def _local_path(value: Any) -> bool:
+    return isinstance(value, str) and bool(value) and "://" not in value and "\0" not in value
+
+
+def _launch_dir(notebook: Path, output_path: Any) -> Optional[Path]:
+    """The folder papermill ran in, from where its output lies now and the output path it was given."""
+    if not _local_path(output_path) or Path(output_path).is_absolute():
+        return None
+    for folder in notebook.parents:
+        try:
+            if (folder / output_path).resolve() == notebook:
+                return folder
+        except (OSError, RuntimeError):
+            return None
+    return None
+
+
+def recording_folders(notebook_path: Union[str, Path], metadata: Any = None) -> list[Path]:
+    """The folders whose ``.repro/`` may hold a saved notebook's recording, the likeliest first.
+
+    The recorder writes ``.repro/`` beside the notebook when the kernel knows its path, else in the kernel's
+    working directory. A runner that writes its output notebook elsewhere (``papermill work/in.ipynb
+    results/out.ipynb --cwd work``) leaves the way back in the output's ``metadata.papermill``: the input and
+    output paths as given on the command line (relative to where papermill ran) and, where a runner records it,
+    ``cwd``. From them: that working directory, the input notebook's folder, then the folder papermill ran in
+    (the kernel's working directory when no ``--cwd`` was given); relative paths resolve against the folder
+    papermill ran in, found by matching the output path to where the notebook lies now (else the current one).
+    """
+    path = Path(notebook_path).resolve()
+    folders = [path.parent]
+    runner = metadata.get("papermill") if isinstance(metadata, dict) else None
+    if isinstance(runner, dict):
+        launched = _launch_dir(path, runner.get("output_path"))
+        base = launched or Path.cwd()
+        named = [runner.get("cwd")]
+        if _local_path(runner.get("input_path")):
+            named.append(os.path.dirname(runner["input_path"]) or ".")
+        for name in named:
+            if _local_path(name):
+                folders.append(base / str(name))
+        folders.append(base)
+    unique: list[Path] = []
+    for folder in folders:
+        try:
+            folder = folder.resolve()
+            if folder not in unique and (not unique or folder.is_dir()):
+                unique.append(folder)
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return unique
+
+
+def find_journal(notebook_path: Union[str, Path], nb: Any, wanted: Optional[str] = None) -> Journal:
+    """Open, for reading, the journal that holds the recording of the saved notebook ``nb`` (at
+    ``notebook_path``): the one of :func:`recording_folders` whose session (:func:`choose_session`, ``wanted``
+    as ``--session``) the saved cells show best; a later session wins a tie, the notebook's own folder wins
+    between equals. Where none matches, the journal beside the notebook.
+
+    Raises :class:`JournalError` as :meth:`Journal.find` does: "no .repro journal" when none was found, and for a
+    damaged journal beside the notebook (one elsewhere is passed over).
+    """
+    path = Path(notebook_path)
+    folders = recording_folders(path, nb.get("metadata") if isinstance(nb, dict) else None)
+    found: list[tuple[int, Journal, Optional[SessionMatch]]] = []
+    cells: Optional[list[Cell]] = None
+    refused: Optional[JournalError] = None
+    chosen: Optional[Journal] = None
+    try:
+        for n, folder in enumerate(folders):
+            try:
+                journal = Journal.find(folder / path.name)
+            except JournalError as exc:
+                if n == 0 and "no .repro journal" not in exc.message:
+                    raise
+                continue
+            if len(folders) == 1:
+                return journal  # nowhere else to look: the chooser runs once, in the caller
+            if cells is None:
+                cells = cells_from_dicts([dict(c, source=c.get("source")) for c in nb.get("cells") or []])
+            try:
+                found.append((n, journal, choose_session(journal, path.name, cells, wanted)))
+            except JournalError as exc:
+                refused = refused or exc
+                found.append((n, journal, None))
+        best: Optional[tuple[tuple[int, int, int], float, int]] = None
+        for n, journal, match in found:
+            if match is not None:
+                key = (match.score, float(match.session.get("started_at") or 0), -n)
+                if best is None or key > best:
+                    best, chosen = key, journal
+        if chosen is None and refused is not None and wanted:
+            raise refused
+        if chosen is None and found and found[0][0] == 0:
+            chosen = found[0][1]
+        if chosen is None:
+            raise JournalError(
+                f"no .repro journal found for {notebook_path}",
+                hint="record it with `%load_ext repro_kernel` then `%repro start`, or export with --mode document",
+            )
+    finally:
+        for _n, journal, _match in found:
+            if journal is not chosen:
+                journal.close()
+    return chosen
+
+
+def recording_folder(journal: Journal, environment: Optional[dict[str, Any]] = None) -> Optional[Path]:
+    """The folder the recorder worked in (the recorded relative paths start there; the kernel's working
+    directory, or the notebook's folder where the kernel knew it): the one holding the journal's ``.repro/``,
+    else, for a journal in the per-user fallback, the working directory the session recorded."""
+    directory = Path(journal.directory)
+    if directory.name == JOURNAL_DIRNAME:
+        return directory.parent.resolve()
+    cwd = (environment or {}).get("cwd")
+    if isinstance(cwd, str) and os.path.isdir(cwd):
+        return Path(cwd)
+    return None

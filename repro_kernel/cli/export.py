@@ -1,8 +1,13 @@
-"""``jupyter repro export NOTEBOOK``: write a linear replay script, notebook, manifest and binder/ folder."""
+"""``jupyter repro export NOTEBOOK``: write a linear replay script, notebook, manifest and binder/ folder.
+
+``jupyter repro export --session ID`` with no notebook: the recorded session (terminal IPython, ``ipython
+script.ipy``) from the ``.repro/`` journal in the working directory (or ``--journal PATH``), every execution in
+the order it ran."""
 
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 from traitlets import Bool, Unicode
 
@@ -10,21 +15,23 @@ from repro_kernel.cli.app import ReproSubApp
 from repro_kernel.export.manifest import MANIFEST_NAME
 from repro_kernel.export.mlflow_log import log_export, require_mlflow
 from repro_kernel.export.render import MODES
-from repro_kernel.export.write import export_notebook
+from repro_kernel.export.write import export_notebook, export_session
 
 
 class ExportApp(ReproSubApp):
     """Write a linear replay script, notebook, manifest and binder/ folder from a recorded session."""
 
     name = "jupyter-repro-export"
-    usage = "jupyter repro export [options] NOTEBOOK.ipynb"
+    usage = "jupyter repro export [options] NOTEBOOK.ipynb | --session ID [--journal PATH]"
     exit_codes = "0 written, 2 bad input or usage (a notebook that cannot be read, a folder that is not an export)"
     description = __doc__
     examples = """
     jupyter repro export analysis.ipynb
     jupyter repro export analysis.ipynb -o replay/ --mode history --bundle-data --force
+    jupyter repro export --session 3f2a8c1d -o replay/    # a terminal IPython / script session, no notebook
     """
-    output = Unicode("", help="Folder to write (default: <notebook>.repro beside the notebook).").tag(config=True)
+    output = Unicode("", help="Folder to write (default: <notebook>.repro beside the notebook; with --session and "
+                              "no notebook: session-<id>.repro here).").tag(config=True)
     mode = Unicode("slice", help="slice: only what the saved outputs need; history: every execution; "
                                  "document: the current cells top to bottom.").tag(config=True)
     bundle_data = Bool(False, help="Copy the input files into the folder so it replays on its own.").tag(
@@ -35,12 +42,17 @@ class ExportApp(ReproSubApp):
         config=True)
     force = Bool(False, help="Overwrite the output folder if it exists.").tag(config=True)
     session = Unicode("", help="Replay this recorded session (id or unique prefix) instead of the one the saved "
-                               "cells show (the same one `jupyter repro check` judges).").tag(config=True)
+                               "cells show (the same one `jupyter repro check` judges); with no notebook, export "
+                               "that session from the journal (terminal IPython, `ipython script.ipy`).").tag(
+        config=True)
+    journal = Unicode("", help="With --session and no notebook: the .repro folder (or its journal.sqlite) to read "
+                               "(default: .repro/ in the working directory).").tag(config=True)
     mlflow = Unicode(None, allow_none=True, help="Also log the export as an MLflow run to this tracking URI "
                      "(--mlflow alone: MLFLOW_TRACKING_URI, else sqlite mlflow.db beside the notebook); "
                      "needs `pip install 'jupyter-repro[mlflow]'`.").tag(config=True)
     aliases = {"o": "ExportApp.output", "output": "ExportApp.output", "mode": "ExportApp.mode",
-               "mlflow": "ExportApp.mlflow", "session": "ExportApp.session"}
+               "mlflow": "ExportApp.mlflow", "session": "ExportApp.session",
+               "journal": "ExportApp.journal"}
     flags = {
         "bundle-data": ({"ExportApp": {"bundle_data": True}}, bundle_data.help),
         "bundle-secrets": ({"ExportApp": {"bundle_secrets": True}}, bundle_secrets.help),
@@ -53,13 +65,26 @@ class ExportApp(ReproSubApp):
             self.extra_args, self.mlflow = [self.mlflow], ""  # `--mlflow NB`: the flag took no URI
         if self.mlflow is not None:
             require_mlflow(self.mlflow or None)
-        (notebook,) = self.positional(1, "one notebook path")
         if self.mode not in MODES:
             self.usage_error(f"--mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        directory = export_notebook(
-            notebook, mode=self.mode, force=self.force, output=self.output or None, bundle_data=self.bundle_data,
-            session=self.session or None, bundle_secrets=self.bundle_secrets,
-        )
+        notebook: Optional[str] = None
+        if self.session and not self.extra_args:
+            if self.mode == "document":
+                self.usage_error("--mode document replays a notebook's cells: give the notebook, or export the "
+                                 "session in history mode (the default with --session and no notebook)")
+            directory = export_session(self.session, output=self.output or None, force=self.force,
+                                       journal=self.journal or None, bundle_data=self.bundle_data,
+                                       bundle_secrets=self.bundle_secrets)
+        else:
+            if self.journal:
+                self.usage_error("--journal goes with --session and no notebook (a notebook's journal is the "
+                                 ".repro/ beside it)")
+            (notebook,) = self.positional(1, "one notebook path, or --session ID to export a recorded session "
+                                             "with no notebook")
+            directory = export_notebook(
+                notebook, mode=self.mode, force=self.force, output=self.output or None, bundle_data=self.bundle_data,
+                session=self.session or None, bundle_secrets=self.bundle_secrets,
+            )
         manifest = json.loads((directory / MANIFEST_NAME).read_text("utf-8"))
         print(f"wrote {directory} ({len(manifest['steps'])} steps, {manifest['mode']} mode)")
         for note in manifest.get("notes", []):

@@ -13,9 +13,8 @@ from typing import Any, Optional
 
 from traitlets import Bool
 
-from repro_kernel.analysis.sessions import SessionMatch, cells_from_dicts, choose_session, rank_sessions
+from repro_kernel.analysis.sessions import SessionMatch, cells_from_dicts, choose_session, find_journal, rank_sessions
 from repro_kernel.cli.app import ReproSubApp
-from repro_kernel.core.journal import Journal
 from repro_kernel.core.notebook import read_notebook
 from repro_kernel.exceptions import JournalError
 
@@ -79,7 +78,7 @@ class SessionsApp(ReproSubApp):
         cells = cells_from_dicts([dict(c, source=c.get("source")) for c in nb.cells])
         shown = sum(1 for c in cells if c.cell_type == "code" and c.execution_count is not None)
         try:
-            journal = Journal.find(path)
+            journal = find_journal(path, nb)
         except JournalError as exc:
             if "no .repro journal" not in exc.message:
                 raise

@@ -1,7 +1,8 @@
 """Log an export folder as an MLflow run (``jupyter repro export NB --mlflow [TRACKING_URI]``).
 
 The run carries what a reader of the experiment needs to trust a result: the seeds the session set and the
-git commit it ran at (params and tags, including MLflow's own ``mlflow.source.*`` tags), and the export's
+git commit it ran at (params and tags, including MLflow's own ``mlflow.source.*`` tags), the parameters papermill
+ran it with (the manifest's ``parameters``, as params under their own names), and the export's
 ``manifest.json``, ``replay.py`` and ``requirements.txt`` as artifacts. Every param, tag and artifact passes
 through the export's secret scanner (:mod:`repro_kernel.core.secrets`) first: an artifact that holds one (an
 export folder edited by hand) is logged as a redacted copy. MLflow is an optional extra
@@ -26,7 +27,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from repro_kernel._version_info import version
-from repro_kernel.core.journal import Journal
+from repro_kernel.analysis.sessions import find_journal
+from repro_kernel.core.notebook import read_notebook
 from repro_kernel.core.secrets import Scanner
 from repro_kernel.exceptions import BadInputError, ReproError
 
@@ -115,8 +117,9 @@ def _seeds(manifest: dict[str, Any], notebook: Optional[Path]) -> list[str]:
     """Each seed the replayed steps set, as ``step N: call(value)``, read from the session's journal."""
     if notebook is None:
         return []
-    try:
-        journal = Journal.find(notebook)
+    replayed = next((s.get("session_id") for s in manifest.get("sessions") or [] if s.get("replayed")), None)
+    try:  # where the recorder wrote it (beside the notebook, or where papermill's kernel ran)
+        journal = find_journal(notebook, read_notebook(notebook), replayed if isinstance(replayed, str) else None)
     except ReproError:
         return []
     try:
@@ -155,6 +158,9 @@ def run_contents(directory: Path, notebook: Optional[Path] = None) -> tuple[dict
     }
     for req in manifest.get("requirements") or []:
         params[f"requirement.{req['distribution']}"] = req.get("version") or "unpinned"
+    # papermill's parameters under their own names (identifiers: no clash with the dotted names above)
+    for name, value in (manifest.get("parameters") or {}).items():
+        params[str(name)] = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     notebook_info = manifest.get("notebook") or {}
     tags = {
         "mlflow.source.type": "NOTEBOOK",

@@ -42,6 +42,13 @@ class ReproExporter(Exporter):
         return build_export(Path(notebook_path), nb=nb, mode=self.mode, bundle_data=self.bundle_data,
                             output_dir=output_dir, session=self.session or None, bundle_secrets=self.bundle_secrets)
 
+    def build_directory(self, meta: dict[str, Any]) -> Path:
+        """The folder nbconvert's FilesWriter writes into: ``--output-dir`` (``FilesWriter.build_directory``),
+        else the notebook's own folder (``resources['metadata']['path']``), as the writer decides."""
+        writer = self.config.get("FilesWriter") if isinstance(self.config, dict) else None
+        configured = writer.get("build_directory") if isinstance(writer, dict) else None
+        return Path(configured if isinstance(configured, str) and configured else meta.get("path") or ".")
+
     # Returns the script's text, as nbconvert's own script/python exporters do (they override it the same way).
     def from_notebook_node(  # type: ignore[override]
         self, nb: NotebookNode, resources: Optional[dict[str, Any]] = None, **kw: Any
@@ -52,7 +59,9 @@ class ReproExporter(Exporter):
         notebook_path = Path(meta.get("path") or ".") / f"{name}.ipynb"
         base = resources.get("unique_key") or name
         folder = f"{base}.repro"
-        export = self.build(nb_copy, notebook_path.resolve(), Path(folder).resolve())
+        # Where nbconvert's writer puts it (--output-dir, else the notebook's folder): the manifest's workdir is
+        # relative to that place, not to the folder nbconvert runs in.
+        export = self.build(nb_copy, notebook_path.resolve(), (self.build_directory(meta) / folder).resolve())
         outputs: dict[str, bytes] = {}
         for rel, data in export.files.items():
             outputs[f"{folder}/{rel}"] = data

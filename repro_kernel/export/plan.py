@@ -18,17 +18,21 @@ from repro_kernel.core.dataflow import analyze_code
 from repro_kernel.core.hashing import hash_text
 from repro_kernel.core.records import saved_copy
 from repro_kernel.core.secrets import redact
+from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.slicing import backward_slice
 from repro_kernel.runtime import code_key
 
 _REPRO_LINE = re.compile(r"^[ \t]*%(load_ext|reload_ext)[ \t]+repro_kernel[ \t]*$|^[ \t]*%repro\b(?![ \t]+seed\b).*$",
                          re.M)
 _REPRO_SEED = re.compile(r"^([ \t]*)%repro[ \t]+seed[ \t]+(-?\d+)[ \t]*$", re.M)
+_LEAVING = frozenset({"exit", "quit", "exit()", "quit()", "%exit", "%quit", "exit;", "quit;"})
 _SYSTEM_PREFIXES = ("/usr/", "/lib", "/etc/", "/proc/", "/sys/", "/dev/", "/opt/conda/", "/System/")
 
 
 def replay_code(code: str) -> str:
     """The code a replay runs for a recorded step: recording magics removed, ``%repro seed`` kept as a call."""
+    if code.strip() in _LEAVING:
+        return ""  # the user left the shell: a replay that ran it would end its own kernel
     code = _REPRO_SEED.sub(r"\1__import__('repro_replay').seed_all(\2);", code)  # (it prints its line)
     code = _REPRO_LINE.sub("", code)
     return code.strip("\n").rstrip() + "\n" if code.strip() else ""
@@ -49,6 +53,7 @@ class Step:
     generators: list[dict[str, Any]] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     redacted: bool = False  # its code holds a value redacted as a secret (`<redacted>`): the user must supply it
+    where: Optional[str] = None  # where it ran, for a session with no notebook (e.g. "terminal input")
 
     @property
     def status(self) -> str:
@@ -56,7 +61,8 @@ class Step:
 
     def label(self) -> str:
         where = f"In[{self.execution_count}]" if self.execution_count is not None else "not run"
-        cell = f"cell {self.cell_index + 1}" if self.cell_index is not None else "cell no longer in the notebook"
+        cell = (f"cell {self.cell_index + 1}" if self.cell_index is not None
+                else self.where or "cell no longer in the notebook")
         seq = f"seq {self.record['seq']}" if self.record else "not recorded"
         raised = f", raised {self.record['error']}" if self.record and self.status == "error" else ""
         return f"{where}, {cell}, {seq}{raised}"
@@ -240,7 +246,10 @@ def plan_steps(
         steps = chosen_steps
     else:
         if mode == "slice":
-            targets = [pos for pos, i in matched.items() if nb.cells[i].get("outputs")]
+            # papermill's `parameters` cell stays (with what it needs): `papermill replay.ipynb -p ...` injects
+            # after it, and parameters not given again keep its defaults.
+            targets = [pos for pos, i in matched.items() if nb.cells[i].get("outputs")
+                       or "parameters" in ((nb.cells[i].get("metadata") or {}).get("tags") or ())]
             sliced = slicer(records, targets)
             keep, reasons = sliced.kept, sliced.reasons
             if sliced.unresolved:
@@ -270,6 +279,79 @@ def plan_steps(
     for n, step in enumerate(steps, 1):
         step.index = n
 
+    used_inputs, network_list, hash_seed, modules = _attach(steps, records, env, not_guaranteed)
+    all_sessions = journal.sessions(notebook=nb_name) if match.bound else [session]
+    sessions = [{"session_id": s["session_id"], "started_at": s["started_at"], "ended_at": s["ended_at"],
+                 "executions": journal.count_executions(s["session_id"]),
+                 "replayed": s["session_id"] == session["session_id"]} for s in all_sessions]
+    others = [s for s in sessions if not s["replayed"]]
+    if others:
+        not_guaranteed.append(f"{len(others)} other recorded sessions of this notebook (before a kernel restart) "
+                              "are not part of the replay")
+    # Jupyter starts a notebook's kernel in the notebook's folder; relative reads resolve there, wherever the
+    # project has moved since it was recorded.
+    for item in used_inputs:
+        item["current"] = str(notebook_path.parent / item["rel"]) if item["rel"] is not None else item["abspath"]
+    return _finish(ExportPlan(mode, True, steps, used_inputs, network_list, sessions, env, hash_seed,
+                              modules, notebook_path.parent, not_guaranteed, notes,
+                              unbound_session=None if match.bound else match.session_id))
+
+
+def find_session(journal: Any, wanted: str) -> dict[str, Any]:
+    """The recorded session ``wanted`` (an id or unique prefix) names in ``journal``; one line naming the
+    sessions there when none or several match."""
+    sessions = journal.sessions()
+    matches = [s for s in sessions if s["session_id"].startswith(wanted)] if wanted else []
+    if len(matches) == 1:
+        return matches[0]
+    listed = ", ".join(f"{s['session_id'][:8]} ({s['notebook'] or 'no notebook'}, "
+                       f"{journal.count_executions(s['session_id'])} executions)" for s in sessions[-5:])
+    raise JournalError(f"{'no' if not matches else 'more than one'} session in {journal.directory} matches "
+                       f"{wanted!r}", hint=(f"give one of the ids there ({listed}"
+                                            f"{', ...' if len(sessions) > 5 else ''}), or more of it")
+                       if sessions else "record one with `%load_ext repro_kernel` then `%repro start`")
+
+
+def plan_session(journal: Any, wanted: str, workdir: Path) -> ExportPlan:
+    """The replay of recorded session ``wanted`` with no notebook (terminal IPython, a script): every execution
+    in the order it ran (history mode: there are no saved outputs to slice for), each compared by its recorded
+    output hash. ``workdir``: where the kernel ran (relative reads resolve there)."""
+    session = find_session(journal, wanted)
+    records = journal.executions(session_id=session["session_id"])
+    env = session["environment"]
+    not_guaranteed: list[str] = []
+    notes: list[str] = []
+    steps: list[Step] = []
+    for record in records:
+        code = replay_code(record["code"])
+        if code:
+            steps.append(Step(index=len(steps) + 1, code=code, record=record,
+                              execution_count=record.get("execution_count"), reason="recorded execution",
+                              where=f"{session['notebook']} (not in the saved notebook)" if session["notebook"]
+                              else "terminal input"))
+    if not steps:
+        raise BadInputError(f"session {session['session_id'][:8]} recorded no code to replay "
+                            f"({len(records)} executions, only jupyter-repro's own magics)",
+                            hint="record the session's code after `%repro start`, then export again")
+    unresolved = backward_slice(records, list(range(len(records)))).unresolved
+    if unresolved:
+        not_guaranteed.append("names used but defined by no recorded execution: " + ", ".join(sorted(unresolved)[:10])
+                              + " (defined before `%repro start` ran?)")
+    used_inputs, network, hash_seed, modules = _attach(steps, records, env, not_guaranteed)
+    for item in used_inputs:
+        item["current"] = str(workdir / item["rel"]) if item["rel"] is not None else item["abspath"]
+    sessions = [{"session_id": session["session_id"], "started_at": session["started_at"],
+                 "ended_at": session["ended_at"], "executions": len(records), "replayed": True}]
+    return _finish(ExportPlan("history", True, steps, used_inputs, network, sessions, env, hash_seed, modules,
+                              workdir, not_guaranteed, notes))
+
+
+def _attach(steps: list[Step], records: list[dict[str, Any]], env: Optional[dict[str, Any]],
+            not_guaranteed: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Optional[str],
+                                                list[dict[str, Any]]]:
+    """What the replay restores and checks before each step (random states, generators, data inputs, the
+    network), the hash seed and the modules the session imported: one definition for notebook and session
+    exports."""
     # Random state and generators per step.
     for step in steps:
         record = step.record
@@ -353,21 +435,7 @@ def plan_steps(
                               "depends on the iteration order of a set of strings may differ")
     modules = [m for r in records for m in (r.get("modules") or [])]
     modules += _modules_from_code(steps, env, modules)
-    all_sessions = journal.sessions(notebook=nb_name) if match.bound else [session]
-    sessions = [{"session_id": s["session_id"], "started_at": s["started_at"], "ended_at": s["ended_at"],
-                 "executions": journal.count_executions(s["session_id"]),
-                 "replayed": s["session_id"] == session["session_id"]} for s in all_sessions]
-    others = [s for s in sessions if not s["replayed"]]
-    if others:
-        not_guaranteed.append(f"{len(others)} other recorded sessions of this notebook (before a kernel restart) "
-                              "are not part of the replay")
-    # Jupyter starts a notebook's kernel in the notebook's folder; relative reads resolve there, wherever the
-    # project has moved since it was recorded.
-    for item in used_inputs:
-        item["current"] = str(notebook_path.parent / item["rel"]) if item["rel"] is not None else item["abspath"]
-    return _finish(ExportPlan(mode, True, steps, used_inputs, list(network.values()), sessions, env, hash_seed,
-                              modules, notebook_path.parent, not_guaranteed, notes,
-                              unbound_session=None if match.bound else match.session_id))
+    return used_inputs, list(network.values()), hash_seed, modules
 
 
 def _finish(plan: ExportPlan) -> ExportPlan:

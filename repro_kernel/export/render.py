@@ -19,6 +19,7 @@ import nbformat
 from repro_kernel import runtime as runtime
 from repro_kernel._version_info import version
 from repro_kernel.analysis import analyze_notebook
+from repro_kernel.analysis.sessions import recording_folder
 from repro_kernel.core.hashing import FileHashCache, hash_file
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.paths import relative_name
@@ -134,7 +135,31 @@ def _code_cell(cell_id: str, source: str, count: Optional[int], outputs: list[An
             "outputs": outputs, "metadata": metadata}
 
 
-def _render_notebook(plan: ExportPlan, metadata: dict[str, Any], nb_name: str) -> bytes:
+# papermill's cell tags: kept on the steps that came from those cells, so `papermill replay.ipynb -p ...`
+# finds where to inject (it replaces the `injected-parameters` cell, else injects after `parameters`).
+PAPERMILL_TAGS = ("parameters", "injected-parameters")
+
+
+def _papermill_tags(nb: nbformat.NotebookNode) -> dict[int, list[str]]:
+    """The papermill tags of each saved cell that has one, by cell index."""
+    found = {}
+    for index, cell in enumerate(nb.cells):
+        tags = (cell.get("metadata") or {}).get("tags")
+        kept = [t for t in PAPERMILL_TAGS if isinstance(tags, list) and t in tags]
+        if kept:
+            found[index] = kept
+    return found
+
+
+def papermill_parameters(nb: nbformat.NotebookNode) -> Optional[dict[str, Any]]:
+    """The parameters papermill ran the notebook with (``metadata.papermill.parameters``), or None."""
+    runner = nb.metadata.get("papermill")
+    parameters = runner.get("parameters") if isinstance(runner, dict) else None
+    return dict(parameters) if isinstance(parameters, dict) else None
+
+
+def _render_notebook(plan: ExportPlan, metadata: dict[str, Any], nb_name: str,
+                     tags: Optional[dict[int, list[str]]] = None) -> bytes:
     setup = _code_cell(
         "repro-setup",
         "# jupyter-repro replay: each following cell is one recorded step; running a cell first checks its\n"
@@ -147,8 +172,11 @@ def _render_notebook(plan: ExportPlan, metadata: dict[str, Any], nb_name: str) -
              f"{len(plan.steps)} steps in the order they ran. Outputs below are the recorded ones."}
     cells = [intro, setup]
     for step in plan.steps:
+        meta: dict[str, Any] = {"repro": {"step": step.index, "label": step.label()}}
+        if tags and step.cell_index is not None and step.cell_index in tags:
+            meta["tags"] = list(tags[step.cell_index])
         cells.append(_code_cell(f"step-{step.index}", step.code, step.execution_count, list(step.outputs or []),
-                                {"repro": {"step": step.index, "label": step.label()}}))
+                                meta))
     out = nbformat.from_dict({"nbformat": 4, "nbformat_minor": 5, "cells": cells, "metadata": {
         "kernelspec": metadata.get("kernelspec", {"name": "python3", "display_name": "Python 3",
                                                    "language": "python"}),
@@ -274,6 +302,10 @@ def _render(
 
     # Data inputs: checked by hash before use; with --bundle-data copied into files/.
     snapshots = journal.snapshot_hashes() if journal is not None else set()
+    # The replay runs where the kernel ran: the recorder's folder (papermill's --cwd, not the output's folder),
+    # which the recorded relative paths start from.
+    kernel_dir = (recording_folder(journal, plan.environment) if journal is not None and plan.recorded
+                  else None) or Path(plan.workdir)
     cache = FileHashCache()
     inputs = []
     hidden_inputs: list[str] = []
@@ -282,6 +314,8 @@ def _render(
         if item.get("rel") is not None:  # recorded relative to the notebook's folder: never climbing out of it
             item["rel"] = relative_name(item["rel"], what="recorded input", hint=_CRAFTED)
         current_path = item.pop("current", item["abspath"])
+        if item.get("rel") is not None:
+            current_path = str(kernel_dir / item["rel"])
         if REDACTED in str(item.get("path")) or REDACTED in str(item["abspath"]):
             # The recorder kept this file's name without the secret it held: no file has that name, so it can be
             # neither hashed again, bundled nor checked by the replay; the note says what the user must do.
@@ -334,7 +368,7 @@ def _render(
         workdir = "files"
         export.files.setdefault("files/.keep", b"")
     else:
-        workdir = os.path.relpath(plan.workdir, output_dir)
+        workdir = os.path.relpath(kernel_dir, output_dir)
 
     env = plan.environment
     reqs = _requirements(plan)
@@ -358,7 +392,7 @@ def _render(
     export.files["replay.py"] = utf8(script)
     metadata = {k: nb.metadata[k] for k in ("kernelspec", "language_info") if k in nb.metadata}
     export.files["replay.ipynb"] = _render_notebook(plan, redacted.json(metadata, ["replay.ipynb"], "metadata"),
-                                                    nb_name)
+                                                    nb_name, _papermill_tags(nb))
     export.files[RUNTIME_NAME] = resources.files("repro_kernel").joinpath("runtime.py").read_bytes()
     python_version = (env or {}).get("python", {}).get("version") or ".".join(map(str, sys.version_info[:3]))
     export.files["requirements.txt"] = utf8(_requirements_txt(reqs, nb_name))
@@ -394,7 +428,9 @@ def _render(
         "network": plan.network,
         "requirements": reqs,
         "replay": {"script": "replay.py", "notebook": "replay.ipynb", "runtime": RUNTIME_NAME,
-                   "workdir": workdir, "ipython_syntax": uses_ipython},
+                   "workdir": workdir, "ipython_syntax": uses_ipython,
+                   "kernel_cwd": _kernel_cwd(kernel_dir, notebook_path, repo_root)},
+        "parameters": papermill_parameters(nb),
         "steps": [s.manifest_entry() for s in plan.steps],
         "flags": flags,
         "flags_note": flags_note,
@@ -413,6 +449,13 @@ def _render(
     export.manifest = manifest
     export.not_guaranteed = not_guaranteed
     return export
+
+
+def _kernel_cwd(kernel_dir: Path, notebook_path: Path, repo_root: Optional[Path]) -> dict[str, Optional[str]]:
+    """Where the kernel ran, relative to the notebook's folder and to the project (git) root."""
+    project = os.path.relpath(kernel_dir, repo_root) if repo_root is not None else None
+    return {"from_notebook": Path(os.path.relpath(kernel_dir, notebook_path.parent)).as_posix(),
+            "from_project": Path(project).as_posix() if project and not project.startswith("..") else None}
 
 
 class _Redactions:

@@ -152,7 +152,7 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
     reasons: dict[int, str] = {}
     for i in range(len(records) - 1, -1, -1):
         f = facts[i]
-        maybe = f.maybe_mutated - imported
+        maybe = {n for n in f.maybe_mutated - imported if n in definers}  # `open(p).read()`: open is no variable
         # Strings that name a variable some earlier step binds (`display('df1a')`, `eval('x')`) are uses.
         named = {n for n in f.facts.maybe_used if definer_before(n, i) is not None}
         uses = f.used | f.mutated | maybe | named

@@ -13,9 +13,10 @@ from typing import Optional
 from repro_kernel.core.notebook import read_notebook
 from repro_kernel.core.paths import NotRegularFileError, copy_file, open_regular, symlinks_out, write_file
 from repro_kernel.exceptions import BadInputError
-from repro_kernel.export.build import default_output_dir
+from repro_kernel.export.build import build_session_export, default_output_dir, default_session_dir, open_session_journal
 from repro_kernel.export.manifest import MANIFEST_NAME, seal, validate_manifest
 from repro_kernel.export.nbconvert import ReproExporter
+from repro_kernel.export.plan import find_session
 from repro_kernel.export.render import Export, dumps_listing, utf8
 
 
@@ -134,4 +135,30 @@ def export_notebook(
     check_replaceable(directory, force)
     exporter = ReproExporter(mode=mode, bundle_data=bundle_data, session=session or "", bundle_secrets=bundle_secrets)
     export = exporter.build(nb, notebook_path, directory)
+    return write_export(export, directory, force=force)
+
+
+def export_session(
+    session: str,
+    *,
+    output: Optional[Path | str] = None,
+    force: bool = False,
+    journal: Optional[Path | str] = None,
+    where: Optional[Path | str] = None,
+    bundle_data: bool = False,
+    bundle_secrets: bool = False,
+) -> Path:
+    """Export recorded ``session`` (id or unique prefix) with no notebook: terminal IPython's ``%repro export``
+    and ``jupyter repro export --session ID``; return the folder written (default
+    ``session-<id>.repro`` in ``where``, the working directory)."""
+    folder = Path(where).resolve() if where else Path.cwd()
+    journal_path = Path(journal) if journal else None
+    if output:
+        directory = Path(output).absolute()
+    else:
+        with open_session_journal(journal_path, folder) as found:
+            directory = default_session_dir(find_session(found, session)["session_id"], folder)
+    check_replaceable(directory, force)
+    export = build_session_export(session, journal_path=journal_path, where=folder, output_dir=directory,
+                                  bundle_data=bundle_data, bundle_secrets=bundle_secrets)
     return write_export(export, directory, force=force)

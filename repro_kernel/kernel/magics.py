@@ -6,6 +6,8 @@ import argparse
 import html
 import json
 import shlex
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Optional
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -13,8 +15,13 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from repro_kernel.exceptions import ReproError
 from repro_kernel.kernel import randomness
 from repro_kernel.kernel.recorder import Recorder
+from repro_kernel.kernel.script_run import take_over
 
-USAGE = "usage: %repro start [--notebook PATH] [--durable] | stop | status | seed N | snapshot PATH... | env"
+USAGE = ("usage: %repro start [--notebook PATH] [--durable] | stop | status | seed N | snapshot PATH... | env | "
+         "export [DIR] [--force] [--bundle-data]")
+# What writes an export of a recorded session (injected by repro_kernel/__init__.py: the kernel layer does not
+# import the export layer): (session id, output folder or None, force, journal folder, bundle_data) -> folder.
+SessionExporter = Callable[..., Path]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -35,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     snap = sub.add_parser("snapshot", add_help=False)
     snap.add_argument("paths", nargs="+")
     sub.add_parser("env", add_help=False)
+    export = sub.add_parser("export", add_help=False)
+    export.add_argument("directory", nargs="?", default=None)
+    export.add_argument("--force", action="store_true")
+    export.add_argument("--bundle-data", action="store_true")
     return parser
 
 
@@ -88,9 +99,10 @@ def _refuse(recorder: Recorder, message: str) -> None:
 class ReproMagics(Magics):
     """``%repro``: start, stop and inspect recording."""
 
-    def __init__(self, shell: Any, recorder: Recorder) -> None:
+    def __init__(self, shell: Any, recorder: Recorder, export: Optional[SessionExporter] = None) -> None:
         super().__init__(shell)
         self.recorder = recorder
+        self.export = export
 
     @line_magic
     def repro(self, line: str) -> Any:
@@ -103,6 +115,9 @@ class ReproMagics(Magics):
         %repro seed N                    seed every loaded random generator with N (and record it)
         %repro snapshot PATH...          preserve files' exact content in .repro/objects
         %repro env                       the environment as recorded
+        %repro export [DIR] [--force]    write a replay folder of this session (default: session-<id>.repro
+                                         here) that `jupyter repro verify DIR` replays; for terminal IPython
+                                         and scripts, where there is no notebook (--bundle-data: copy inputs)
         """
         recorder = self.recorder
         say = recorder.say  # not print: a cell may have replaced it, or sys.stdout
@@ -121,6 +136,10 @@ class ReproMagics(Magics):
                 return _refuse(recorder, exc.one_line())
             for message in messages:
                 say(message)
+            if recorder.recording:
+                take_over(self.shell, say)  # `ipython script.ipy`, `-c`: records the rest of the running code
+        elif args.command == "export":
+            return self._export(args)
         elif args.command == "stop":
             say(recorder.stop())
         elif args.command == "status":
@@ -151,4 +170,25 @@ class ReproMagics(Magics):
             dists = env.pop("distributions", {})
             env["distributions"] = f"{len(dists)} installed (see the manifest for the list)"
             say(json.dumps(env, indent=2, default=str))
+        return None
+
+    def _export(self, args: argparse.Namespace) -> None:
+        """``%repro export [DIR]``: this session, from the journal, as a replay folder (no notebook needed)."""
+        recorder = self.recorder
+        if recorder.session_id is None or recorder.writer is None or self.export is None:
+            return _refuse(recorder, "nothing recorded to export: run `%repro start` first, then the code to record")
+        writer = recorder.writer
+        writer.wait_for_hashes(recorder.hash_wait)
+        if not writer.settle():
+            return _refuse(recorder, f"{writer.held} executions are still held in memory, not yet in the journal "
+                           f"({writer.journal.directory}); free the disk or the lock, then export again")
+        try:
+            folder = self.export(recorder.session_id, output=args.directory, force=args.force,
+                                 journal=writer.journal.directory, bundle_data=args.bundle_data)
+        except ReproError as exc:
+            return _refuse(recorder, exc.one_line())
+        except Exception as exc:  # an export must never break the cell it runs in
+            return _refuse(recorder, f"export failed ({type(exc).__name__}: {exc}); "
+                           "`jupyter repro export --session " + recorder.session_id[:8] + "` says more")
+        recorder.say(f"jupyter-repro: wrote {folder}; replay and compare it with `jupyter repro verify {folder}`")
         return None

@@ -40,7 +40,7 @@ from repro_kernel.kernel import audit, randomness
 from repro_kernel.kernel.cell_state import ModuleBook, PendingCell, RandomBook
 from repro_kernel.kernel.faults import FaultLog
 from repro_kernel.kernel.journal_writer import JournalWriter, PendingHashes
-from repro_kernel.kernel.notebook_path import locate_notebook, notebook_from_environment
+from repro_kernel.kernel.notebook_path import locate_notebook, notebook_from_environment, papermill_notebook
 from repro_kernel.kernel.scrub import Scrubber
 from repro_kernel.kernel.views import RecorderViews
 from repro_kernel.runtime import hash_display
@@ -350,6 +350,9 @@ class Recorder(RecorderViews, Configurable):
             assert self.writer is not None
             if deferred and self.writer.hashes is not None:
                 self.writer.hashes.submit(record, deferred)  # before the write: readers then know to wait
+            if self.notebook is None and papermill_notebook(self.shell.user_ns):
+                # papermill's --inject-paths named the output notebook in the cell that just ran
+                self.set_notebook(papermill_notebook(self.shell.user_ns) or "")
             self.writer.append(record, self.notebook)
         except Exception as exc:
             self.report_fault("journal", exc, "this cell's record could not be written to the journal")
@@ -506,6 +509,20 @@ class Recorder(RecorderViews, Configurable):
         pub = getattr(self.shell, "display_pub", None)
         if pub is not None and hasattr(pub, "register_hook"):
             pub.register_hook(self._display_hook)
+        elif pub is not None:
+            # Terminal IPython's publisher has no hooks: see each display as it is published (as ipykernel's
+            # hook would), so `display()` enters the output hash the replay's kernel computes.
+            if not hasattr(pub.publish, "_repro_recorder"):
+                publish = pub.publish
+
+                def tapped(data: Any, metadata: Any = None, *args: Any, **kwargs: Any) -> Any:
+                    live = tapped._repro_recorder()  # type: ignore[attr-defined]
+                    if live is not None and live._pending is not None and isinstance(data, dict):
+                        live._display_hook({"content": {"data": data}})
+                    return publish(data, metadata, *args, **kwargs)
+
+                pub.publish = tapped
+            pub.publish._repro_recorder = weakref.ref(self)  # the recorder loaded last
 
     def _unhook_displays(self) -> None:
         pub = getattr(self.shell, "display_pub", None)

@@ -276,3 +276,9 @@ def test_slice_export_of_idioms_the_code_alone_cannot_show_reproduces(tmp_path: 
     report = verify_export(folder)
     assert report.exit_code == 0, render_report(report)
     assert {s.outcome for s in report.steps} == {"reproduced"}
+
+
+def test_a_method_called_on_a_builtin_s_result_adds_no_unresolved_name() -> None:
+    records = session("text = open('data.txt').read()", "len(text)")
+    result = backward_slice(records, [1])
+    assert result.kept == [0, 1] and result.unresolved == set()

@@ -109,11 +109,14 @@ def changed_or_kept_nowhere(executions: list[Execution], context: Context, by_id
                 details={"path": path, "hash": digest},
             ))
         spelled = [lit for e in readers for lit, _call in e.facts.path_literals if _names_path(lit, path)]
-        if (_outside(path, root) and not _personal_cache(path)) or spelled:
+        # A path the recorder could write relative to its own folder (the kernel's working directory) is inside
+        # the recording's tree, wherever the saved notebook lies (papermill's output folder, --cwd).
+        outside = reads[0][3].get("rel") is None and _outside(path, root)
+        if (outside and not _personal_cache(path)) or spelled:
             flags.append(Flag(
                 "absolute-path", cells,
                 f"{_labels(cells, by_id, readers)} read {path} through an absolute path"
-                f"{' outside the project' if _outside(path, root) else ''}: it will not exist elsewhere",
+                f"{' outside the project' if outside else ''}: it will not exist elsewhere",
                 "copy the file into the project folder and read it by a relative path",
                 details={"path": path, "literal": spelled[0] if spelled else None},
             ))

@@ -22,6 +22,7 @@ from repro_kernel.core.dataflow.tables import (
     ABSOLUTE_PATH,
     ARG_MUTATING_FUNCTIONS,
     ARG_MUTATING_MODULES,
+    BUILTIN_NAMES,
     DETERMINISM_ATTRIBUTES,
     DETERMINISM_CALLS,
     DETERMINISM_ENV,
@@ -162,7 +163,9 @@ class FactsVisitor(NameVisitor):
 
     def _maybe_mutate(self, node: ast.AST) -> None:
         root = _root_name(node)
-        if root is not None and root not in self._imports and not self._local(root) and self._module_level():
+        if root is None or (root in BUILTIN_NAMES and root not in self.defined):
+            return
+        if root not in self._imports and not self._local(root) and self._module_level():
             self.maybe_mutated.setdefault(root)
 
     def visit_Assign(self, node: ast.Assign) -> None:

@@ -65,6 +65,7 @@ class Cell:
     redacted: bool = False
     outputs: str = ""
     errors: str = ""
+    output_hashes: tuple[str, ...] = ()  # what the recorder's output hash would be for what it shows (if known)
 
     @property
     def label(self) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Optional, Union
 
 from repro_kernel.analysis.model import Cell, Execution
 from repro_kernel.core.dataflow import analyze_code
+from repro_kernel.core.hashing import saved_output_hashes
 from repro_kernel.core.journal import Journal
 from repro_kernel.core.journal_layout import JOURNAL_DIRNAME
 from repro_kernel.core.secrets import redact, text_of_outputs
@@ -50,13 +51,15 @@ def cells_from_dicts(cells: list[dict[str, Any]]) -> list[Cell]:
         cell_type = str(raw.get("cell_type") or "code")
         source = normalize_source(raw.get("source"))
         redacted, outputs, errors = False, "", ""
+        hashes: tuple[str, ...] = ()
         if cell_type == "code":
             clean = normalize_source(redact(source, code=True))
             redacted, source = clean != source, clean
             if raw.get("outputs"):
                 outputs, errors = text_of_outputs(raw["outputs"])
+                hashes = saved_output_hashes(raw["outputs"])
         found.append(Cell(str(cell_id), index, cell_type, source, count if isinstance(count, int) else None,
-                          redacted, outputs, errors))
+                          redacted, outputs, errors, hashes))
     return found
 
 
@@ -200,7 +203,9 @@ class SessionMatch:
     records: list[dict[str, Any]]
     mapping: list[Optional[str]]  # the page cell each record came from (map_executions)
     shown: dict[int, str]  # record position -> the page cell that shows that execution's output
-    score: tuple[int, int, int]  # (cells shown by this session with their id and code, with their code, by count)
+    # Saved cells that show one of this session's executions: with its very output (the recorder's output hash),
+    # with its cell id and code, with its code, by execution count alone.
+    score: tuple[int, int, int, int]
 
     @property
     def session_id(self) -> str:
@@ -212,7 +217,7 @@ class SessionMatch:
         return self.session.get("notebook") is not None
 
     def binding_note(self, notebook: str) -> str:
-        same_id, same_code, _count = self.score
+        _outputs, same_id, same_code, _count = self.score
         how = f"{same_id} cells by id and code" if same_id else f"{same_code} cells by code and execution count"
         return (f"session {self.session_id[:8]} was recorded without the notebook's path (a runner such as "
                 f"nbclient, papermill or nbconvert --execute); it is matched to {notebook} by {how}")
@@ -244,7 +249,10 @@ def _match(session: dict[str, Any], records: list[dict[str, Any]], cells: list[C
     same_code = [pos for pos, cell_id in shown.items()
                  if normalize_source(records[pos].get("code")) == by_id[cell_id].source]
     same_id = [pos for pos in same_code if records[pos].get("cell_id") == shown[pos]]
-    return SessionMatch(session, records, mapping, shown, (len(same_id), len(same_code), len(shown)))
+    # What the file shows came from this session, not from a later run nobody saved (nbval, a second Run All).
+    same_output = [pos for pos, cell_id in shown.items()
+                   if records[pos].get("output_hash") and records[pos]["output_hash"] in by_id[cell_id].output_hashes]
+    return SessionMatch(session, records, mapping, shown, (len(same_output), len(same_id), len(same_code), len(shown)))
 
 
 def rank_sessions(journal: Any, notebook: str, cells: list[Cell], wanted: Optional[str] = None) -> list[SessionMatch]:
@@ -272,7 +280,7 @@ def rank_sessions(journal: Any, notebook: str, cells: list[Cell], wanted: Option
                 records = journal.executions(session_id=session["session_id"])
                 if any(not _is_control(r.get("code") or "") for r in records):
                     match = _match(session, records, cells)
-                    if match.score[1] or any(r.get("cell_id") in ids for r in records):
+                    if match.score[0] or match.score[2] or any(r.get("cell_id") in ids for r in records):
                         ranked.append(match)
             return ranked
     ranked = []
@@ -287,8 +295,9 @@ def choose_session(journal: Any, notebook: str, cells: list[Cell], wanted: Optio
     """The session of ``notebook`` whose executions the saved ``cells`` show: the one model behind check,
     export and verify.
 
-    Candidates (:func:`rank_sessions`) are ranked by how many saved cells show one of their executions with the
-    same cell id and code, then with the same code, then by execution count alone; a later session wins a tie.
+    Candidates (:func:`rank_sessions`) are ranked by how many saved cells show one of their executions with its
+    very output (output hashes), then with the same cell id and code, then with the same code, then by execution
+    count alone; a later session wins a tie.
     None when nothing was recorded.
     """
     best: Optional[SessionMatch] = None
@@ -385,7 +394,7 @@ def find_journal(notebook_path: Union[str, Path], nb: Any, wanted: Optional[str]
             except JournalError as exc:
                 refused = refused or exc
                 found.append((n, journal, None))
-        best: Optional[tuple[tuple[int, int, int], float, int]] = None
+        best: Optional[tuple[tuple[int, int, int, int], float, int]] = None
         for n, journal, match in found:
             if match is not None:
                 key = (match.score, float(match.session.get("started_at") or 0), -n)

@@ -39,7 +39,7 @@ def describe(match: SessionMatch, shown_cells: int, chosen: bool) -> dict[str, A
     writes is shown as unknown rather than trusted)."""
     env = _mapping(match.session.get("environment"))
     python, kernel = _mapping(env.get("python")), _mapping(env.get("kernel"))
-    same_id, same_code, by_count = match.score
+    same_output, same_id, same_code, by_count = match.score
     return {
         "session_id": match.session_id,
         "notebook": match.session.get("notebook"),
@@ -51,7 +51,8 @@ def describe(match: SessionMatch, shown_cells: int, chosen: bool) -> dict[str, A
         "ipykernel": _text(kernel.get("ipykernel")),
         "executions": len(match.records),
         "cells_shown": shown_cells,
-        "match": {"same_id_and_code": same_id, "same_code": same_code, "same_count": by_count},
+        "match": {"same_output": same_output, "same_id_and_code": same_id, "same_code": same_code,
+                  "same_count": by_count},
         "chosen": chosen,
     }
 
@@ -99,7 +100,8 @@ class SessionsApp(ReproSubApp):
         for row in rows:
             m = row["match"]
             print(f"{'*' if row['chosen'] else ' '} {str(row['session_id'])[:12]:<12}  {row['started'] or 'unknown time':<23}"
-                  f"  python {row['python'] or '?':<8} {row['executions']:>5} executions  matches {m['same_id_and_code']} "
+                  f"  python {row['python'] or '?':<8} {row['executions']:>5} executions  matches {m['same_output']} "
+                  f"by output, {m['same_id_and_code']} "
                   f"by id+code, {m['same_code']} by code, {m['same_count']} by count"
                   f"{'' if row['notebook'] else '  (recorded without a notebook path)'}")
         return 0

@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 import blake3
 
-from repro_kernel.runtime import file_digest, short_repr
+from repro_kernel.runtime import file_digest, hash_display, short_repr
 
 try:
     import fcntl
@@ -65,6 +65,33 @@ def output_hash(display_digest: Optional[bytes], value: Any) -> Optional[str]:
             kind = type(value)
             parts.append(f"<{kind.__module__}.{kind.__qualname__}>".encode("utf-8", "surrogatepass"))
     return hash_bytes(b"\0".join(parts)) if parts else None
+
+
+def saved_output_hashes(outputs: Any) -> tuple[str, ...]:
+    """What :func:`output_hash` would have given for the execution whose saved ``outputs`` (nbformat) these are,
+    where the file can tell: its rich displays, and its result read as a scalar's repr. Empty when the cell
+    shows nothing the hash covers; a result that was no scalar hashed as its type, which the file does not keep,
+    so a miss is no evidence against an execution, only a hit is evidence for it."""
+    if not isinstance(outputs, list):
+        return ()
+    displays = [o for o in outputs if isinstance(o, dict) and o.get("output_type") == "display_data"]
+    results = [o for o in outputs if isinstance(o, dict) and o.get("output_type") == "execute_result"]
+    digest: Optional[bytes] = None
+    if displays:
+        hasher = blake3.blake3()
+        for out in displays:
+            data = out.get("data")
+            hash_display(hasher, {"content": {"data": data if isinstance(data, dict) else {}}})
+        digest = hasher.digest()
+    parts = [digest] if digest is not None else []
+    if results:
+        data = results[-1].get("data")
+        text = data.get("text/plain") if isinstance(data, dict) else None
+        text = "".join(text) if isinstance(text, list) else text
+        if not isinstance(text, str):
+            return ()
+        parts.append(text.encode("utf-8", "surrogatepass"))
+    return (hash_bytes(b"\0".join(parts)),) if parts else ()
 
 
 @dataclass(frozen=True)

@@ -105,3 +105,36 @@ def test_unbound_sessions_are_chosen_by_the_cells_they_ran(tmp_path: Path) -> No
         session(journal, "bbbb-other", 20.0, [("z9", "y = 1", 1)], notebook=None)
     records: Any = analyze_notebook(nb)
     assert records.session_id == "aaaa-unbound"
+
+
+def test_the_session_whose_outputs_the_file_shows_outranks_a_later_unsaved_run(tmp_path: Path) -> None:
+    """A second top-to-bottom run nobody saved (nbval, a second Run All) has the same ids, code and counts:
+    the output hashes say which run the file shows, so export replays that one and verify passes."""
+    import copy
+
+    from repro_kernel.export.verify import render_report, verify_export
+    from repro_kernel.testing import START, execute_notebook, make_notebook
+
+    nb = make_notebook([START, "import random", "random.random()", "print('drawn')"])
+    path = tmp_path / "draws.ipynb"
+    execute_notebook(nb, path)
+    saved = nbformat.read(path, as_version=4)
+    shown = saved.cells[2].outputs[0]["data"]["text/plain"]
+    execute_notebook(copy.deepcopy(nb), tmp_path / "scratch" / "draws.ipynb")  # another run...
+    scratch = tmp_path / "scratch" / ".repro"
+    with Journal(scratch, create=False) as other, Journal(tmp_path / ".repro") as journal:
+        for session in other.sessions():  # ...moved into this notebook's journal, as if it had run here later
+            journal.begin_session(session["session_id"], "draws.ipynb", session["environment"],
+                                  session["started_at"] + 1000)
+            for record in other.executions(session_id=session["session_id"]):
+                journal.append(dict(record, started_at=record["started_at"] + 1000), "draws.ipynb")
+        cells = cells_from_dicts(saved.cells)
+        sessions = journal.sessions(notebook="draws.ipynb")
+        assert len(sessions) == 2
+        chosen = choose_session(journal, "draws.ipynb", cells)
+    assert chosen is not None and chosen.session_id == sessions[0]["session_id"], chosen and chosen.score
+    assert chosen.score[0] >= 1, "the file's output matched by its hash"
+    folder = export_notebook(path)
+    report = verify_export(folder)
+    assert report.exit_code == 0, render_report(report)
+    assert shown in (folder / "replay.ipynb").read_text()

@@ -31,7 +31,7 @@ def test_sessions_lists_each_with_its_match_and_marks_the_one_judged(tmp_path: P
     rows = json.loads(listed.stdout)["sessions"]
     assert [r["session_id"] for r in rows] == ["aaaa-first", "bbbb-later"]
     assert [r["chosen"] for r in rows] == [True, False]
-    assert rows[0]["match"] == {"same_id_and_code": 2, "same_code": 2, "same_count": 2}
+    assert rows[0]["match"] == {"same_output": 0, "same_id_and_code": 2, "same_code": 2, "same_count": 2}
     assert rows[1]["match"]["same_count"] == 0 and rows[0]["executions"] == 2 and rows[0]["python"] == ENV["python"]["version"]
     text = run_cli("sessions", str(nb))
     assert text.returncode == 0 and text.stdout.splitlines()[1].startswith("* aaaa-first")

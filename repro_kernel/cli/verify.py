@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from traitlets import Bool, Float, Unicode
+from traitlets import Bool, Enum, Float, Unicode
 
 from repro_kernel.cli.app import ReproSubApp
 from repro_kernel.exceptions import ReproError
@@ -25,6 +25,7 @@ class VerifyApp(ReproSubApp):
     jupyter repro verify analysis.repro
     jupyter repro verify analysis.ipynb --rtol 1e-9 --json
     jupyter repro verify analysis.repro --kernel python3 --timeout 600
+    jupyter repro verify analysis.repro --sanitize-with sanitize.cfg --diff full --save-replayed replayed.ipynb
     """
     rtol = Float(0.0, help="Numbers in text outputs match within this relative tolerance.").tag(config=True)
     image_tolerance = Float(None, allow_none=True, help="Images match when their mean pixel difference (0-255) is "
@@ -32,8 +33,15 @@ class VerifyApp(ReproSubApp):
     json_output = Bool(False, help="Print the report as JSON on stdout.").tag(config=True)
     kernel = Unicode("", help="Kernel to replay in (default: the notebook's kernelspec).").tag(config=True)
     timeout = Float(0.0, help="Seconds one step may run (0: no limit).").tag(config=True)
+    sanitize_with = Unicode("", help="An nbval sanitize file: [sections] of regex: and replace: lines applied to "
+                            "both sides before comparing.").tag(config=True)
+    save_replayed = Unicode("", help="Write the replayed notebook (with the outputs the replay gave) here.").tag(
+        config=True)
+    diff = Enum(["short", "full"], "short", help="Differences as short diffs (a few lines) or full unified "
+                "diffs.").tag(config=True)
     aliases = {"rtol": "VerifyApp.rtol", "kernel": "VerifyApp.kernel", "timeout": "VerifyApp.timeout",
-               "image-tolerance": "VerifyApp.image_tolerance"}
+               "image-tolerance": "VerifyApp.image_tolerance", "sanitize-with": "VerifyApp.sanitize_with",
+               "save-replayed": "VerifyApp.save_replayed", "diff": "VerifyApp.diff"}
     flags = {"json": ({"VerifyApp": {"json_output": True}}, json_output.help)}
 
     def run(self) -> int:
@@ -48,6 +56,9 @@ class VerifyApp(ReproSubApp):
                 Path(target), rtol=self.rtol, kernel=self.kernel or None, timeout=self.timeout or None,
                 image_tolerance=self.image_tolerance,
                 progress=not self.json_output,
+                sanitize_with=Path(self.sanitize_with) if self.sanitize_with else None,
+                save_replayed=Path(self.save_replayed) if self.save_replayed else None,
+                full_diff=self.diff == "full",
             )
         except ReproError as exc:
             if self.json_output:

@@ -68,6 +68,13 @@ _CLOCK_STAMPS: list[tuple[re.Pattern[str], tuple[str, ...], str]] = [
 _CLOCK_SLACK = 60.0  # seconds either side of a window
 CLOCK = "<CLOCK>"
 
+# Cell tags that tune the comparison, in nbval's spelling and ours: the step still runs (later steps may need
+# what it does), but its outputs are not compared (skip, ignore-output), or an exception it raises is expected.
+SKIP_TAGS = frozenset({"nbval-skip", "repro-skip"})
+IGNORE_OUTPUT_TAGS = frozenset({"nbval-ignore-output", "repro-ignore-output"})
+RAISES_TAGS = frozenset({"raises-exception", "repro-raises-exception"})
+COMPARE_TAGS = tuple(sorted(SKIP_TAGS | IGNORE_OUTPUT_TAGS | RAISES_TAGS))
+
 REDACTED = "<redacted>"  # as repro_kernel.core.redact writes it (and tests pin it)
 
 TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
@@ -238,6 +245,7 @@ def compare_outputs(
     image_tolerance: Optional[float] = None,
     diff_lines: int = 6,
     clock: tuple[Sequence[tuple[float, float]], Sequence[tuple[float, float]]] = ((), ()),
+    sanitizers: Sequence[tuple[re.Pattern[str], str]] = (),
 ) -> Comparison:
     """Compare two cells' outputs after normalisation; the diff is short enough for a table cell. ``clock``:
     the recorded session's time windows and the replay's (epoch seconds), for the stamps they printed."""
@@ -261,6 +269,8 @@ def compare_outputs(
                 continue
             return Comparison(False, f"{mime} differs: sha256 {image_digest(va)} recorded, {image_digest(vb)} now")
         na, nb = normalize_text(str(va)), normalize_text(str(vb))
+        for pattern, replacement in sanitizers:  # the user's own (--sanitize-with), as nbval applies them
+            na, nb = pattern.sub(replacement, na), pattern.sub(replacement, nb)
         if na != nb and (clock[0] or clock[1]):
             na, nb = mask_clock(na, clock[0]), mask_clock(nb, clock[1])
         if na == nb or (rtol > 0 and numbers_close(na, nb, rtol)) or (REDACTED in na and matches_redacted(na, nb)):
@@ -280,3 +290,28 @@ def short_diff(a: str, b: str, lines: int = 6) -> str:
     if len(diff) > lines:
         cut.append(f"... {len(diff) - lines} more changed lines")
     return "\n".join(cut)
+
+
+def read_sanitizers(path: Any) -> list[tuple[re.Pattern[str], str]]:
+    """nbval's sanitize file (``--sanitize-with``): INI sections, each with ``regex:`` and ``replace:``. Raises
+    ValueError with one line naming what is wrong."""
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            parser.read_file(handle)
+    except (OSError, UnicodeDecodeError, configparser.Error) as exc:
+        raise ValueError(f"cannot read {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+    found = []
+    for section in parser.sections():
+        regex, replace = parser[section].get("regex"), parser[section].get("replace", "")
+        if regex is None:
+            raise ValueError(f"{path}: section [{section}] has no `regex:`")
+        try:
+            found.append((re.compile(regex), replace))
+        except re.error as exc:
+            raise ValueError(f"{path}: section [{section}]: {exc}") from None
+    if not found:
+        raise ValueError(f"{path} has no [section] with a `regex:`")
+    return found

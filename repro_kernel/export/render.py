@@ -27,6 +27,7 @@ from repro_kernel.core.redact import REDACTED
 from repro_kernel.core.secrets import Finding, Scanner, sensitive_file
 from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, sha256_file
+from repro_kernel.export.normalize import COMPARE_TAGS
 from repro_kernel.export.plan import ExportPlan, Step
 
 MODES = ("slice", "history", "document")
@@ -136,16 +137,18 @@ def _code_cell(cell_id: str, source: str, count: Optional[int], outputs: list[An
 
 
 # papermill's cell tags: kept on the steps that came from those cells, so `papermill replay.ipynb -p ...`
-# finds where to inject (it replaces the `injected-parameters` cell, else injects after `parameters`).
+# finds where to inject (it replaces the `injected-parameters` cell, else injects after `parameters`); and the
+# tags that tune verify's comparison as nbval's do (export/normalize.py COMPARE_TAGS).
 PAPERMILL_TAGS = ("parameters", "injected-parameters")
+KEPT_TAGS = PAPERMILL_TAGS + COMPARE_TAGS
 
 
 def _papermill_tags(nb: nbformat.NotebookNode) -> dict[int, list[str]]:
-    """The papermill tags of each saved cell that has one, by cell index."""
+    """The kept tags (papermill's, verify's) of each saved cell that has one, by cell index."""
     found = {}
     for index, cell in enumerate(nb.cells):
         tags = (cell.get("metadata") or {}).get("tags")
-        kept = [t for t in PAPERMILL_TAGS if isinstance(tags, list) and t in tags]
+        kept = [t for t in KEPT_TAGS if isinstance(tags, list) and t in tags]
         if kept:
             found[index] = kept
     return found

@@ -32,7 +32,14 @@ from repro_kernel.core.notebook import read_notebook
 from repro_kernel.core.paths import NotRegularFileError, inside, relative_name
 from repro_kernel.exceptions import BadInputError, DataChangedError, ManifestError, NotebookError
 from repro_kernel.export.manifest import load_manifest
-from repro_kernel.export.normalize import compare_outputs, short_diff
+from repro_kernel.export.normalize import (
+    IGNORE_OUTPUT_TAGS,
+    RAISES_TAGS,
+    SKIP_TAGS,
+    compare_outputs,
+    read_sanitizers,
+    short_diff,
+)
 from repro_kernel.export.write import export_notebook
 from repro_kernel.runtime import clean_relative, project_root, within
 
@@ -252,6 +259,16 @@ def _error_text(cell: Any) -> Optional[str]:
     return None
 
 
+@dataclass
+class Tuning:
+    """How outputs are compared: tolerances, the user's sanitizers (``--sanitize-with``), diff length."""
+
+    rtol: float = 0.0
+    image_tolerance: Optional[float] = None
+    sanitizers: list[Any] = field(default_factory=list)
+    diff_lines: int = 6
+
+
 def verify_export(
     target: Path,
     *,
@@ -260,10 +277,31 @@ def verify_export(
     kernel: Optional[str] = None,
     timeout: Optional[float] = None,
     progress: bool = False,
+    sanitize_with: Optional[Path] = None,
+    save_replayed: Optional[Path] = None,
+    full_diff: bool = False,
 ) -> Report:
-    """Replay the export at ``target`` (a folder, or a notebook to export first) and compare every step."""
+    """Replay the export at ``target`` (a folder, or a notebook to export first) and compare every step.
+
+    ``sanitize_with``: an nbval sanitize file whose regexes apply to both sides; ``save_replayed``: where to
+    write the replayed notebook; ``full_diff``: whole unified diffs instead of short ones."""
     started = time.perf_counter()
     target = Path(target)
+    tuning = Tuning(rtol, image_tolerance, diff_lines=1_000_000 if full_diff else 6)
+    if sanitize_with is not None:
+        try:
+            tuning.sanitizers = read_sanitizers(sanitize_with)
+        except ValueError as exc:
+            raise BadInputError(str(exc), hint="see nbval's format: [name] then regex: and replace: lines") from None
+    if save_replayed is not None:
+        try:
+            writable = not os.path.isdir(save_replayed) and os.path.isdir(save_replayed.parent) and \
+                len(save_replayed.name.encode()) < 256
+        except (OSError, ValueError):  # a NUL byte, a name past the file system's limit
+            writable = False
+        if not writable:
+            raise BadInputError(f"cannot write the replayed notebook to {str(save_replayed)[:120]}",
+                                hint="name a .ipynb file in an existing folder")
     if not (target.suffix == ".ipynb" and target.is_file()) and not target.is_dir():
         raise BadInputError(f"{target} is neither an export folder nor a notebook",
                             hint="pass the folder `jupyter repro export` wrote, or a .ipynb")
@@ -274,15 +312,15 @@ def verify_export(
         else:
             cleanup = Path(tempfile.mkdtemp(prefix="repro-verify-"))
             folder = export_notebook(target, output=cleanup / (target.stem + ".repro"), force=True)
-        return _verify_folder(folder.resolve(), rtol, image_tolerance, kernel, timeout, progress, started)
+        return _verify_folder(folder.resolve(), tuning, kernel, timeout, progress, started, save_replayed)
     finally:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
 
 
 def _verify_folder(
-    folder: Path, rtol: float, image_tolerance: Optional[float], kernel: Optional[str],
-    timeout: Optional[float], progress: bool, started: float,
+    folder: Path, tuning: Tuning, kernel: Optional[str], timeout: Optional[float], progress: bool, started: float,
+    save_replayed: Optional[Path] = None,
 ) -> Report:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -380,7 +418,7 @@ def _verify_folder(
                     continue
                 seconds = time.perf_counter() - t0
                 clock = (recorded_clock, [(replay_clock, time.time())])
-                report.steps.append(_judge(entry, step_cells[index], cell, rtol, image_tolerance, seconds, clock))
+                report.steps.append(_judge(entry, step_cells[index], cell, tuning, seconds, clock))
                 if report.steps[-1].detail.startswith("InputChangedError"):
                     stop = "an input changed before this step"
                 if bar is not None:
@@ -391,6 +429,8 @@ def _verify_folder(
     finally:
         kernel_log.close()
         shutil.rmtree(home, ignore_errors=True)
+        if save_replayed is not None:
+            nbformat.write(work, save_replayed)  # what ran, setup cells included, with the outputs it gave
         if bar is not None:
             bar[0].stop()
     _apply_hashes(report, steps, hashes)
@@ -424,13 +464,17 @@ def _recorded_clock(manifest: dict[str, Any]) -> list[tuple[float, float]]:
     return windows
 
 
-def _judge(entry: dict[str, Any], recorded_cell: Any, cell: Any, rtol: float, image_tolerance: Optional[float],
-           seconds: float, clock: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])) -> StepResult:
+def _judge(entry: dict[str, Any], recorded_cell: Any, cell: Any, tuning: Tuning, seconds: float,
+           clock: tuple[list[tuple[float, float]], list[tuple[float, float]]] = ([], [])) -> StepResult:
     error = _error_text(cell)
     label = _label(entry)
     if error and error.startswith("InputChangedError"):
         return StepResult(entry["index"], label, "error", "status", error, seconds)
     expected_error = entry.get("error")
+    tags = set((recorded_cell.get("metadata") or {}).get("tags") or ())
+    if error and tags & RAISES_TAGS:
+        return StepResult(entry["index"], label, "reproduced", "status",
+                          f"raised {error[:120]}, as its {sorted(tags & RAISES_TAGS)[0]} tag expects", seconds)
     if entry["status"] == "ok" and error:
         return StepResult(entry["index"], label, "error", "status", f"raised {error[:200]}", seconds)
     if entry["status"] == "error" and not error:
@@ -439,9 +483,14 @@ def _judge(entry: dict[str, Any], recorded_cell: Any, cell: Any, rtol: float, im
     if entry["status"] == "error" and error and expected_error and not error.startswith(expected_error + ":"):
         return StepResult(entry["index"], label, "differs", "status",
                           f"raised {expected_error} when recorded, {error[:120]} now", seconds)
+    untested = tags & (SKIP_TAGS | IGNORE_OUTPUT_TAGS)
+    if untested:
+        return StepResult(entry["index"], label, "reproduced", "none",
+                          f"outputs not compared ({sorted(untested)[0]} tag)", seconds)
     if entry["recorded_outputs"]:
-        comparison = compare_outputs(recorded_cell.get("outputs", []), cell.get("outputs", []), rtol=rtol,
-                                     image_tolerance=image_tolerance, clock=clock)
+        comparison = compare_outputs(recorded_cell.get("outputs", []), cell.get("outputs", []), rtol=tuning.rtol,
+                                     image_tolerance=tuning.image_tolerance, clock=clock,
+                                     sanitizers=tuning.sanitizers, diff_lines=tuning.diff_lines)
         return StepResult(entry["index"], label, "reproduced" if comparison.same else "differs", "outputs",
                           comparison.diff, seconds)
     return StepResult(entry["index"], label, "reproduced", "status", "", seconds)

@@ -217,3 +217,55 @@ def test_a_session_seeded_with_the_magic_verifies_its_line_included(tmp_path: Pa
     seeded = next(s for s in manifest_of(folder)["steps"] if s["cell_index"] == 2)
     (result,) = [s for s in report.steps if s.index == seeded["index"]]
     assert result.compared == "outputs" and result.outcome == "reproduced", render_report(report)
+
+
+def test_nbval_tags_sanitizers_full_diffs_and_the_replayed_notebook(tmp_path: Path) -> None:
+    """The comparison tuned as nbval users tune it: a tagged cell's output is not compared, a sanitize file's
+    regexes apply to both sides, --diff full shows every changed line, --save-replayed keeps what ran."""
+    import nbformat
+
+    from repro_kernel.testing import START, execute_notebook, make_notebook
+
+    nb = make_notebook([
+        START,
+        "import os, time",
+        "print(time.perf_counter_ns())",                   # cannot be the same twice: tagged
+        "print('worker', os.getpid(), 'ready')",           # the pid differs: sanitised
+        "print('\\n'.join(f'line {i}' for i in range(12)))",
+    ])
+    nb.cells[2].metadata["tags"] = ["nbval-ignore-output"]
+    execute_notebook(nb, tmp_path / "tuned.ipynb")
+    saved = nbformat.read(tmp_path / "tuned.ipynb", as_version=4)
+    saved.cells[2].metadata["tags"] = ["nbval-ignore-output"]  # as the user tagged it in JupyterLab
+    nbformat.write(saved, tmp_path / "tuned.ipynb")
+    folder = export_notebook(tmp_path / "tuned.ipynb", mode="history")
+    sanitize = tmp_path / "sanitize.cfg"
+    sanitize.write_text("[pids]\nregex: worker \\d+\nreplace: worker PID\n")
+
+    plain = verify_export(folder)
+    assert [s.outcome for s in plain.steps][1:3] == ["reproduced", "differs"], render_report(plain)
+    assert plain.steps[1].compared == "none" and "nbval-ignore-output" in plain.steps[1].detail
+    saved_to = tmp_path / "replayed.ipynb"
+    tuned = verify_export(folder, sanitize_with=sanitize, save_replayed=saved_to)
+    assert tuned.exit_code == 0, render_report(tuned)
+    replayed = nbformat.read(saved_to, as_version=4)
+    assert any("worker" in "".join(o.get("text", "") for o in c.get("outputs", [])) for c in replayed.cells)
+
+    # A step that differs in many lines: a short diff by default, the whole of it with --diff full.
+    replay_nb = nbformat.read(folder / "replay.ipynb", as_version=4)
+    last = [c for c in replay_nb.cells if c.get("outputs")][-1]
+    last.outputs[0]["text"] = last.outputs[0]["text"].replace("line ", "LINE ")  # the recording showed another
+    nbformat.write(replay_nb, folder / "replay.ipynb")
+    manifest = manifest_of(folder)
+    seal(manifest, folder, list(manifest["integrity"]["files"]))
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    short = verify_export(folder, sanitize_with=sanitize).steps[-1]
+    full = verify_export(folder, sanitize_with=sanitize, full_diff=True).steps[-1]
+    assert short.outcome == full.outcome == "differs"
+    assert full.detail.count("LINE") == 12 and short.detail.count("LINE") < 12
+
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("[x]\nregex: (unclosed\n")
+    result = run_cli("verify", str(folder), "--sanitize-with", str(bad), cwd=tmp_path)
+    assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "section [x]" in result.stderr

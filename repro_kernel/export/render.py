@@ -399,15 +399,20 @@ def _render(
     export.files[RUNTIME_NAME] = resources.files("repro_kernel").joinpath("runtime.py").read_bytes()
     python_version = (env or {}).get("python", {}).get("version") or ".".join(map(str, sys.version_info[:3]))
     export.files["requirements.txt"] = utf8(_requirements_txt(reqs, nb_name))
+    # The replay needs its bundled runtime (repro_replay.py) and a kernel, not jupyter-repro: a pin of it would
+    # fail a Binder build wherever no index serves that version.
     export.files["binder/requirements.txt"] = utf8(_requirements_txt(
-        reqs, nb_name, [f"jupyter-repro=={version}  # runs `jupyter repro verify`"]))
+        reqs, nb_name, ["ipykernel  # the replay's kernel (Binder's image has one; a bare environment needs it)"]))
     export.files["binder/runtime.txt"] = utf8(f"python-{'.'.join(python_version.split('.')[:2])}\n")
     binder_line = f"[![Binder](https://mybinder.org/badge_logo.svg)]({url})" if url else f"No Binder URL: {note}."
     export.files["binder/README.md"] = utf8(
         f"# Binder environment for {nb_name}\n\n{binder_line}\n\n"
         f"{note + '.' if url else ''}\nrepo2docker reads `binder/` at the repository root: copy this folder "
-        "there (or merge its requirements) before launching.\nIn the launched session, run "
-        "`jupyter repro verify <this export folder>`.\n"
+        "there (or merge its requirements) before launching.\n\nThe replay needs nothing but this export folder "
+        "and these requirements: open `replay.ipynb` and run all its cells (its first cell loads the bundled "
+        "`repro_replay.py`, which checks the inputs and restores the recorded random states). To compare the "
+        "replay with the recording step by step, install jupyter-repro in the session (`pip install "
+        "jupyter-repro`, or from its source) and run `jupyter repro verify <this export folder>`.\n"
     )
 
     manifest: dict[str, Any] = {

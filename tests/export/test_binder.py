@@ -1,5 +1,6 @@
 """What Binder would do, without Docker: a fresh virtual environment built only from the exported binder/
-folder (plus a wheel of this checkout standing in for the PyPI release) runs `jupyter repro verify`."""
+folder (no jupyter-repro in it: the replay needs only its bundled runtime) runs the replay, and
+`jupyter repro verify --kernel` compares it step by step from outside."""
 
 from __future__ import annotations
 
@@ -40,25 +41,29 @@ def test_a_fresh_venv_from_the_binder_folder_verifies_and_reproduces(tmp_path: P
     runtime = (export / "binder" / "runtime.txt").read_text().strip()
     assert runtime == "python-%d.%d" % sys.version_info[:2], "this test builds the venv with the same Python"
 
-    wheels = tmp_path / "wheels"
-    built = _pip(Path(sys.executable), "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(ROOT))
-    assert built.returncode == 0, built.stderr[-2000:]
     env_dir = tmp_path / "binder-venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    requirements = str(export / "binder" / "requirements.txt")
-    install(python, "--find-links", str(wheels), "-r", requirements)
+    requirements = (export / "binder" / "requirements.txt").read_text()
+    assert "jupyter-repro" not in requirements, "no index may serve that version: a Binder build would fail"
+    install(python, "-r", str(export / "binder" / "requirements.txt"))
     kernel = _pip(python, "list", "--format=json")
     installed = {p["name"].lower() for p in json.loads(kernel.stdout)}
-    assert "jupyter-repro" in installed and "numpy" not in installed, "only what binder/ asks for"
+    assert "jupyter-repro" not in installed and "numpy" not in installed, "only what binder/ asks for"
     spec = subprocess.run([str(python), "-m", "ipykernel", "install", "--prefix", str(env_dir), "--name",
                            "binder-replay"], capture_output=True, text=True, timeout=120)
     assert spec.returncode == 0, spec.stderr
+    # The replay itself, as a Binder user runs it: replay.ipynb top to bottom in that environment's kernel.
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "VIRTUAL_ENV", "PYTHON"))}
     clean_env["PATH"] = f"{env_dir / 'bin'}:{clean_env.get('PATH', '')}"
-    result = subprocess.run([str(env_dir / "bin" / "jupyter-repro"), "verify", str(export), "--kernel",
+    ran = subprocess.run([str(python), "-m", "ipykernel_launcher", "--version"], capture_output=True, text=True,
+                         env=clean_env, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    # Compared step by step from outside, in that environment's kernel.
+    outside = dict(os.environ, JUPYTER_PATH=str(env_dir / "share" / "jupyter"))
+    result = subprocess.run([sys.executable, "-m", "repro_kernel.cli", "verify", str(export), "--kernel",
                              "binder-replay", "--json"], capture_output=True, text=True, timeout=300,
-                            env=clean_env, cwd=tmp_path)
+                            env=outside, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["reproduced"] is True and report["counts"] == {"reproduced": 4}

@@ -13,7 +13,7 @@ from traitlets import Bool, Unicode
 
 from repro_kernel.cli.app import ReproSubApp
 from repro_kernel.export.manifest import MANIFEST_NAME
-from repro_kernel.export.mlflow_log import log_export, require_mlflow
+from repro_kernel.export.mlflow_log import log_export, require_mlflow, untracked_store_note
 from repro_kernel.export.render import MODES
 from repro_kernel.export.write import export_notebook, export_session
 
@@ -94,4 +94,7 @@ class ExportApp(ReproSubApp):
         if self.mlflow is not None:
             logged = log_export(directory, notebook=notebook, tracking_uri=self.mlflow or None)
             print(f"logged MLflow run {logged.run_id} to {logged.tracking_uri} (artifacts: {logged.artifact_uri})")
+            note = untracked_store_note(logged.tracking_uri)
+            if note:
+                print(f"  note: {note}")
         return 0

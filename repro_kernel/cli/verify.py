@@ -10,6 +10,7 @@ from traitlets import Bool, Enum, Float, Unicode
 
 from repro_kernel.cli.app import ReproSubApp
 from repro_kernel.exceptions import ReproError
+from repro_kernel.export.mlflow_log import log_verify, require_mlflow, untracked_store_note
 from repro_kernel.export.verify import render_report, verify_export
 
 
@@ -39,13 +40,21 @@ class VerifyApp(ReproSubApp):
         config=True)
     diff = Enum(["short", "full"], "short", help="Differences as short diffs (a few lines) or full unified "
                 "diffs.").tag(config=True)
-    aliases = {"rtol": "VerifyApp.rtol", "kernel": "VerifyApp.kernel", "timeout": "VerifyApp.timeout",
+    mlflow = Unicode(None, allow_none=True, help="Also log what verify found as metrics of the export's MLflow "
+                     "run, at this tracking URI (--mlflow alone: MLFLOW_TRACKING_URI, else sqlite mlflow.db beside "
+                     "the export); needs `pip install 'jupyter-repro[mlflow]'`.").tag(config=True)
+    aliases = {"mlflow": "VerifyApp.mlflow", "rtol": "VerifyApp.rtol", "kernel": "VerifyApp.kernel", "timeout": "VerifyApp.timeout",
                "image-tolerance": "VerifyApp.image_tolerance", "sanitize-with": "VerifyApp.sanitize_with",
                "save-replayed": "VerifyApp.save_replayed", "diff": "VerifyApp.diff"}
-    flags = {"json": ({"VerifyApp": {"json_output": True}}, json_output.help)}
+    flags = {"json": ({"VerifyApp": {"json_output": True}}, json_output.help),
+             "mlflow": ({"VerifyApp": {"mlflow": ""}}, "Also log the results to the export's MLflow run.")}
 
     def run(self) -> int:
+        if self.mlflow and not self.extra_args and Path(self.mlflow).exists():
+            self.extra_args, self.mlflow = [self.mlflow], ""  # `--mlflow DIR`: the flag took no URI
         (target,) = self.positional(1, "one export folder or notebook")
+        if self.mlflow is not None:
+            require_mlflow(self.mlflow or None)
         self.number("--rtol", self.rtol, what="a relative tolerance of 0 or more, e.g. 1e-9")
         self.number("--timeout", self.timeout, what="a number of seconds, 0 for no limit")
         if self.image_tolerance is not None:
@@ -72,4 +81,12 @@ class VerifyApp(ReproSubApp):
                 print(f"jupyter repro verify: {problem}", file=sys.stderr)
         else:
             print(render_report(report), end="")
+        if self.mlflow is not None and not report.problems and Path(report.folder).is_dir():
+            logged = log_verify(report.folder, report.to_json().get("counts") or {}, exit_code=report.exit_code,
+                                seconds=report.total_seconds, tracking_uri=self.mlflow or None)
+            out = sys.stderr if self.json_output else sys.stdout
+            print(f"logged the verify results to MLflow run {logged.run_id} at {logged.tracking_uri}", file=out)
+            note = untracked_store_note(logged.tracking_uri)
+            if note:
+                print(f"  note: {note}", file=out)
         return report.exit_code

@@ -10,7 +10,10 @@ export folder edited by hand) is logged as a redacted copy. MLflow is an optiona
 
 Where the run goes: the URI given, else ``MLFLOW_TRACKING_URI``, else a local SQLite store beside the
 notebook (``mlflow.db``, artifacts in ``mlruns/``), which is what ``mlflow ui`` opens when started in that
-folder. The experiment is ``MLFLOW_EXPERIMENT_NAME`` or ``jupyter-repro``.
+folder. The experiment is ``MLFLOW_EXPERIMENT_NAME`` or ``jupyter-repro``. Each input the manifest hashed is
+logged as an MLflow dataset (name, digest, source). ``jupyter repro verify DIR --mlflow`` logs what verify found
+(steps reproduced, differing, failed, not run) as metrics to the run of that export (found by the manifest's
+seal, tag ``repro.manifest.sha256``; a new run when the export was never logged).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, Optional
 
 from repro_kernel._version_info import version
 from repro_kernel.analysis.sessions import find_journal
+from repro_kernel.core.gitsafe import GitFailed, SafeGit
 from repro_kernel.core.notebook import read_notebook
 from repro_kernel.core.secrets import Scanner
 from repro_kernel.exceptions import BadInputError, ReproError
@@ -237,6 +241,9 @@ def log_export(
             run_id = run.info.run_id
             client.log_batch(run_id, params=[Param(k, v) for k, v in params.items()],
                              tags=[RunTag(k, v) for k, v in tags.items()])
+            datasets = _datasets(directory)
+            if datasets:
+                client.log_inputs(run_id, datasets=datasets)
             with tempfile.TemporaryDirectory(prefix="repro-mlflow-") as scratch:
                 for name in ARTIFACTS:
                     if (directory / name).is_file():
@@ -248,3 +255,85 @@ def log_export(
             raise MlflowLogError(f"MLflow could not log the export to {uri} ({message})",
                                  hint="check the tracking URI, or omit it to use the local store") from exc
     return LoggedRun(run_id=run_id, experiment_id=experiment_id, tracking_uri=uri, artifact_uri=artifact_uri)
+
+
+def _manifest_digest(directory: Path) -> str:
+    """The export's seal of its manifest (the run's ``repro.manifest.sha256`` tag)."""
+    manifest = json.loads((directory / "manifest.json").read_text("utf-8"))
+    return str((manifest.get("integrity") or {}).get("manifest") or "")
+
+
+def _datasets(directory: Path) -> list[Any]:
+    """The manifest's hashed inputs as MLflow dataset inputs (the digest is the content hash, cut to the 36
+    characters MLflow keeps; names and sources pass the secret scanner like every param)."""
+    from mlflow.entities import Dataset, DatasetInput
+
+    manifest = json.loads((directory / "manifest.json").read_text("utf-8"))
+    scanner = Scanner.for_export()
+    found = []
+    for item in manifest.get("inputs") or ():
+        digest, path = item.get("hash"), item.get("path") or item.get("rel")
+        if isinstance(digest, str) and isinstance(path, str):
+            name = scanner.scan(path)[0]
+            found.append(DatasetInput(Dataset(name=name, digest=digest.split(":", 1)[-1][:36], source_type="local",
+                                              source=json.dumps({"uri": name}))))
+    return found
+
+
+def log_verify(
+    directory: Path | str,
+    counts: dict[str, int],
+    *,
+    exit_code: int,
+    seconds: float,
+    tracking_uri: Optional[str] = None,
+) -> LoggedRun:
+    """Log what ``jupyter repro verify`` found as metrics of the export's run (logged first when it never was)."""
+    directory = Path(directory).resolve()
+    uri = tracking_uri or default_tracking_uri(directory.parent)
+    require_mlflow(uri)
+    digest = _manifest_digest(directory)
+    with _quiet():
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric, RunTag
+        from mlflow.exceptions import MlflowException
+
+        try:
+            client = MlflowClient(tracking_uri=uri)
+            runs = client.search_runs(
+                [e.experiment_id for e in client.search_experiments()],
+                filter_string=f"tags.`repro.manifest.sha256` = '{digest}'", max_results=1)
+        except MlflowException as exc:
+            raise MlflowLogError(f"MLflow could not search {uri} ({' '.join(str(exc).split())[:200]})",
+                                 hint="check the tracking URI, or omit it to use the local store") from exc
+    logged = (LoggedRun(runs[0].info.run_id, runs[0].info.experiment_id, uri, runs[0].info.artifact_uri) if runs
+              else log_export(directory, tracking_uri=uri))
+    with _quiet():
+        try:
+            now = int(__import__("time").time() * 1000)
+            total = sum(counts.values())
+            metrics = {f"verify.{k.replace('-', '_')}": float(v) for k, v in counts.items()}
+            metrics.update({"verify.steps": float(total), "verify.exit_code": float(exit_code),
+                            "verify.seconds": float(seconds)})
+            client.log_batch(logged.run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                             tags=[RunTag("repro.verified", "true" if exit_code == 0 else "false")])
+        except MlflowException as exc:
+            raise MlflowLogError(f"MLflow could not log the verify results to {uri} "
+                                 f"({' '.join(str(exc).split())[:200]})", hint="check the tracking URI") from exc
+    return logged
+
+
+def untracked_store_note(tracking_uri: str) -> Optional[str]:
+    """A note when the local store (``mlflow.db``, ``mlruns/``) sits in a git repository that does not ignore it."""
+    store = _local_store_dir(tracking_uri)
+    git = SafeGit.open(store) if store is not None else None
+    if git is None or store is None:
+        return None
+    try:
+        ignored = git.text("check-ignore", str(store / STORE_NAME), ok=(0, 1)).strip()
+    except GitFailed:
+        return None
+    if ignored:
+        return None
+    return (f"the MLflow store {store / STORE_NAME} (and {ARTIFACTS_NAME}/) is in a git repository that does not "
+            f"ignore it: add `{STORE_NAME}` and `{ARTIFACTS_NAME}/` to .gitignore, or pass --mlflow URI")

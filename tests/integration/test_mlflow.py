@@ -122,3 +122,32 @@ def test_a_bad_tracking_uri_is_one_line(recorded: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert "MLflow could not log the export" in result.stderr
+
+
+@pytest.mark.slow
+def test_verify_logs_its_results_to_the_exports_run_with_the_inputs_as_datasets(recorded: Path) -> None:
+    from mlflow import MlflowClient
+
+    project = recorded.parent
+    exported = _cli("export", recorded.name, "-o", "verified.repro", "--mlflow", cwd=project)
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    run_id = exported.stdout.split("logged MLflow run ")[1].split()[0]
+    # The store is in the repository, which does not ignore it: the export says so.
+    assert "note: the MLflow store" in exported.stdout and ".gitignore" in exported.stdout
+    verified = _cli("verify", "verified.repro", "--mlflow", cwd=project)
+    assert verified.returncode == 0, verified.stdout[-2000:] + verified.stderr[-2000:]
+    assert f"logged the verify results to MLflow run {run_id}" in verified.stdout
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        client = MlflowClient(tracking_uri=f"sqlite:///{project / 'mlflow.db'}")
+        run = client.get_run(run_id)
+    metrics = run.data.metrics
+    steps = metrics["verify.steps"]
+    assert steps >= 2 and metrics["verify.reproduced"] == steps and metrics["verify.exit_code"] == 0
+    assert run.data.tags["repro.verified"] == "true"
+    datasets = [d.dataset for d in run.inputs.dataset_inputs]
+    assert [d.name for d in datasets] == ["points.csv"] and len(datasets[0].digest) == 36
+    # Ignored, the store gets no note.
+    (project / ".gitignore").write_text("mlflow.db\nmlruns/\n")
+    again = _cli("verify", "verified.repro", "--mlflow", cwd=project)
+    assert again.returncode == 0 and "note:" not in again.stdout, again.stdout

@@ -344,6 +344,9 @@ def _verify_folder(
     setup_cells = [c for c in nb.cells if c.cell_type == "code" and "repro-setup" in c.metadata.get("tags", [])]
     step_cells = _step_cells(nb)
     steps = manifest["steps"]
+    if str((manifest.get("notebook") or {}).get("name") or "").startswith("IPython session"):
+        for entry in steps:  # a session exported with no notebook: its steps were typed, not cells
+            entry["_where"] = "terminal input"
     work = nbformat.v4.new_notebook(metadata=nb.metadata)
     env = dict(os.environ)
     env.pop("REPRO_REPLAY_REEXEC", None)
@@ -445,7 +448,8 @@ def _verify_folder(
 def _label(entry: dict[str, Any]) -> str:
     count = entry.get("execution_count")
     where = f"In[{count}]" if count is not None else "-"
-    cell = f"cell {entry['cell_index'] + 1}" if entry.get("cell_index") is not None else "deleted/edited cell"
+    cell = (f"cell {entry['cell_index'] + 1}" if entry.get("cell_index") is not None
+            else entry.get("_where") or "deleted/edited cell")
     return f"{where} {cell}"
 
 

@@ -42,7 +42,8 @@ def test_export_writes_the_folder_and_a_manifest_valid_against_the_shipped_schem
     assert reqs["numpy"] == numpy.__version__
     assert f"numpy=={numpy.__version__}" in (folder / "requirements.txt").read_text().splitlines()
     assert (folder / "binder/runtime.txt").read_text().strip() == "python-%d.%d" % sys.version_info[:2]
-    assert "jupyter-repro==" in (folder / "binder/requirements.txt").read_text()
+    binder = (folder / "binder/requirements.txt").read_text()
+    assert "jupyter-repro" not in binder and "ipykernel" in binder, "no pin an index may not serve"
     for step in manifest["steps"]:
         assert step["code_hash"].startswith("blake3:")
     random_steps = [s for s in manifest["steps"] if s["random"].get("numpy")]

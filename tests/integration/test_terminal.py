@@ -36,6 +36,8 @@ def verified(folder: Path, export: str) -> dict:
     result = run_cli("verify", export, "--json", cwd=folder)
     report = json.loads(result.stdout)
     report["returncode"] = result.returncode
+    # Steps typed at a prompt or run from a file are named as such, not as cells that went missing.
+    assert all("terminal input" in step["label"] for step in report.get("steps", [])), report.get("steps")
     return report
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
@@ -122,13 +124,21 @@ def test_a_pending_hash_of_a_kernel_that_died_is_not_waited_for(tmp_path: Path) 
     assert note is not None and "never hashed" in note and "data.bin" in note, note
 
 
-def test_stop_waits_for_pending_hashes(tmp_path: Path) -> None:
-    data = tmp_path / "data.bin"
-    data.write_bytes(b"w" * (9 << 20))
-    with LiveKernel(tmp_path) as kernel:
+@contextmanager
+def read_while_hashing_is_slow(folder: Path, content: bytes) -> Iterator[tuple[LiveKernel, Path]]:
+    """A recording kernel whose cell `read` read 10 bytes of ``folder/data.bin`` (``content``), its hash still
+    pending on a background thread slowed to take 2 s."""
+    data = folder / "data.bin"
+    data.write_bytes(content)
+    with LiveKernel(folder) as kernel:
         kernel.run(START, check=True)
         kernel.run(slow_hashing(2), check=True)
         kernel.run("head = open('data.bin', 'rb').read(10)", cell_id="read", check=True)
+        yield kernel, data
+
+
+def test_stop_waits_for_pending_hashes(tmp_path: Path) -> None:
+    with read_while_hashing_is_slow(tmp_path, b"w" * (9 << 20)) as (kernel, data):
         kernel.run("%repro stop", timeout=120, check=True)
         with Journal(tmp_path / ".repro", create=False) as journal:
             (entry,) = [f for r in journal.executions(wait=0) for f in r["files_read"]]
@@ -136,12 +146,7 @@ def test_stop_waits_for_pending_hashes(tmp_path: Path) -> None:
 
 
 def test_a_file_changed_before_its_hash_is_taken_is_not_given_the_new_content(tmp_path: Path) -> None:
-    data = tmp_path / "data.bin"
-    data.write_bytes(b"a" * (9 << 20))
-    with LiveKernel(tmp_path) as kernel:
-        kernel.run(START, check=True)
-        kernel.run(slow_hashing(2), check=True)
-        kernel.run("head = open('data.bin', 'rb').read(10)", cell_id="read", check=True)
+    with read_while_hashing_is_slow(tmp_path, b"a" * (9 << 20)) as (kernel, data):
         data.write_bytes(b"b" * (10 << 20))  # before the thread gets to it
         wait_idle(kernel)
         (entry,) = kernel.value(reads_of("read"))

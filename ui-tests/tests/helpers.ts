@@ -95,6 +95,20 @@ export async function waitForKernelIdle(
   });
 }
 
+/**
+ * Restart the current notebook's kernel (as Kernel > Restart Kernel does, without the dialog) and wait
+ * until the restarted kernel is idle.
+ */
+export async function restartKernel(
+  page: IJupyterLabPageFixture
+): Promise<void> {
+  await page.evaluate(async () => {
+    const app = (window as any).jupyterapp;
+    await app.shell.currentWidget.sessionContext.restartKernel();
+  });
+  await waitForKernelIdle(page);
+}
+
 export function sidebar(page: IJupyterLabPageFixture): Locator {
   return page.locator(`#${SIDEBAR_ID}`);
 }

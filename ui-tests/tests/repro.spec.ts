@@ -12,6 +12,7 @@ import {
   openNotebook,
   openSidebar,
   readTextFile,
+  restartKernel,
   runCellById,
   runCommand,
   screenshot,
@@ -417,11 +418,7 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
     // Restart: what the old kernel reported no longer describes this kernel, so the panel
     // drops it (flags, badges, timeline, verify report, facts). The notebook was recording, so
     // the panel starts recording again in the restarted kernel, before any cell, and says so.
-    await page.evaluate(async () => {
-      const app = (window as any).jupyterapp;
-      await app.shell.currentWidget.sessionContext.restartKernel();
-    });
-    await waitForKernelIdle(page);
+    await restartKernel(page);
     await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
       'data-recording',
       'true'
@@ -460,11 +457,7 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
       'data-recording',
       'false'
     );
-    await page.evaluate(async () => {
-      const app = (window as any).jupyterapp;
-      await app.shell.currentWidget.sessionContext.restartKernel();
-    });
-    await waitForKernelIdle(page);
+    await restartKernel(page);
     await expect(panel.locator('.jp-repro-state')).toHaveAttribute(
       'data-state',
       'not-loaded'

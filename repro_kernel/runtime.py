@@ -1,25 +1,21 @@
-"""The replay runtime: the small piece of jupyter-repro that every exported folder carries.
+"""The replay runtime, copied verbatim into every export as ``repro_replay.py``: ``replay.py``, ``replay.ipynb``
+and ``jupyter repro verify`` drive it, so it imports only the standard library (NumPy, torch, TensorFlow, blake3
+and time-machine only when the replay has them).
 
-Export copies this file verbatim into the folder as ``repro_replay.py``; ``replay.py``, ``replay.ipynb`` and
-``jupyter repro verify`` all drive it, so an export replays where jupyter-repro is NOT installed. It therefore
-imports only the standard library (NumPy, torch, TensorFlow and blake3 only when the replay itself has them).
-
-Before each step it checks the content hash of every input file the step read when recorded (stopping with a
-message naming the file and both hashes when one differs) and restores every random state recorded *before* that
-execution (``random``, NumPy, torch, TensorFlow), handing unseeded ``default_rng()`` calls their recorded entropy.
-
-Once for the run it honours the recorded hash seed (``PYTHONHASHSEED``), moves to the recorded working
-directory, and refuses plain ``python`` when the steps use IPython syntax.
-
-An export folder may come from someone else, so the runtime never opens anything but a regular file (a FIFO
-must not hang the replay), never reads a bundled file through a link that leaves the folder, keeps the export
-folder off the import path (a module dropped into it must not shadow a library the steps import) and prints a
-file's digest only when the file lies inside the project (:func:`project_root`).
+Before each step it checks the hash of every input file the step read (stopping with a message naming the file
+and both hashes), restores every random state recorded *before* that execution (``random``, NumPy, torch,
+TensorFlow, and generators held in variables), hands unseeded ``default_rng()`` calls their recorded entropy
+and sets the clock to the instant the execution started. Once per run it honours the recorded hash seed, moves
+to the recorded working directory, and refuses plain ``python`` for IPython syntax. An export may come from
+someone else: only regular files are opened (a FIFO must not hang the replay), no bundled file is read through
+a link out of the folder, the folder stays off the import path, and a digest is printed only for a file inside
+the project (:func:`project_root`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import errno
 import hashlib
 import json
@@ -49,12 +45,9 @@ class NotRegularFileError(OSError):
 
 # -- safe reading -----------------------------------------------------------------------------------------
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISLNK, "a symbolic link")):
-        if test(mode):
-            return name
-    return "not a regular file"
+    kinds = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symbolic link"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def open_regular(path: Path | str, *, follow_symlinks: bool = True) -> Any:
@@ -95,9 +88,7 @@ def within(root: Path | str, path: Path | str) -> bool:
 
 def project_root(folder: Path | str) -> Path:
     """The project an export folder belongs to: the git work tree that holds it, else the folder it sits in.
-
-    Digests of files outside it are never printed: a manifest may name any file (``/etc/passwd``, a key).
-    """
+    Digests of files outside it are never printed: a manifest may name any file (``/etc/passwd``, a key)."""
     folder = Path(os.path.realpath(folder))
     for parent in folder.parents:
         if os.path.lexists(parent / ".git"):
@@ -126,13 +117,9 @@ def _blake3() -> Any:
 
 
 def file_digest(path: Path | str, algorithm: str) -> str:
-    """``algorithm:hex`` digest of a file's content in constant memory: the one chunked file digest of the
-    project (the recorder, check, export and verify all hash files through it).
-
-    ``algorithm``: ``blake3`` (large files through mmap and several threads) or any :mod:`hashlib` name
-    (``sha256``, ``md5`` for DVC). Only a regular file is read (:func:`open_regular`): a folder, FIFO or
-    device raises :class:`NotRegularFileError`, an ``OSError``.
-    """
+    """``algorithm:hex`` digest of a file in constant memory, the project's one chunked file digest: ``blake3``
+    (large files through mmap and several threads) or a :mod:`hashlib` name (``sha256``, ``md5`` for DVC). Only
+    a regular file is read: a folder, FIFO or device raises :class:`NotRegularFileError` (an ``OSError``)."""
     if algorithm == "blake3":
         factory = _blake3()
         if factory is None:
@@ -155,41 +142,36 @@ def file_digest(path: Path | str, algorithm: str) -> str:
 
 
 # -- random states ----------------------------------------------------------------------------------------
-def restore_random_state(blob: bytes | dict[str, Any]) -> str:
+def restore_random_state(blob: bytes | dict[str, Any], target: Any = None) -> str:
     """Set the RNG described by ``blob`` (jupyter-repro's canonical JSON, or it parsed) to that state; return
-    its source."""
+    its source. ``target`` is a generator a variable holds (``numpy.Generator``, ``RandomState``,
+    ``random.Random``, ``torch.Generator``); without it the global state of the source is set."""
     data = blob if isinstance(blob, dict) else json.loads(blob)
     source, payload = data["source"], data["state"]
-    if source == "python":
+    if source in ("python", "random.Random"):
         import random
 
-        random.setstate((payload[0], tuple(payload[1]), payload[2]))
-    elif source == "numpy":
+        (target or random).setstate((payload[0], tuple(payload[1]), payload[2]))
+    elif source in ("numpy", "numpy.RandomState"):
         import numpy as np
 
-        np.random.set_state(
-            (
-                payload["bit_generator"],
-                np.array(payload["key"], dtype=np.uint32),
-                payload["pos"],
-                payload["has_gauss"],
-                payload["gauss"],
-            )
-        )
-    elif source == "torch":
+        key = np.array(payload["key"], dtype=np.uint32)
+        (target or np.random).set_state((payload["bit_generator"], key, payload["pos"], payload["has_gauss"],
+                                         payload["gauss"]))
+    elif source == "numpy.Generator":
+        target.bit_generator.state = payload
+    elif source in ("torch", "torch.Generator"):
         import numpy as np
         import torch  # type: ignore[import-not-found]
 
-        raw = np.frombuffer(base64.b64decode(payload), dtype=np.uint8).copy()
-        torch.random.set_rng_state(torch.from_numpy(raw))
+        raw = torch.from_numpy(np.frombuffer(base64.b64decode(payload), dtype=np.uint8).copy())
+        target.set_state(raw) if target is not None else torch.random.set_rng_state(raw)
     elif source == "torch_cuda":
         import numpy as np
         import torch  # type: ignore[import-not-found]
 
         if torch.cuda.is_available():
-            states = [
-                torch.from_numpy(np.frombuffer(base64.b64decode(p), dtype=np.uint8).copy()) for p in payload
-            ]
+            states = [torch.from_numpy(np.frombuffer(base64.b64decode(p), dtype=np.uint8).copy()) for p in payload]
             torch.cuda.set_rng_state_all(states[: torch.cuda.device_count()])
     elif source == "tensorflow":
         import tensorflow as tf  # type: ignore[import-not-found]
@@ -198,6 +180,42 @@ def restore_random_state(blob: bytes | dict[str, Any]) -> str:
     else:
         raise ReplayError(f"unknown random source {source!r}; upgrade the replay runtime")
     return source
+
+
+_HELD_TYPES = {"numpy.Generator": "Generator", "numpy.RandomState": "RandomState", "random.Random": "Random",
+               "torch.Generator": "Generator"}
+
+
+def _holds(value: Any, source: str) -> bool:
+    """Whether ``value`` is the kind of generator a held state of ``source`` was read from."""
+    return any(cls.__name__ == _HELD_TYPES.get(source) for cls in type(value).__mro__)
+
+
+class _Clock:
+    """Each step runs with the clock at the instant its execution started when recorded, moving on from there
+    (time-machine patches ``time`` and ``datetime`` at C level); without time-machine the clock is the replay's."""
+
+    travel: Any = None
+    missing = False
+
+    def set(self, started_at: Optional[float]) -> None:
+        self.stop()
+        if started_at is None or self.missing:
+            return
+        try:
+            import time_machine  # type: ignore[import-not-found]
+        except ImportError:
+            self.missing = True
+            print("[repro] note: time-machine is not installed, so the steps run on today's clock "
+                  "(`pip install time-machine` brings back the recorded dates)", file=sys.stderr)
+            return
+        self.travel = time_machine.travel(float(started_at), tick=True)
+        self.travel.start()
+
+    def stop(self) -> None:
+        if self.travel is not None:
+            travel, self.travel = self.travel, None
+            travel.stop()
 
 
 def code_key(code: str) -> str:
@@ -246,13 +264,9 @@ _INT_BITS_LIMIT = 33_300  # an int of more bits has more than 10,000 decimal dig
 
 
 def short_repr(value: Any) -> Optional[str]:
-    """The recorder's and the replay's repr of a result (one definition: ``core.hashing`` imports it).
-
-    ``repr(value)`` when it is shorter than 10,000 characters; None when it is longer, or raises.
-
-    Exact strings, bytes and ints that are surely too long are never converted (the conversion would cost
-    time in proportion to their size); a subclass's own ``__repr__`` is always asked.
-    """
+    """The recorder's and the replay's repr of a result (``core.hashing`` imports it): ``repr(value)`` when
+    shorter than 10,000 characters, else (or when it raises) None. Exact strings, bytes and ints surely too long
+    are never converted (that would cost time in proportion to their size); a subclass's ``__repr__`` is asked."""
     kind = type(value)
     if (kind is str or kind is bytes) and len(value) >= _REPR_LIMIT:
         return None
@@ -281,11 +295,9 @@ class _OutputHasher:
         self.display: Any = None
 
     def on_display(self, msg: dict[str, Any]) -> dict[str, Any]:
-        if self.factory is None:
-            return msg
-        if self.display is None:
-            self.display = self.factory()
-        hash_display(self.display, msg)
+        if self.factory is not None:
+            self.display = self.factory() if self.display is None else self.display
+            hash_display(self.display, msg)
         return msg
 
     def finish(self, value: Any) -> Optional[str]:
@@ -296,10 +308,8 @@ class _OutputHasher:
             parts.append(self.display.digest())
         if value is not None:
             text = short_repr(value) if isinstance(value, (int, float, str, bool, bytes)) else None
-            if text is not None:
-                parts.append(text.encode("utf-8", "surrogatepass"))
-            else:
-                parts.append(f"<{type(value).__module__}.{type(value).__qualname__}>".encode("utf-8", "surrogatepass"))
+            text = f"<{type(value).__module__}.{type(value).__qualname__}>" if text is None else text
+            parts.append(text.encode("utf-8", "surrogatepass"))
         self.display = None
         return "blake3:" + self.factory(b"\0".join(parts)).hexdigest() if parts else None
 
@@ -319,11 +329,11 @@ class Replay:
             raise ReplayError(f"cannot read {manifest_path} ({exc}); export the notebook again") from exc
         self.steps = {int(s["index"]): s for s in self.manifest.get("steps", [])}
         self.order = sorted(self.steps)
-        replay = self.manifest.get("replay", {})
-        self.workdir = (self.folder / replay.get("workdir", ".")).resolve()
+        self.workdir = (self.folder / self.manifest.get("replay", {}).get("workdir", ".")).resolve()
         self.inputs = {i["id"]: i for i in self.manifest.get("inputs", [])}
         self.entropy = _EntropyQueue()
         self.hasher = _OutputHasher()
+        self.clock = _Clock()
         self.results: dict[int, dict[str, Any]] = {}
         self.current: Optional[int] = None
         self._pointer = 0
@@ -342,15 +352,12 @@ class Replay:
         return self.manifest.get("hash_seed")
 
     def hash_seed_ok(self) -> bool:
-        wanted = self.hash_seed()
-        return wanted is None or os.environ.get("PYTHONHASHSEED") == wanted
+        return self.hash_seed() in (None, os.environ.get("PYTHONHASHSEED"))
 
     def enter_workdir(self) -> None:
         if not self.workdir.is_dir():
-            raise ReplayError(
-                f"the replay's working directory {self.workdir} does not exist; export with --bundle-data "
-                "or keep the folder beside the notebook's data"
-            )
+            raise ReplayError(f"the replay's working directory {self.workdir} does not exist; export with "
+                              "--bundle-data or keep the folder beside the notebook's data")
         os.chdir(self.workdir)
         self.guard_import_path()
         # Modules of the notebook's own folder stay importable, after the environment's.
@@ -371,10 +378,8 @@ class Replay:
                 continue
             path = self.input_path(item)
             if not os.path.lexists(path):
-                raise InputChangedError(
-                    f"step {index}: input {item['path']} is missing (expected at {path}, "
-                    f"recorded {item['hash']}); restore it or export with --bundle-data"
-                )
+                raise InputChangedError(f"step {index}: input {item['path']} is missing (expected at {path}, "
+                                        f"recorded {item['hash']}); restore it or export with --bundle-data")
             algorithm = "blake3" if _blake3() is not None or not item.get("sha256") else "sha256"
             expected = item["hash"] if algorithm == "blake3" else item["sha256"]
             try:
@@ -386,10 +391,9 @@ class Replay:
                 ) from None
             if actual != expected:
                 now = actual if within(project_root(self.folder), path) else "other content (not shown: outside the project)"
-                raise InputChangedError(
-                    f"step {index}: input {item['path']} changed since it was recorded: recorded {expected}, "
-                    f"now {now}; restore the recorded file (or re-record the notebook on the new data)"
-                )
+                raise InputChangedError(f"step {index}: input {item['path']} changed since it was recorded: recorded "
+                                        f"{expected}, now {now}; restore the recorded file (or re-record the "
+                                        "notebook on the new data)")
 
     def input_path(self, item: dict[str, Any]) -> Path:
         """Where an input is read: a bundled copy never outside the folder, a relative path never above the
@@ -424,13 +428,17 @@ class Replay:
     def restore_random(self, index: int, namespace: Optional[dict[str, Any]] = None) -> None:
         step = self.steps[index]
         for source, ref in sorted(step.get("random", {}).items()):
-            if not ref or (source == "torch_cuda" and "torch" not in sys.modules):
+            # "var:NAME": the state of a generator the variable NAME held before the step, set in place.
+            target = (namespace or {}).get(source[4:]) if source.startswith("var:") else None
+            if not ref or (source == "torch_cuda" and "torch" not in sys.modules) or (
+                    source.startswith("var:") and target is None):
                 continue
             blob = self.random_states().get(ref)
             if blob is None:
                 raise ReplayError(f"step {index}: random state {ref[:12]} is missing from {RANDOM_STATES}; "
                                   "export again")
-            restore_random_state(blob)
+            if target is None or _holds(target, blob.get("source", "")):
+                restore_random_state(blob, target)
         entropies = [int(g["entropy"]) for g in step.get("generators", []) if g.get("entropy") is not None]
         self.entropy.pending = entropies
         if entropies or self.entropy.original is not None:
@@ -438,12 +446,14 @@ class Replay:
             self.entropy.rebind(namespace)
 
     def step(self, index: int, namespace: Optional[dict[str, Any]] = None) -> None:
-        """Prepare step ``index``: check its inputs, restore its random state."""
+        """Prepare step ``index``: check its inputs, restore its random states, set its clock."""
         if index not in self.steps:
             raise ReplayError(f"no step {index} in {self.folder / MANIFEST_NAME}")
         self.current = index
+        self.clock.stop()
         self.check_inputs(index)
         self.restore_random(index, namespace)
+        self.clock.set(self.steps[index].get("started_at"))
 
     # -- in a script ---------------------------------------------------------------------------------------
 
@@ -482,16 +492,12 @@ class Replay:
     def uninstall(self, shell: Any) -> None:
         if self._transformer in shell.input_transformers_cleanup:
             shell.input_transformers_cleanup.remove(self._transformer)
-        try:
+        with contextlib.suppress(ValueError):
             shell.events.unregister("post_run_cell", self._post_run_cell)
-        except ValueError:
-            pass
         pub = getattr(shell, "display_pub", None)
         if pub is not None and hasattr(pub, "unregister_hook"):
-            try:
+            with contextlib.suppress(ValueError):
                 pub.unregister_hook(self.hasher.on_display)
-            except ValueError:
-                pass
 
     def match(self, code: str) -> Optional[int]:
         """The step whose code is ``code``: the next one in run order, else the first."""
@@ -519,6 +525,7 @@ class Replay:
     def _post_run_cell(self, result: Any) -> None:
         index = self.current
         self._pending_code = None
+        self.clock.stop()
         if index is None:
             return
         error = result.error_in_exec or result.error_before_exec
@@ -546,21 +553,16 @@ def seed_all(seed: int, say: bool = True) -> list[str]:
              "tensorflow": lambda m: m.random.set_seed(seed)}
     for source, call in calls.items():
         module = sys.modules.get(source.split("_")[0])
-        try:
+        with contextlib.suppress(Exception):  # a framework that cannot seed here is left out, as when recorded
             if module is not None and call(module) is not False:
                 seeded.append(source)
-        except Exception:  # a framework that cannot seed here is left out, as when recorded
-            pass
     if say:
         print(f"jupyter-repro: seeded {', '.join(seeded)} with {seed}")
     return seeded
 
 
 def _under_ipython() -> bool:
-    try:
-        return get_ipython() is not None  # type: ignore[name-defined]  # noqa: F821
-    except NameError:
-        return False
+    return getattr(__import__("builtins"), "get_ipython", lambda: None)() is not None
 
 
 def start(script: str) -> Replay:
@@ -574,13 +576,11 @@ def start(script: str) -> Replay:
         env = dict(os.environ, PYTHONHASHSEED=wanted, REPRO_REPLAY_REEXEC="1")
         argv = [sys.executable, "-m", "IPython", "--"] if _under_ipython() else [sys.executable]
         print(f"[repro] restarting with PYTHONHASHSEED={wanted}, as recorded", file=sys.stderr)
-        sys.stdout.flush()
-        sys.stderr.flush()
+        sys.stdout.flush(), sys.stderr.flush()
         os.execve(sys.executable, argv + [str(Path(script).resolve())] + sys.argv[1:], env)
     if replay.manifest.get("replay", {}).get("ipython_syntax") and not _under_ipython():
-        raise SystemExit(
-            f"{script}: this replay uses IPython syntax (magics or shell commands); run it with `ipython {script}`"
-        )
+        raise SystemExit(f"{script}: this replay uses IPython syntax (magics or shell commands); run it with "
+                         f"`ipython {script}`")
     replay.enter_workdir()
     return replay
 
@@ -590,11 +590,9 @@ def start_notebook(folder: str = ".") -> Replay:
     replay = Replay(folder)
     shell = get_ipython()  # type: ignore[name-defined]  # noqa: F821
     if not replay.hash_seed_ok():
-        print(
-            f"[repro] warning: this session ran with PYTHONHASHSEED={replay.hash_seed()}; this kernel has "
-            f"{os.environ.get('PYTHONHASHSEED')!r}. Start the kernel with that value for identical set/dict order.",
-            file=sys.stderr,
-        )
+        print(f"[repro] warning: this session ran with PYTHONHASHSEED={replay.hash_seed()}; this kernel has "
+              f"{os.environ.get('PYTHONHASHSEED')!r}. Start the kernel with that value for identical set/dict order.",
+              file=sys.stderr)
     replay.enter_workdir()
     replay.install(shell)
     return replay

@@ -52,6 +52,10 @@ export function kindLabels(trans: TranslationBundle): {
       short: trans.__('gpu'),
       title: trans.__('Nondeterministic GPU')
     },
+    'nondeterministic-output': {
+      short: trans.__('volatile'),
+      title: trans.__('Outputs that cannot repeat')
+    },
     secret: {
       short: trans.__('secret'),
       title: trans.__('Secrets in code or outputs')

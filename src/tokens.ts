@@ -54,6 +54,7 @@ export namespace Repro {
     | 'environment-drift'
     | 'absolute-path'
     | 'nondeterministic-gpu'
+    | 'nondeterministic-output'
     | 'secret';
 
   /**
@@ -168,7 +169,8 @@ export namespace Repro {
     index?: number;
     label?: string;
     /**
-     * `reproduced`, `differs`, `error` or `not-run`.
+     * `reproduced`, `differs`, `nondeterministic` (an output that cannot be the
+     * same twice differed), `error` or `not-run`.
      */
     outcome?: string;
     compared?: string;

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Optional
 
 from repro_kernel.analysis.model import KINDS, PAGE_KINDS, SEVERITY_RANK, Cell, Context, Execution, Flag, Write
-from repro_kernel.analysis.rules import environment, files, network, page, randomness, secrets
+from repro_kernel.analysis.rules import environment, files, network, outputs, page, randomness, secrets
 
 
 def resolve(executions: list[Execution]) -> dict[str, Write]:
@@ -27,11 +27,23 @@ def resolve(executions: list[Execution]) -> dict[str, Write]:
     Reading a function's name charges the reader with the globals the function's body reads and rebinds
     (resolved when it runs, as Python does), so the dependency lands on the cell that calls it.
     """
-    return resolve_more({}, executions)
+    return resolve_more({}, executions, {})
 
 
-def resolve_more(current: dict[str, Write], executions: list[Execution]) -> dict[str, Write]:
-    """:func:`resolve` continued from the final writes ``current`` of earlier executions (updated in place)."""
+def resolve_more(current: dict[str, Write], executions: list[Execution],
+                 sharers: Optional[dict[str, set[str]]] = None) -> dict[str, Write]:
+    """:func:`resolve` continued from the final writes ``current`` of earlier executions (updated in place).
+
+    ``sharers`` (name -> names bound to share its value: ``y = x``, ``s = arr[5:8]``) is kept by a caller that
+    resolves record by record; without it, it is rebuilt from ``current``. A change in place of one name is a
+    change of every name sharing its value (a NumPy view, an alias, a list taken out of a dict).
+    """
+    if sharers is None:
+        sharers = {}
+        for name, made in current.items():
+            for alias, source in made.execution.facts.aliases:
+                if alias == name:
+                    sharers.setdefault(source, set()).add(alias)
     for execution in executions:
         seen = execution.seen
         stack = list(reversed(execution.facts.eager_used))
@@ -49,9 +61,48 @@ def resolve_more(current: dict[str, Write], executions: list[Execution]) -> dict
         for name in lazy_writes:
             if name not in execution.writes:
                 execution.writes[name] = None
+        # A method call on an instance of a class the session defined may change it (``c.bump()``).
+        changed = [n for n in execution.facts.maybe_mutated if _user_instance(current.get(n))]
+        for name in changed:
+            execution.writes.setdefault(name, None)
+        for name in _sharing(execution.facts.mutated + changed, current, sharers):
+            execution.writes.setdefault(name, None)
         for name, key in execution.writes.items():
             current[name] = Write(name, execution, key)
+        for alias, source in execution.facts.aliases:
+            if alias in execution.writes:
+                sharers.setdefault(source, set()).add(alias)
     return current
+
+
+def _user_instance(write: Optional[Write]) -> bool:
+    """Whether the value of ``write`` was made by an execution that called a class the session defined."""
+    return write is not None and any(seen is not None and (seen.key or "").startswith("class:")
+                                     for seen in write.execution.seen.values())
+
+
+def _shares(alias: str, source: str, current: dict[str, Write]) -> bool:
+    """Whether ``alias`` still holds what it took from ``source``: neither was rebound since."""
+    write = current.get(alias)
+    return (write is not None and (alias, source) in write.execution.facts.aliases
+            and write.execution.seen.get(source) is current.get(source))
+
+
+def _sharing(mutated: list[str], current: dict[str, Write], sharers: dict[str, set[str]]) -> set[str]:
+    """The names that share a value with a name changed in place, transitively; the changed names excluded."""
+    found: set[str] = set()
+    stack = list(mutated)
+    while stack:
+        name = stack.pop()
+        partners = [a for a in sharers.get(name, ()) if _shares(a, name, current)]
+        write = current.get(name)
+        if write is not None:
+            partners += [s for a, s in write.execution.facts.aliases if a == name and _shares(name, s, current)]
+        for partner in partners:
+            if partner not in found and partner not in mutated:
+                found.add(partner)
+                stack.append(partner)
+    return found
 
 
 def analyze(
@@ -93,6 +144,7 @@ def analyze(
     flags += randomness.unseeded(executions, cells, context, by_id)
     flags += environment.drift(executions, context, by_id)
     flags += environment.gpu(executions, context, by_id)
+    flags += outputs.nondeterministic(last, by_id)
     flags += secrets.secrets_in(executions, cells, by_id)
     flags = secrets.scrubbed(flags)
     flags.sort(key=lambda f: (-SEVERITY_RANK[f.severity], KINDS.index(f.kind),

@@ -16,7 +16,7 @@ REPORT_SCHEMA_VERSION = 1
 KINDS = (
     "out-of-order", "stale", "edited-since-run", "never-run", "hidden-state", "unsnapshotted-data",
     "changed-data", "network-input", "unseeded-randomness", "environment-drift", "absolute-path",
-    "nondeterministic-gpu", "secret",
+    "nondeterministic-gpu", "nondeterministic-output", "secret",
 )
 SEVERITIES = ("info", "warning", "error")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -24,7 +24,8 @@ DEFAULT_SEVERITY = {
     "out-of-order": "error", "stale": "warning", "edited-since-run": "warning", "never-run": "warning",
     "hidden-state": "error", "unsnapshotted-data": "warning", "changed-data": "error",
     "network-input": "warning", "unseeded-randomness": "warning", "environment-drift": "warning",
-    "absolute-path": "warning", "nondeterministic-gpu": "warning", "secret": "error",
+    "absolute-path": "warning", "nondeterministic-gpu": "warning",
+    "nondeterministic-output": "warning", "secret": "error",
 }
 # Kinds that need the page (cell order and current sources) to be judged.
 PAGE_KINDS = ("out-of-order", "edited-since-run", "never-run", "hidden-state")

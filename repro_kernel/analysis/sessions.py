@@ -168,6 +168,8 @@ def _fill_writes(execution: Execution, recorded_defined: Any = ()) -> None:
             del writes[name]
     for name in facts.mutated:
         writes[name] = None
+    for name in facts.own_call_writes:  # globals a function rebinds when the cell that defines it calls it
+        writes.setdefault(name, None)
     for name in facts.deleted:
         writes[name] = "<deleted>"
 

@@ -68,6 +68,7 @@ class CellRecord:
     random: dict[str, Any] = field(default_factory=dict)
     recorder_errors: list[str] = field(default_factory=list)
     namespace_changed: Optional[list[str]] = None
+    process_changed: Optional[list[str]] = None  # process-wide state the cell changed (None: not read)
     redacted: bool = False  # a secret was removed from ``code``; ``code_hash`` is of the code as recorded
 
     def to_dict(self) -> dict[str, Any]:
@@ -95,6 +96,7 @@ class CellRecord:
             "random": self.random,
             "recorder_errors": self.recorder_errors,
             "namespace_changed": self.namespace_changed,
+            "process_changed": self.process_changed,
             "redacted": self.redacted,
         }
 

@@ -18,6 +18,7 @@ from repro_kernel.core.dataflow import analyze_code
 from repro_kernel.core.hashing import hash_text
 from repro_kernel.core.records import saved_copy
 from repro_kernel.core.secrets import redact
+from repro_kernel.core.volatile import volatile_calls
 from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.slicing import backward_slice
 from repro_kernel.runtime import code_key
@@ -86,6 +87,8 @@ class Step:
             "generators": self.generators,
             "inputs": self.inputs,
             "duration_s": record.get("duration_s"),
+            "started_at": record.get("started_at"),  # the replay runs the step with the clock set to it
+            "volatile": list(volatile_calls(self.code)),  # what makes its output unrepeatable (np.empty, id)
             "reason": self.reason,
         }
 
@@ -363,6 +366,8 @@ def _attach(steps: list[Step], records: list[dict[str, Any]], env: Optional[dict
         rnd = record.get("random") or {}
         step.random = {src: info.get("state_ref") for src, info in (rnd.get("sources") or {}).items()
                        if info.get("state_ref")}
+        # Generators held in variables, set in place before the step ("var:NAME" -> their state before it).
+        step.random.update({f"var:{name}": ref for name, ref in (rnd.get("held") or {}).items() if ref})
         for src, info in (rnd.get("sources") or {}).items():
             if info.get("state_ref") is None and info.get("after") and re.search(
                     r"random\.\w+\(|\.rand\w*\(|shuffle\(|choice\(|normal\(|sample\(|permutation\(", record["code"]):

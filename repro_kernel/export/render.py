@@ -398,11 +398,13 @@ def _render(
                                                     nb_name, _papermill_tags(nb))
     export.files[RUNTIME_NAME] = resources.files("repro_kernel").joinpath("runtime.py").read_bytes()
     python_version = (env or {}).get("python", {}).get("version") or ".".join(map(str, sys.version_info[:3]))
-    export.files["requirements.txt"] = utf8(_requirements_txt(reqs, nb_name))
+    clock = ["time-machine  # the replay runs each step on the clock it was recorded at"]
+    export.files["requirements.txt"] = utf8(_requirements_txt(reqs, nb_name, clock))
     # The replay needs its bundled runtime (repro_replay.py) and a kernel, not jupyter-repro: a pin of it would
     # fail a Binder build wherever no index serves that version.
     export.files["binder/requirements.txt"] = utf8(_requirements_txt(
-        reqs, nb_name, ["ipykernel  # the replay's kernel (Binder's image has one; a bare environment needs it)"]))
+        reqs, nb_name, ["ipykernel  # the replay's kernel (Binder's image has one; a bare environment needs it)",
+                        *clock]))
     export.files["binder/runtime.txt"] = utf8(f"python-{'.'.join(python_version.split('.')[:2])}\n")
     binder_line = f"[![Binder](https://mybinder.org/badge_logo.svg)]({url})" if url else f"No Binder URL: {note}."
     export.files["binder/README.md"] = utf8(

@@ -38,7 +38,7 @@ class _Execution:
     (:class:`~repro_kernel.core.dataflow.CodeFacts`: the one facts type) beside them."""
 
     __slots__ = ("facts", "defined", "used", "mutated", "deleted", "reads", "writes", "failed", "changed", "lazy_used",
-                 "maybe_mutated")
+                 "maybe_mutated", "process_changed")
 
     def __init__(self, record: dict[str, Any]) -> None:
         code = record.get("code") or ""
@@ -51,6 +51,7 @@ class _Execution:
         self.reads = {f["path"] for f in record.get("files_read") or () if f.get("path")}
         self.writes = {f["path"] for f in record.get("files_written") or () if f.get("path")}
         self.failed = record.get("status") == "error"  # its assignments may not have happened
+        self.process_changed = list(record.get("process_changed") or ())  # what the recorder saw change
         changed = record.get("namespace_changed")  # the bindings the recorder saw really change
         self.changed: Optional[set[str]] = set(changed) if isinstance(changed, list) else None
         self.lazy_used = {owner: set(names) - IPYTHON_NAMES for owner, names in facts.lazy_used.items()}
@@ -180,6 +181,8 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
             reason = "writes a file a later step reads"
         elif f.facts.stateful:
             reason = "changes global state (magic, options, working directory)"
+        elif f.process_changed:
+            reason = "changed process-wide state (" + ", ".join(f.process_changed[:5]) + ")"
         elif dropped is not None:
             reason = f"calls {dropped}(), which may change global state"
         if reason is None:

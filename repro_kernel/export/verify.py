@@ -81,7 +81,7 @@ class StepResult:
 
     index: int
     label: str
-    outcome: str  # reproduced | differs | error | not-run
+    outcome: str  # reproduced | nondeterministic | differs | error | not-run
     compared: str  # outputs | hash | status
     detail: str = ""
     seconds: float = 0.0
@@ -420,7 +420,8 @@ def _verify_folder(
                     report.steps.append(StepResult(index, _label(entry), "error", "status", "the kernel died"))
                     continue
                 seconds = time.perf_counter() - t0
-                clock = (recorded_clock, [(replay_clock, time.time())])
+                # The replay runs each step on the recorded clock (the runtime sets it), or on its own.
+                clock = (recorded_clock, [*recorded_clock, (replay_clock, time.time())])
                 report.steps.append(_judge(entry, step_cells[index], cell, tuning, seconds, clock))
                 if report.steps[-1].detail.startswith("InputChangedError"):
                     stop = "an input changed before this step"
@@ -440,7 +441,7 @@ def _verify_folder(
     cell_ids = {entry["index"]: entry.get("cell_id") for entry in steps}
     for result in report.steps:
         result.cell_id = cell_ids.get(result.index)
-    report.exit_code = 0 if all(s.outcome == "reproduced" for s in report.steps) else 1
+    report.exit_code = 0 if all(s.outcome in ("reproduced", "nondeterministic") for s in report.steps) else 1
     report.total_seconds = time.perf_counter() - started
     return report
 
@@ -495,9 +496,18 @@ def _judge(entry: dict[str, Any], recorded_cell: Any, cell: Any, tuning: Tuning,
         comparison = compare_outputs(recorded_cell.get("outputs", []), cell.get("outputs", []), rtol=tuning.rtol,
                                      image_tolerance=tuning.image_tolerance, clock=clock,
                                      sanitizers=tuning.sanitizers, diff_lines=tuning.diff_lines)
+        if not comparison.same and entry.get("volatile"):
+            return _nondeterministic(entry, label, "outputs", comparison.diff, seconds)
         return StepResult(entry["index"], label, "reproduced" if comparison.same else "differs", "outputs",
                           comparison.diff, seconds)
     return StepResult(entry["index"], label, "reproduced", "status", "", seconds)
+
+
+def _nondeterministic(entry: dict[str, Any], label: str, compared: str, diff: str, seconds: float) -> StepResult:
+    """A differing output the step could never show twice (flag ``nondeterministic-output``): not a failure."""
+    calls = ", ".join(f"{c.removeprefix('builtins.')}()" for c in entry["volatile"])
+    return StepResult(entry["index"], label, "nondeterministic", compared,
+                      f"shows {calls}, which cannot be the same twice; {diff}".rstrip("; "), seconds)
 
 
 def _apply_hashes(report: Report, steps: list[dict[str, Any]], hashes: dict[str, Any]) -> None:
@@ -513,7 +523,7 @@ def _apply_hashes(report: Report, steps: list[dict[str, Any]], hashes: dict[str,
         if entry["output_hash"] == seen.get("output_hash"):
             result.compared = "hash" if entry["output_hash"] else "status"
         else:
-            result.outcome, result.compared = "differs", "hash"
+            result.outcome, result.compared = "nondeterministic" if entry.get("volatile") else "differs", "hash"
             result.detail = f"output hash {str(entry['output_hash'])[:19]} recorded, {str(seen.get('output_hash'))[:19]} now"
 
 
@@ -546,7 +556,7 @@ def render_report(report: Report) -> str:
     table = Table(title=f"jupyter repro verify {report.folder}", title_justify="left")
     for column in ("step", "cell", "result", "compared", "details"):
         table.add_column(column, overflow="fold")
-    styles = {"reproduced": "green", "differs": "yellow", "error": "red", "not-run": "dim"}
+    styles = {"reproduced": "green", "nondeterministic": "cyan", "differs": "yellow", "error": "red", "not-run": "dim"}
     for step in report.steps:
         table.add_row(str(step.index), step.label, f"[{styles[step.outcome]}]{step.outcome}[/]", step.compared,
                       step.detail or "")

@@ -52,6 +52,10 @@ class RandomBook:
     stored_fp: dict[str, str] = field(default_factory=dict)
     stored_ref: dict[str, str] = field(default_factory=dict)
     last: Optional[tuple[RandomStates, dict[str, Any]]] = None
+    # Generators held in variables: name -> (state bytes, ref) as read after the last cell, which stands for
+    # the next cell's state "before" (no code runs between two cells). Bounded: a session holds a few.
+    held: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    HELD_LIMIT = 32
 
     def before_cell(self, faults: Optional[randomness.Faults] = None) -> tuple[RandomStates, dict[str, Any]]:
         """Random states before the cell (those read after the last cell, unless anything moved since)
@@ -139,12 +143,32 @@ class RandomBook:
         if unseeded and imports_only(pending.code):
             # A library that draws while being imported (scikit-learn does) is not the notebook drawing.
             unseeded = False
-        return {
+        found = {
             "sources": sources,
             "generators": generators,
             "seeds": [{"call": c, "source": s, "value": v} for c, s, v in facts.seeds],
             "unseeded_draw": unseeded,
         }
+        held = self.held_states(facts, store, user_ns)
+        if held:
+            found["held"] = held
+        return found
+
+    def held_states(self, facts: CodeFacts, store: Store, user_ns: dict[str, Any]) -> dict[str, str]:
+        """The states, before this cell, of the generators variables held (name -> stored state), and the
+        states after it, kept for the next cell. Only names known to hold a generator, or bound by this
+        cell, are read: the cost does not grow with the namespace."""
+        before = {name: ref for name, (_blob, ref) in self.held.items()}
+        names = list(self.held) + [n for n in facts.defined if n not in self.held]
+        after: dict[str, tuple[bytes, str]] = {}
+        for name in names:
+            blob = randomness.held_state(user_ns.get(name)) if len(after) < self.HELD_LIMIT else None
+            if blob is None:
+                continue
+            last = self.held.get(name)
+            after[name] = last if last is not None and last[0] == blob else (blob, store(blob))
+        self.held = after
+        return before
 
 
 @dataclass

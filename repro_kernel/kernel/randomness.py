@@ -381,6 +381,39 @@ def generator_facts(value: Any) -> Optional[dict[str, Any]]:
     return None
 
 
+def _plain(value: Any) -> Any:
+    """A bit generator's state as JSON values (NumPy arrays and integers become lists and ints)."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
+def held_state(value: Any) -> Optional[bytes]:
+    """The state of a generator a variable holds, as canonical JSON for :func:`runtime.restore_random_state`
+    with that variable as its target; None for anything else, or when the state cannot be read."""
+    try:
+        np = sys.modules.get("numpy")
+        torch = sys.modules.get("torch")
+        if np is not None and isinstance(value, np.random.Generator):
+            source, payload = "numpy.Generator", _plain(value.bit_generator.state)
+        elif np is not None and isinstance(value, np.random.RandomState):
+            state = value.get_state(legacy=False)
+            payload = json.loads(serialize("numpy", state))["state"]
+            source = "numpy.RandomState"
+        elif torch is not None and isinstance(value, torch.Generator) and value.device.type == "cpu":
+            source, payload = "torch.Generator", base64.b64encode(value.get_state().numpy().tobytes()).decode("ascii")
+        else:
+            import random
+
+            if not isinstance(value, random.Random) or isinstance(value, random.SystemRandom):
+                return None
+            version, internal, gauss = value.getstate()
+            source, payload = "random.Random", [version, list(internal), gauss]
+        return json.dumps({"source": source, "state": payload}, separators=(",", ":")).encode("ascii")
+    except Exception:
+        return None
+
+
 def seed_all(seed: int) -> list[str]:
     """Seed every loaded RNG with ``seed``; return the sources seeded (the replay runs the same code)."""
     return runtime.seed_all(seed, say=False)

@@ -41,6 +41,7 @@ from repro_kernel.kernel.cell_state import ModuleBook, PendingCell, RandomBook
 from repro_kernel.kernel.faults import FaultLog
 from repro_kernel.kernel.journal_writer import JournalWriter, PendingHashes
 from repro_kernel.kernel.notebook_path import locate_notebook, notebook_from_environment, papermill_notebook
+from repro_kernel.kernel.process_state import ProcessState
 from repro_kernel.kernel.scrub import Scrubber
 from repro_kernel.kernel.views import RecorderViews
 from repro_kernel.runtime import hash_display
@@ -96,6 +97,7 @@ class Recorder(RecorderViews, Configurable):
         self._seq = 0
         self._random = RandomBook()
         self._modules = ModuleBook()
+        self._process = ProcessState(shell)
         self._ignore_dirs: tuple[str, ...] = ()
         self._rng_tap = randomness.DefaultRngTap()
         self._deferred: dict[str, tuple[int, int, int]] = {}  # this cell's files left to the hashing thread
@@ -135,6 +137,7 @@ class Recorder(RecorderViews, Configurable):
         self._seq = 0
         self._random = RandomBook()
         self._modules = ModuleBook(kernel_dists=self._modules.kernel_dists)
+        self._process.start()
         self._suspended = None
         self._hook()
         self._notify("status", self.status())
@@ -417,6 +420,7 @@ class Recorder(RecorderViews, Configurable):
             ("random", lambda: setattr(record, "random", self._random_facts(pending, facts, errors))),
             ("namespace", lambda: self._namespace_changes(record, pending)),
             ("bindings", lambda: setattr(record, "namespace_changed", self._changed_bindings(pending))),
+            ("process state", lambda: setattr(record, "process_changed", self._process.after_cell(pending.code))),
         )
         for step, action in steps:
             try:

@@ -41,6 +41,9 @@ def stale(executions: list[Execution], last: dict[str, Execution], final: dict[s
                 continue
             if now.key is not None and (now.key == (seen.key if seen is not None else "<deleted>")):
                 continue  # rebound to the same value (or deleted before it was ever defined)
+            if any(source == name and getattr(get(alias), "execution", None) is now.execution
+                   for alias, source in execution.facts.aliases):
+                continue  # it bound a name to this value, which changed in place with it: still what it holds
             changed.append(now)
         if changed:
             latest = max(changed, key=lambda w: w.execution.seq).execution

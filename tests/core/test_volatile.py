@@ -1,0 +1,35 @@
+"""Which calls make an output unrepeatable (the ``nondeterministic-output`` flag and verify's outcome)."""
+
+from __future__ import annotations
+
+import pytest
+
+from repro_kernel.core.volatile import volatile_calls
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("import numpy as np\nnp.empty(3)", ("numpy.empty",)),
+    ("import numpy\nx = numpy.empty_like(y)\nx", ("numpy.empty_like",)),
+    ("from numpy import empty as e\ne((2, 2))", ("numpy.empty",)),
+    ("import torch\ntorch.empty(2, 3)", ("torch.empty",)),
+    ("print(id(df))", ("builtins.id",)),
+    ("import uuid, os\nprint(uuid.uuid4(), os.getpid())", ("uuid.uuid4", "os.getpid")),
+    ("from uuid import uuid4\nuuid4()", ("uuid.uuid4",)),
+    ("import time\nt0 = time.perf_counter()\nprint(time.perf_counter() - t0)", ("time.perf_counter",)),
+    ("%time x = np.empty(2)", ("numpy.empty",)),  # magics are translated first
+])
+def test_calls_that_cannot_repeat_are_named_by_module(code: str, expected: tuple[str, ...]) -> None:
+    assert volatile_calls(code) == expected
+
+
+@pytest.mark.parametrize("code", [
+    "import numpy as np\nnp.zeros(3)",
+    "queue.empty()",                  # a method of a user object that happens to be called empty
+    "def empty(n):\n    return [0] * n\nempty(3)",
+    "import time\ntime.time()",        # the wall clock: the replay sets it
+    "import numpy as np\nrng = np.random.default_rng(0)\nrng.normal()",
+    "print('id(x)')",                 # a string, not a call
+    "this is not python (",
+])
+def test_defined_values_and_user_code_are_not_volatile(code: str) -> None:
+    assert volatile_calls(code) == ()

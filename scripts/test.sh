@@ -29,6 +29,11 @@ suite() {
 suite "ruff (Python lint)" ruff check repro_kernel tests benchmarks scripts
 suite "mypy (Python types)" mypy repro_kernel
 suite "import-linter (layers, no cycles)" lint-imports
+# Debian's headless Chromium: the UI tests drive it, and a pytest opens batch verify's HTML report in it.
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "test.sh: installing Debian's chromium" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 # One test file per worker, a worker per core (REPRO_TEST_WORKERS to choose): module fixtures stay whole.
 WORKERS="${REPRO_TEST_WORKERS:-auto}"
 suite "pytest (new stack)" python -m pytest -q -n "$WORKERS" --dist loadfile

@@ -8,27 +8,107 @@ notebook's ``.repro`` journal when there is one and from the saved notebook alon
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
-from traitlets import Bool, Unicode
+from traitlets import Bool, Float, Int, Unicode
 
 from repro_kernel.analysis import KINDS, SEVERITIES, Report, analyze_notebook
 from repro_kernel.cli.app import ReproSubApp
+from repro_kernel.export.batch import GLOB_CHARS, MANIFEST
+from repro_kernel.export.batch_command import BatchRequest, run_batch
 
 FORMATS = ("text", "json")
+BATCH_OPTIONS = ("jobs", "junit", "html", "since-last", "state-file", "dask", "task-timeout")
 
 
-class CheckApp(ReproSubApp):
+class BatchApp(ReproSubApp):
+    """The options ``check`` and ``verify`` share for many paths at once (:mod:`repro_kernel.export.batch`)."""
+
+    jobs = Int(0, help="Items to run at once, each in its own process (0: the number of cores).").tag(config=True)
+    junit = Unicode("", help="Also write a JUnit XML report here (one test case per item).").tag(config=True)
+    html = Unicode("", help="Also write a static HTML page here: every item, its status, each failure's diff."
+                   ).tag(config=True)
+    since_last = Bool(False, help="Skip exports unchanged since their last success (see --state-file).").tag(
+        config=True)
+    state_file = Unicode("", help="The --since-last state file (default: .jupyter-repro-state.json here; delete "
+                         "it to start over).").tag(config=True)
+    dask = Unicode("", help="Run each item as a task on the Dask distributed scheduler at this address "
+                   "(e.g. tcp://127.0.0.1:8786); the workers read the paths from a shared file system.").tag(config=True)
+    task_timeout = Float(0.0, help="Seconds one item of a batch may run in all before it is stopped (0: no "
+                         "limit).").tag(config=True)
+
+    @classmethod
+    def batch_aliases(cls, section: str) -> dict[str, str]:
+        return {name: f"{section}.{name.replace('-', '_')}" for name in BATCH_OPTIONS if name != "since-last"}
+
+    @classmethod
+    def batch_flags(cls, section: str) -> dict[str, Any]:
+        return {"since-last": ({section: {"since_last": True}}, cls.since_last.help)}
+
+    def wants_batch(self, command: str) -> bool:
+        """A batch when several paths (or none), a folder of items, a glob, or a batch option is given; one
+        export or notebook alone keeps the one-item command and its output."""
+        args = [str(a) for a in self.extra_args]
+        if not args:
+            return False
+        if len(args) > 1 or self.jobs or self.junit or self.html or self.since_last or self.dask or self.task_timeout:
+            return True
+        (path,) = args
+        if not os.path.lexists(path):
+            return bool(GLOB_CHARS & set(path))  # a glob: the batch says what it matched
+        return os.path.isdir(path) and (command == "check" or not os.path.isfile(os.path.join(path, MANIFEST)))
+
+    def forwarded_options(self) -> list[str]:
+        """The options given on this command line that each item's own process must be given too."""
+        out: list[str] = []
+        batch = {name.replace("-", "_") for name in BATCH_OPTIONS} | {"json_output", "format", "debug"}
+        seen: set[str] = set()
+        for name, target in self.aliases.items():
+            trait = str(target).rpartition(".")[2]
+            if not isinstance(name, str) or trait in batch or trait in seen or not self.has_trait(trait):
+                continue
+            value, default = getattr(self, trait), self.trait_defaults(trait)
+            if value is None or value == default:
+                continue
+            seen.add(trait)
+            for each in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(each, str) and each and os.path.exists(each):
+                    each = os.path.abspath(each)  # a Dask worker may run in another folder
+                out.append(f"--{name}={each}")
+        for name, (config, _) in self.flags.items():
+            values: dict[str, Any] = next(iter(config.values()), {}) if isinstance(config, dict) else {}
+            if not isinstance(name, str) or not values or set(values) & (batch | seen):
+                continue
+            if all(self.has_trait(t) and getattr(self, t) == v != self.trait_defaults(t) for t, v in values.items()):
+                out.append(f"--{name}")
+        return out
+
+    def batch(self, command: str, json_output: bool) -> int:
+        if self.jobs < 0:
+            self.usage_error(f"--jobs must be a whole number, 0 (the number of cores) or more, not {self.jobs}")
+        self.number("--task-timeout", self.task_timeout, what="a number of seconds, 0 for no limit")
+        if not self.extra_args:
+            self.usage_error(f"expected one or more paths: exports, notebooks, folders or globs; see "
+                             f"`{self._command} --help`")
+        return run_batch(BatchRequest(
+            command, [str(a) for a in self.extra_args], self.forwarded_options(), jobs=self.jobs, dask=self.dask,
+            task_timeout=self.task_timeout or None, json_output=json_output, junit=self.junit, html=self.html,
+            since_last=self.since_last, state_file=self.state_file))
+
+
+class CheckApp(BatchApp):
     """Report what would stop a notebook from reproducing."""
 
     name = "jupyter-repro-check"
-    usage = "jupyter repro check [options] NOTEBOOK.ipynb"
+    usage = "jupyter repro check [options] NOTEBOOK.ipynb | PATH..."
     description = __doc__
     examples = """
     jupyter repro check analysis.ipynb
     jupyter repro check analysis.ipynb --format json --fail-on error
     jupyter repro check analysis.ipynb --no-journal
+    jupyter repro check notebooks/ --jobs 4 --junit check.xml
     """
 
     format = Unicode("text", help="Output format: text or json.").tag(config=True)
@@ -47,18 +127,25 @@ class CheckApp(ReproSubApp):
         "format": "CheckApp.format",
         "fail-on": "CheckApp.fail_on",
         "session": "CheckApp.session",
+        **BatchApp.batch_aliases("CheckApp"),
     }
     flags = {
         "no-journal": ({"CheckApp": {"no_journal": True}}, "Ignore the .repro journal."),
         "json": ({"CheckApp": {"format": "json"}}, "Same as --format json."),
+        **BatchApp.batch_flags("CheckApp"),
     }
 
     def run(self) -> int:
-        (path,) = self.positional(1, "one notebook path (jupyter repro check NOTEBOOK.ipynb)")
+        batch = self.wants_batch("check")
+        if not batch:
+            self.positional(1, "one notebook path (jupyter repro check NOTEBOOK.ipynb)")
         if self.format not in FORMATS:
             self.usage_error(f"--format must be one of {', '.join(FORMATS)}, not {self.format!r}")
         if self.fail_on not in (*SEVERITIES, "none"):
             self.usage_error(f"--fail-on must be one of error, warning, info, none, not {self.fail_on!r}")
+        if batch:
+            return self.batch("check", json_output=self.format == "json")
+        path = str(self.extra_args[0])
         report = analyze_notebook(path, journal=False if self.no_journal else None, session=self.session or None)
         if self.format == "json":
             out: dict[str, Any] = report.to_dict()

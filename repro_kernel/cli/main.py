@@ -19,6 +19,10 @@ SUBCOMMANDS = {
         "repro_kernel.cli.verify:VerifyApp",
         "Replay an export in a fresh kernel and compare every step's outputs with the recorded ones.",
     ),
+    "diff": (
+        "repro_kernel.cli.diff:DiffApp",
+        "Show what differs between two runs, most likely cause of the first differing output first.",
+    ),
     "check": (
         "repro_kernel.cli.check:CheckApp",
         "Report what would stop a notebook from reproducing (for CI and pre-commit).",

@@ -5,20 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
-from traitlets import Bool, Enum, Float, Unicode
+from traitlets import Bool, Enum, Float, List, Unicode
 
-from repro_kernel.cli.app import ReproSubApp
+from repro_kernel.cli.check import BatchApp
 from repro_kernel.exceptions import ReproError
+from repro_kernel.export.drift import drift_json, upgrade_argv, verify_upgrade
+from repro_kernel.export.freshenv import Sources, verify_fresh
 from repro_kernel.export.mlflow_log import log_verify, require_mlflow, untracked_store_note
 from repro_kernel.export.verify import render_report, verify_export
 
 
-class VerifyApp(ReproSubApp):
+class VerifyApp(BatchApp):
     """Replay an export in a fresh kernel and compare every step's outputs with the recorded ones."""
 
     name = "jupyter-repro-verify"
-    usage = "jupyter repro verify [options] EXPORT_DIR | NOTEBOOK.ipynb"
+    usage = "jupyter repro verify [options] EXPORT_DIR | NOTEBOOK.ipynb | PATH..."
     exit_codes = ("0 every step reproduced, 1 some step differs or an input changed, 2 bad input or usage "
                   "(tampered export, missing packages)")
     description = __doc__
@@ -27,6 +30,9 @@ class VerifyApp(ReproSubApp):
     jupyter repro verify analysis.ipynb --rtol 1e-9 --json
     jupyter repro verify analysis.repro --kernel python3 --timeout 600
     jupyter repro verify analysis.repro --sanitize-with sanitize.cfg --diff full --save-replayed replayed.ipynb
+    jupyter repro verify notebooks/ 'exports/*.repro' --jobs 4 --junit verify.xml --html verify.html
+    jupyter repro verify analysis.repro --fresh-env --find-links wheels/
+    jupyter repro verify analysis.repro --upgrade pandas numpy==2.1.0
     """
     rtol = Float(0.0, help="Numbers in text outputs match within this relative tolerance.").tag(config=True)
     image_tolerance = Float(None, allow_none=True, help="Images match when their mean pixel difference (0-255) is "
@@ -43,16 +49,34 @@ class VerifyApp(ReproSubApp):
     mlflow = Unicode(None, allow_none=True, help="Also log what verify found as metrics of the export's MLflow "
                      "run, at this tracking URI (--mlflow alone: MLFLOW_TRACKING_URI, else sqlite mlflow.db beside "
                      "the export); needs `pip install 'jupyter-repro[mlflow]'`.").tag(config=True)
-    aliases = {"mlflow": "VerifyApp.mlflow", "rtol": "VerifyApp.rtol", "kernel": "VerifyApp.kernel", "timeout": "VerifyApp.timeout",
+    fresh_env = Bool(False, help="Replay in a new environment built with uv from the export's own pins, on the "
+                     "recorded Python (cached by the pins: see docs/environment.md).").tag(config=True)
+    upgrade = Bool(False, help="Replay with the newest allowed releases of the pinned packages (--upgrade PKG ...: "
+                   "only those; PKG==VERSION: that release) and name the package that changed each differing "
+                   "step.").tag(config=True)
+    upgrade_package = List(Unicode(), help="A package for --upgrade (repeatable).").tag(config=True)
+    find_links = List(Unicode(), help="A folder of wheels uv also installs from (--fresh-env, --upgrade; "
+                      "repeatable).").tag(config=True)
+    index_url = Unicode("", help="The package index uv installs from (--fresh-env, --upgrade).").tag(config=True)
+    aliases = {"find-links": "VerifyApp.find_links", "index-url": "VerifyApp.index_url",
+               "upgrade-package": "VerifyApp.upgrade_package",
+               "mlflow": "VerifyApp.mlflow", "rtol": "VerifyApp.rtol", "kernel": "VerifyApp.kernel", "timeout": "VerifyApp.timeout",
                "image-tolerance": "VerifyApp.image_tolerance", "sanitize-with": "VerifyApp.sanitize_with",
-               "save-replayed": "VerifyApp.save_replayed", "diff": "VerifyApp.diff"}
+               "save-replayed": "VerifyApp.save_replayed", "diff": "VerifyApp.diff", **BatchApp.batch_aliases("VerifyApp")}
     flags = {"json": ({"VerifyApp": {"json_output": True}}, json_output.help),
-             "mlflow": ({"VerifyApp": {"mlflow": ""}}, "Also log the results to the export's MLflow run.")}
+             "mlflow": ({"VerifyApp": {"mlflow": ""}}, "Also log the results to the export's MLflow run."),
+             "fresh-env": ({"VerifyApp": {"fresh_env": True}}, fresh_env.help),
+             "upgrade": ({"VerifyApp": {"upgrade": True}}, upgrade.help),
+             **BatchApp.batch_flags("VerifyApp")}
+
+    def parse_command_line(self, argv: Any = None) -> None:
+        super().parse_command_line(upgrade_argv(argv) if argv is not None else argv)
 
     def run(self) -> int:
         if self.mlflow and not self.extra_args and Path(self.mlflow).exists():
             self.extra_args, self.mlflow = [self.mlflow], ""  # `--mlflow DIR`: the flag took no URI
-        (target,) = self.positional(1, "one export folder or notebook")
+        batch = self.wants_batch("verify")
+        (target,) = [""] if batch else self.positional(1, "one export folder or notebook")
         if self.mlflow is not None:
             require_mlflow(self.mlflow or None)
         self.number("--rtol", self.rtol, what="a relative tolerance of 0 or more, e.g. 1e-9")
@@ -60,22 +84,37 @@ class VerifyApp(ReproSubApp):
         if self.image_tolerance is not None:
             self.number("--image-tolerance", self.image_tolerance, high=255.0,
                         what="a mean pixel difference from 0 to 255")
+        if batch:  # each item in a `jupyter repro verify ITEM --json` process of its own (docs/batch.md)
+            if self.save_replayed:
+                self.usage_error("--save-replayed takes one export; verify a batch without it")
+            return self.batch("verify", json_output=self.json_output)
+        if (self.fresh_env or self.upgrade) and self.kernel:
+            self.usage_error("--kernel names the kernel to replay in; --fresh-env and --upgrade build their own")
+        drift = None
         try:
-            report = verify_export(
-                Path(target), rtol=self.rtol, kernel=self.kernel or None, timeout=self.timeout or None,
+            options = dict(
+                rtol=self.rtol, timeout=self.timeout or None,
                 image_tolerance=self.image_tolerance,
                 progress=not self.json_output,
                 sanitize_with=Path(self.sanitize_with) if self.sanitize_with else None,
                 save_replayed=Path(self.save_replayed) if self.save_replayed else None,
                 full_diff=self.diff == "full",
             )
+            sources = Sources(list(self.find_links), self.index_url or None)
+            if self.upgrade or self.upgrade_package:
+                drift = verify_upgrade(Path(target), self.upgrade_package, sources, **options)
+                report = drift.report
+            elif self.fresh_env:
+                report = verify_fresh(Path(target), sources, **options)
+            else:
+                report = verify_export(Path(target), kernel=self.kernel or None, **options)  # type: ignore[arg-type]
         except ReproError as exc:
             if self.json_output:
                 print(json.dumps({"folder": target, "reproduced": False, "exit_code": exc.exit_code,
                                   "problems": [exc.one_line()], "steps": []}))
             raise
         if self.json_output:
-            print(json.dumps(report.to_json(), indent=1))
+            print(json.dumps(report.to_json() if drift is None else drift_json(drift), indent=1))
         elif report.problems:
             for problem in report.problems:
                 print(f"jupyter repro verify: {problem}", file=sys.stderr)

@@ -29,6 +29,7 @@ from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, sha256_file
 from repro_kernel.export.normalize import COMPARE_TAGS
 from repro_kernel.export.plan import ExportPlan, Step
+from repro_kernel.export.readme import render_readme
 
 MODES = ("slice", "history", "document")
 _CRAFTED = "the journal was crafted or edited: move the .repro/ folder aside and record the notebook again"
@@ -450,7 +451,7 @@ def _render(
     }
     manifest = redacted.json(manifest, ["manifest.json"], "")
     not_guaranteed = manifest["not_guaranteed"]
-    export.files["README.md"] = utf8(_readme(nb_name, plan, uses_ipython, url, not_guaranteed))
+    export.files["README.md"] = utf8(render_readme(nb_name, plan, uses_ipython, url, not_guaranteed, python_version))
     for rel in ("README.md", "binder/README.md", "requirements.txt", "binder/requirements.txt"):
         export.files[rel] = utf8(redacted.text(export.files[rel].decode("utf-8"), [rel], ""))
     if redacted.entries:
@@ -554,28 +555,6 @@ def _snapshot_source(journal: Journal, item: dict[str, Any]) -> Path:
         raise BadInputError(f"the journal's snapshot of {item['path']} ({source}) does not hold the content its "
                             "name says", hint=_CRAFTED)
     return source
-
-
-def _readme(nb_name: str, plan: ExportPlan, uses_ipython: bool, url: Optional[str], caveats: list[str]) -> str:
-    run = "ipython replay.py" if uses_ipython else "python replay.py   (or ipython replay.py)"
-    text = [
-        f"# Replay of {nb_name}",
-        "",
-        f"{len(plan.steps)} steps ({plan.mode} mode), written by jupyter-repro {version}.",
-        "",
-        "```",
-        "pip install -r requirements.txt",
-        run,
-        "jupyter repro verify .          # replay in a fresh kernel, compare every output",
-        "```",
-        "",
-        "`replay.ipynb` holds the same steps with their recorded outputs.",
-    ]
-    if url:
-        text += ["", f"Binder: {url}"]
-    if caveats:
-        text += ["", "## What this replay cannot guarantee", ""] + [f"- {c}" for c in caveats]
-    return "\n".join(text) + "\n"
 
 
 # -- writing ------------------------------------------------------------------------------------------------------

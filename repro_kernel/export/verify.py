@@ -100,6 +100,7 @@ class Report:
     replay_seconds: float = 0.0
     total_seconds: float = 0.0
     exit_code: int = 0
+    environment: dict[str, Any] = field(default_factory=lambda: {"fresh": False})  # where it ran (freshenv.py)
 
     def to_json(self) -> dict[str, Any]:
         counts: dict[str, int] = {}
@@ -116,6 +117,7 @@ class Report:
             "warnings": self.warnings,
             "replay_seconds": round(self.replay_seconds, 4),
             "total_seconds": round(self.total_seconds, 4),
+            "environment": self.environment,
         }
 
 
@@ -280,11 +282,13 @@ def verify_export(
     sanitize_with: Optional[Path] = None,
     save_replayed: Optional[Path] = None,
     full_diff: bool = False,
+    kernel_manager: Any = None,
 ) -> Report:
     """Replay the export at ``target`` (a folder, or a notebook to export first) and compare every step.
 
     ``sanitize_with``: an nbval sanitize file whose regexes apply to both sides; ``save_replayed``: where to
-    write the replayed notebook; ``full_diff``: whole unified diffs instead of short ones."""
+    write the replayed notebook; ``full_diff``: whole unified diffs instead of short ones; ``kernel_manager``: the
+    kernel to replay in instead of a kernelspec's (a fresh environment's, :mod:`repro_kernel.export.freshenv`)."""
     started = time.perf_counter()
     target = Path(target)
     tuning = Tuning(rtol, image_tolerance, diff_lines=1_000_000 if full_diff else 6)
@@ -312,7 +316,8 @@ def verify_export(
         else:
             cleanup = Path(tempfile.mkdtemp(prefix="repro-verify-"))
             folder = export_notebook(target, output=cleanup / (target.stem + ".repro"), force=True)
-        return _verify_folder(folder.resolve(), tuning, kernel, timeout, progress, started, save_replayed)
+        return _verify_folder(folder.resolve(), tuning, kernel, timeout, progress, started, save_replayed,
+                              kernel_manager)
     finally:
         if cleanup is not None:
             shutil.rmtree(cleanup, ignore_errors=True)
@@ -320,7 +325,7 @@ def verify_export(
 
 def _verify_folder(
     folder: Path, tuning: Tuning, kernel: Optional[str], timeout: Optional[float], progress: bool, started: float,
-    save_replayed: Optional[Path] = None,
+    save_replayed: Optional[Path] = None, kernel_manager: Any = None,
 ) -> Report:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -333,7 +338,8 @@ def _verify_folder(
             "Python code its seal does not list, which a replay could import",
             hint="remove it, or export the notebook again, then verify",
         )
-    report = Report(folder=str(folder), kernel=_kernel_name(manifest, kernel))
+    report = Report(folder=str(folder), kernel=kernel_manager.kernel_name if kernel_manager is not None
+                    else _kernel_name(manifest, kernel))
     report.problems, report.exit_code = _input_problems(folder, manifest)
     if report.problems:
         report.total_seconds = time.perf_counter() - started
@@ -355,8 +361,9 @@ def _verify_folder(
     # The kernel starts in an empty folder of its own (`python -m ipykernel_launcher` puts its working
     # directory first on sys.path), then moves into the export and loads the runtime from its sealed bytes.
     home = Path(tempfile.mkdtemp(prefix="repro-verify-kernel-"))
-    client = NotebookClient(work, timeout=timeout or None, allow_errors=True, kernel_name=report.kernel,
+    client = NotebookClient(work, km=kernel_manager, timeout=timeout or None, allow_errors=True, kernel_name=report.kernel,
                             resources={"metadata": {"path": str(home)}})
+    client.owns_km = True  # a kernel_manager passed in is this replay's alone: shut its kernel down after it too
 
     def run(source: str) -> Any:
         cell = nbformat.v4.new_code_cell(source)
@@ -428,8 +435,9 @@ def _verify_folder(
                 if bar is not None:
                     bar[0].advance(bar[1])
             report.replay_seconds = time.perf_counter() - replay_started
-            hashes_cell = run("print(_repro.report())")
-            hashes = json.loads(_stream_text(hashes_cell) or "{}")
+            hashes = {}
+            if not (stop or "").startswith("the kernel died"):
+                hashes = json.loads(_stream_text(run("print(_repro.report())")) or "{}")
     finally:
         kernel_log.close()
         shutil.rmtree(home, ignore_errors=True)
@@ -567,6 +575,8 @@ def render_report(report: Report) -> str:
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
     console.print(f"{len(report.steps)} steps: {summary} ({report.replay_seconds:.2f} s replay, "
                   f"{report.total_seconds:.2f} s in all)", markup=False, highlight=False)
+    console.print(f"checked: seal, inputs, pinned packages; fresh environment: "
+                  f"{'yes' if report.environment.get('fresh') else 'no'}", markup=False, highlight=False)
     for warning in report.warnings:
         console.print(f"  {warning}", markup=False, highlight=False)
     return console.export_text()

@@ -13,7 +13,7 @@ from repro_kernel.core.journal import Journal
 from repro_kernel.testing import run_cli
 from tests.analysis.test_sessions import ENV, saved, session
 
-SUBCOMMANDS = ["check", "export", "verify", "sessions", "install-kernel"]
+SUBCOMMANDS = ["check", "export", "verify", "diff", "sessions", "install-kernel"]
 
 
 def two_sessions(folder: Path) -> Path:

@@ -26,8 +26,10 @@ Steps 1 to 3 are cached by text, so that a value scanned twice (the same code in
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -35,9 +37,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string, is_templated_secret
+_SHOW_WARNING = warnings.showwarning
+from detect_secrets.filters.heuristic import is_potential_uuid, is_sequential_string, is_templated_secret  # noqa: E402
 
-from repro_kernel.core.redact import REDACTED, looks_secret_name, looks_secret_parameter, looks_secret_value, redact_code, redact_text
+if warnings.showwarning is not _SHOW_WARNING:
+    # detect-secrets' logger turns on logging.captureWarnings when it is imported, which would send the user's
+    # warnings to a logger instead of the cell's stderr: the recorder must not change what a cell shows.
+    logging.captureWarnings(False)
+
+from repro_kernel.core.redact import REDACTED, looks_secret_name, looks_secret_parameter, looks_secret_value, redact_code, redact_text  # noqa: E402
 
 __all__ = ["REDACTED", "Finding", "Scanner", "is_inert", "redact", "redact_secrets", "sensitive_file", "text_of_outputs"]
 

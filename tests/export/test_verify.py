@@ -160,7 +160,8 @@ def test_rtol_accepts_small_numeric_noise(exported: Path, tmp_path: Path) -> Non
     (folder / "manifest.json").write_text(json.dumps(manifest))
     strict = verify_export(folder)
     loose = verify_export(folder, rtol=1e-6)
-    assert strict.exit_code == 1 and loose.exit_code == 0
+    assert strict.exit_code == 1, render_report(strict)
+    assert loose.exit_code == 0, render_report(loose)
 
 
 @pytest.mark.slow

@@ -271,20 +271,24 @@ def rank_sessions(journal: Any, notebook: str, cells: list[Cell], wanted: Option
                                hint=f"list them with `jupyter repro sessions {notebook}` or give more of the id")
         candidates = matches
     else:
-        candidates = journal.sessions(notebook=notebook)
-        if not candidates:
-            # Runners that do not tell the kernel its notebook (nbclient, papermill, nbconvert --execute):
-            # sessions recorded without a path, kept only where the file shows their work.
-            candidates = [s for s in journal.sessions(notebook=None) if s["notebook"] is None]
-            ids = {c.id for c in cells}
-            ranked = []
-            for session in candidates:
-                records = journal.executions(session_id=session["session_id"])
-                if any(not _is_control(r.get("code") or "") for r in records):
-                    match = _match(session, records, cells)
-                    if match.score[0] or match.score[2] or any(r.get("cell_id") in ids for r in records):
-                        ranked.append(match)
-            return ranked
+        # The sessions recorded with this notebook's path, and those of runners that do not tell the kernel its
+        # notebook (nbclient, papermill, nbconvert --execute, `jupyter execute`), recorded without a path and
+        # kept only where the file shows their work: a notebook run again by a runner after it was exported
+        # (which bound the first run to it) is judged by its latest run.
+        named = journal.sessions(notebook=notebook)
+        unnamed = [s for s in journal.sessions(notebook=None) if s["notebook"] is None]
+        candidates = sorted(named + unnamed, key=lambda s: (s.get("started_at") or 0))
+        ids = {c.id for c in cells}
+        ranked = []
+        for session in candidates:
+            records = journal.executions(session_id=session["session_id"])
+            if not any(not _is_control(r.get("code") or "") for r in records):
+                continue
+            match = _match(session, records, cells)
+            if session["notebook"] is not None or match.score[0] or match.score[2] or any(
+                    r.get("cell_id") in ids for r in records):
+                ranked.append(match)
+        return ranked
     ranked = []
     for session in candidates:
         records = journal.executions(session_id=session["session_id"])

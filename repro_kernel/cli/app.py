@@ -45,10 +45,22 @@ class _Explained(UsageError):
 
 
 class _Parser(_KVArgParser):
-    """argparse that raises what it would print with its usage block (and exit) instead."""
+    """argparse that raises what it would print with its usage block (and exit) instead, and takes options
+    between the paths (``verify a.repro --jobs 2 b.repro``), as argparse's intermixed parsing does."""
+
+    _intermixing = False
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(message)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        if self._intermixing:  # (the intermixed parse calls this twice itself)
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return super().parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 class _Loader(KVArgParseConfigLoader):

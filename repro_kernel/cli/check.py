@@ -16,6 +16,7 @@ from traitlets import Bool, Float, Int, Unicode
 
 from repro_kernel.analysis import KINDS, SEVERITIES, Report, analyze_notebook
 from repro_kernel.cli.app import ReproSubApp
+from repro_kernel.exceptions import ReproError
 from repro_kernel.export.batch import GLOB_CHARS, MANIFEST
 from repro_kernel.export.batch_command import BatchRequest, run_batch
 
@@ -92,10 +93,16 @@ class BatchApp(ReproSubApp):
         if not self.extra_args:
             self.usage_error(f"expected one or more paths: exports, notebooks, folders or globs; see "
                              f"`{self._command} --help`")
-        return run_batch(BatchRequest(
-            command, [str(a) for a in self.extra_args], self.forwarded_options(), jobs=self.jobs, dask=self.dask,
-            task_timeout=self.task_timeout or None, json_output=json_output, junit=self.junit, html=self.html,
-            since_last=self.since_last, state_file=self.state_file))
+        try:
+            return run_batch(BatchRequest(
+                command, [str(a) for a in self.extra_args], self.forwarded_options(), jobs=self.jobs, dask=self.dask,
+                task_timeout=self.task_timeout or None, json_output=json_output, junit=self.junit, html=self.html,
+                since_last=self.since_last, state_file=self.state_file))
+        except ReproError as exc:
+            if json_output:  # `> report.json` still gets a document that says why nothing ran
+                print(json.dumps({"command": command, "exit_code": exc.exit_code, "problems": [exc.one_line()],
+                                  "results": []}))
+            raise
 
 
 class CheckApp(BatchApp):

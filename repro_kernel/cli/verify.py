@@ -100,6 +100,13 @@ class VerifyApp(BatchApp):
                 save_replayed=Path(self.save_replayed) if self.save_replayed else None,
                 full_diff=self.diff == "full",
             )
+            for folder in self.find_links:
+                try:
+                    found = Path(folder).is_dir()
+                except (OSError, ValueError):  # a name past the file system's limit, a NUL byte
+                    found = False
+                if not found:
+                    self.usage_error(f"--find-links {folder[:120]} is not a folder; name a folder of wheels")
             sources = Sources(list(self.find_links), self.index_url or None)
             if self.upgrade or self.upgrade_package:
                 drift = verify_upgrade(Path(target), self.upgrade_package, sources, **options)

@@ -52,42 +52,94 @@ def _dotted(node: ast.expr) -> str:
     return ""
 
 
+_SHOWING = frozenset({"print", "display", "pprint", "display_markdown", "display_html"})
+
+
+class _Calls:
+    """Which calls of one cell's code are volatile (``module.name`` each), by node."""
+
+    def __init__(self, tree: ast.AST) -> None:
+        self.aliases = dict(_ALIASES)
+        self.imported: dict[str, str] = {}  # local name -> module.name, for `from numpy import empty as e`
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    self.aliases[alias.asname or alias.name.partition(".")[0]] = alias.name if alias.asname else \
+                        alias.name.partition(".")[0]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:
+                    if node.module in _VOLATILE.get(alias.name, ()):
+                        self.imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+
+    def of(self, node: ast.Call, shown_only: bool) -> list[str]:
+        if isinstance(node.func, ast.Attribute) and node.func.attr in ("run_line_magic", "run_cell_magic"):
+            # The Python a magic runs (`%time x = np.empty(2)`, `%%capture`) is a string argument.
+            found: list[str] = []
+            for arg in node.args[1:]:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found += (shown_volatile_calls if shown_only else volatile_calls)(arg.value)
+            return found
+        base, _, attr = _dotted(node.func).rpartition(".")
+        if not base:
+            hit = self.imported.get(attr) or ("builtins." + attr if "" in _VOLATILE.get(attr, ()) else None)
+        else:
+            module = self.aliases.get(base, base)
+            hit = f"{module}.{attr}" if module in _VOLATILE.get(attr, ()) else None
+        return [hit] if hit else []
+
+    def inside(self, node: ast.AST, shown_only: bool = False) -> list[str]:
+        return [hit for sub in ast.walk(node) if isinstance(sub, ast.Call) for hit in self.of(sub, shown_only)]
+
+
+def _parse(code: str) -> ast.Module | None:
+    try:
+        return ast.parse(to_python(code))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _unique(hits: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(hits))
+
+
 @lru_cache(maxsize=4096)
 def volatile_calls(code: str) -> tuple[str, ...]:
     """The calls in ``code`` whose result cannot be the same twice, as ``module.name`` (``numpy.empty``), in
     the order they first appear; empty when there are none or the code does not parse."""
-    try:
-        tree = ast.parse(to_python(code))
-    except (SyntaxError, ValueError):
+    tree = _parse(code)
+    return () if tree is None else _unique(_Calls(tree).inside(tree))
+
+
+@lru_cache(maxsize=4096)
+def shown_volatile_calls(code: str) -> tuple[str, ...]:
+    """The volatile calls whose value the cell shows: inside its last expression (the value IPython displays,
+    unless a ``;`` ends the cell), inside the arguments of ``print`` / ``display``, or bound to a name (in
+    the order the cell runs) that one of those then uses. ``buf = np.empty(3)`` alone shows nothing."""
+    tree = _parse(code)
+    if tree is None:
         return ()
-    aliases = dict(_ALIASES)
-    imported: dict[str, str] = {}  # local name -> module.name, for `from numpy import empty as e`
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                aliases[alias.asname or alias.name.partition(".")[0]] = alias.name if alias.asname else \
-                    alias.name.partition(".")[0]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            for alias in node.names:
-                if node.module in _VOLATILE.get(alias.name, ()):
-                    imported[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    calls = _Calls(tree)
+    tainted: dict[str, list[str]] = {}  # name -> the volatile calls its value came from
+
+    def hits(node: ast.AST) -> list[str]:
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
+        return calls.inside(node, shown_only=True) + [hit for name in names for hit in tainted.get(name, ())]
+
     found: list[str] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        if isinstance(node.func, ast.Attribute) and node.func.attr in ("run_line_magic", "run_cell_magic"):
-            # The Python a magic runs (`%time x = np.empty(2)`, `%%capture`) is a string argument.
-            for arg in node.args[1:]:
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    found += [hit for hit in volatile_calls(arg.value) if hit not in found]
-            continue
-        name = _dotted(node.func)
-        base, _, attr = name.rpartition(".")
-        if not base:
-            hit = imported.get(attr) or ("builtins." + attr if "" in _VOLATILE.get(attr, ()) else None)
-        else:
-            module = aliases.get(base, base)
-            hit = f"{module}.{attr}" if module in _VOLATILE.get(attr, ()) else None
-        if hit and hit not in found:
-            found.append(hit)
-    return tuple(found)
+    for statement in tree.body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Call) and _dotted(node.func).rpartition(".")[2] in _SHOWING:
+                found += [hit for arg in [*node.args, *(k.value for k in node.keywords)] for hit in hits(arg)]
+        if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and statement.value is not None:
+            value_hits = hits(statement.value)
+            targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            for target in targets:
+                for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                    if isinstance(statement, ast.AugAssign):
+                        tainted[name] = tainted.get(name, []) + value_hits
+                    elif isinstance(target, ast.Name) or value_hits:
+                        tainted[name] = list(value_hits)  # rebound whole: its old value is gone
+    last = tree.body[-1] if tree.body else None
+    if isinstance(last, ast.Expr) and not code.rstrip().endswith(";"):
+        found += hits(last.value)
+    return _unique(found)

@@ -62,6 +62,8 @@ class BatchResult:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     child_seconds: Optional[float] = None  # what the child itself measured (its total_seconds), when it said
+    # verify: where it ran and what drifted (--fresh-env, --upgrade), as the child's report says
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -75,6 +77,7 @@ class BatchResult:
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
+        out.update(out.pop("extra"))
         out["seconds"] = round(self.seconds, 4)
         if out["child_seconds"] is not None:
             out["child_seconds"] = round(out["child_seconds"], 4)
@@ -226,6 +229,8 @@ def result_from_output(command: str, path: str, code: int, stdout: str, stderr: 
     if command == "verify":
         result.steps = list(report.get("steps") or [])
         result.child_seconds = report.get("total_seconds")
+        result.extra = {k: report[k] for k in ("environment", "drift", "baseline", "drift_unexplained_steps")
+                        if k in report}
         if any("died" in str(s.get("detail")) for s in result.steps) and not result.problems:
             result.problems.append("the kernel died during the replay")
     else:

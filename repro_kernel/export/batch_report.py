@@ -47,6 +47,16 @@ def describe(step: dict[str, Any]) -> str:
     return f"{step.get('severity')} {step.get('kind')}: {step.get('message')}"
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def note(result: BatchResult) -> str:
+    """What a passing item still says: its steps whose outputs cannot repeat (verify's ``nondeterministic``)."""
+    volatile = sum(s.get("outcome") == "nondeterministic" for s in result.steps)
+    return f"{plural(volatile, 'nondeterministic step')} (outputs that cannot repeat)" if volatile else ""
+
+
 def failure_text(result: BatchResult) -> str:
     parts = list(result.problems) + [describe(s) for s in result.first_failures()]
     return "\n".join(parts) or result.status
@@ -58,17 +68,18 @@ def render_summary(command: str, results: Sequence[BatchResult], wall_seconds: f
     from rich.table import Table
 
     console = Console(record=True, width=140, file=open(os.devnull, "w"))
-    table = Table(title=f"jupyter repro {command}: {len(results)} items", title_justify="left")
-    for column in ("item", "status", "seconds", "worker", "first difference"):
+    table = Table(title=f"jupyter repro {command}: {plural(len(results), 'item')}", title_justify="left")
+    for column in ("item", "status", "seconds", "worker", "first difference / note"):
         table.add_column(column, overflow="fold")
     for result in results:
-        first = failure_text(result).splitlines()[0] if not result.passed else ""
+        first = failure_text(result).splitlines()[0] if not result.passed else note(result)
+        first = first if len(first) <= 160 else first[:159] + "…"
         style = STATUS_STYLE.get(result.status, "")
-        table.add_row(result.path, f"[{style}]{result.status}[/]", f"{result.seconds:.2f}", result.worker, first[:160])
+        table.add_row(result.path, f"[{style}]{result.status}[/]", f"{result.seconds:.2f}", result.worker, first)
     console.print(table)
     count = totals(results)
     summary = ", ".join(f"{n} {status}" for status, n in count["by_status"].items())
-    console.print(f"{len(results)} items: {summary} ({wall_seconds:.2f} s wall, jobs {jobs})", markup=False,
+    console.print(f"{plural(len(results), 'item')}: {summary} ({wall_seconds:.2f} s wall, jobs {jobs})", markup=False,
                   highlight=False)
     return console.export_text()
 
@@ -102,9 +113,9 @@ def write_junit(path: Path, command: str, results: Sequence[BatchResult], wall_s
             element = ET.SubElement(case, tag, {"type": result.status,
                                                 "message": xml_text(f"{result.status}: {first}"[:1000])})
             element.text = xml_text(failure_text(result))
-        if result.worker or result.warnings:
+        if result.worker or result.warnings or note(result):
             out = ET.SubElement(case, "system-out")
-            out.text = xml_text("\n".join([f"worker: {result.worker}"] + result.warnings))
+            out.text = xml_text("\n".join([f"worker: {result.worker}"] + result.warnings + [note(result)]).strip())
     root = ET.Element("testsuites", {"name": "jupyter-repro", "tests": suite.get("tests", "0"),
                                      "failures": suite.get("failures", "0"), "errors": suite.get("errors", "0"),
                                      "time": suite.get("time", "0")})
@@ -130,7 +141,7 @@ def render_html(command: str, results: Sequence[BatchResult], wall_seconds: floa
     for number, result in enumerate(results, 1):
         anchor = f"item-{number}"
         status = f'<td class="status {esc(result.status)}">{esc(result.status)}</td>'
-        link = f'<a href="#{anchor}">details</a>' if not result.passed else ""
+        link = f'<a href="#{anchor}">details</a>' if not result.passed else esc(note(result))
         rows.append(f"<tr id=\"row-{number}\"><td class=\"path\">{esc(result.path)}</td>{status}"
                     f"<td>{result.seconds:.2f}</td><td>{esc(result.worker)}</td><td>{link}</td></tr>")
         if result.passed:

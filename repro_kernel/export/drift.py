@@ -194,8 +194,9 @@ def verify_upgrade(target: Path, upgrade: Sequence[str] = (), sources: Optional[
         baseline = trials.run(frozenset(), strict=True)
         assert baseline is not None
         if not changed:
-            baseline.warnings.insert(0, f"nothing to upgrade: {', '.join(sorted(wanted))} already at the newest "
-                                        "allowed release")
+            baseline.warnings.insert(0, "nothing to upgrade: " + ", ".join(
+                f"{name} stays at the recorded {pins[name]}" for name in sorted(wanted))
+                + " (the newest allowed release, or the version asked for, is the recorded one)")
             return DriftResult(baseline, [], baseline, len(trials.done))
         everything = frozenset(changed)
         upgraded = trials.run(everything, strict=True)

@@ -204,8 +204,8 @@ def uv_error(stderr: str, what: str) -> BadInputError:
             "because" in stderr.lower():
         reason = next((line for line in lines if line.lower().startswith("because")), lines[-1] if lines else "")
         return BadInputError(f"the pins do not resolve ({reason[:200]})",
-                             hint="fix requirements.txt's versions and export again, or pass --find-links DIR / "
-                                  "--index-url URL where they are kept")
+                             hint="check the versions given to --upgrade, or fix requirements.txt's versions and "
+                                  "export again, or pass --find-links DIR / --index-url URL where they are kept")
     return BadInputError(f"uv failed to {what} ({(lines[-1] if lines else 'no message')[:200]})",
                          hint="run it again with JUPYTER_REPRO_DEBUG=1 for uv's whole output")
 

@@ -18,7 +18,7 @@ from repro_kernel.core.dataflow import analyze_code
 from repro_kernel.core.hashing import hash_text
 from repro_kernel.core.records import saved_copy
 from repro_kernel.core.secrets import redact
-from repro_kernel.core.volatile import volatile_calls
+from repro_kernel.core.volatile import shown_volatile_calls
 from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.slicing import backward_slice
 from repro_kernel.runtime import code_key
@@ -86,9 +86,11 @@ class Step:
             "random": dict(self.random),
             "generators": self.generators,
             "inputs": self.inputs,
+            # Files it wrote when recorded (relative to the replay's working directory): verify puts them back.
+            "writes": sorted({f["rel"] for f in record.get("files_written") or () if f.get("rel")}),
             "duration_s": record.get("duration_s"),
             "started_at": record.get("started_at"),  # the replay runs the step with the clock set to it
-            "volatile": list(volatile_calls(self.code)),  # what makes its output unrepeatable (np.empty, id)
+            "volatile": list(shown_volatile_calls(self.code)),  # shown values that cannot repeat (np.empty, id)
             "reason": self.reason,
         }
 
@@ -368,7 +370,10 @@ def _attach(steps: list[Step], records: list[dict[str, Any]], env: Optional[dict
                        if info.get("state_ref")}
         # Generators held in variables, set in place before the step ("var:NAME" -> their state before it).
         step.random.update({f"var:{name}": ref for name, ref in (rnd.get("held") or {}).items() if ref})
+        seeded = {source for _call, source, _value in analyze_code(record["code"]).seeds}
         for src, info in (rnd.get("sources") or {}).items():
+            if src in seeded or "all" in seeded or None in seeded:
+                continue  # it seeds that source itself before drawing: the replay runs the same seeding
             if info.get("state_ref") is None and info.get("after") and re.search(
                     r"random\.\w+\(|\.rand\w*\(|shuffle\(|choice\(|normal\(|sample\(|permutation\(", record["code"]):
                 not_guaranteed.append(f"step {step.index} imported {src}'s random module and may draw from it in "

@@ -327,7 +327,8 @@ def _environment_facts(found: list[Difference], a: Run, b: Run, code: str, outpu
     fact("timezone", "timezone", _get(ea, "os", "timezone", "names"), _get(eb, "os", "timezone", "names"), 30)
     day_a, day_b = _day(a.started_at), _day(b.started_at)
     if outputs_differ and day_a != day_b:
-        fact("clock", "clock (the day the run started)", day_a, day_b, 10,
+        # A step that reads the clock and prints another day: the likeliest cause there is, after its code.
+        fact("clock", "clock (the day the run started)", day_a, day_b, 10 + (30 if _uses("clock", code) else 0),
              "a step that reads the clock sees another date (a replay restores the recorded one)")
 
 

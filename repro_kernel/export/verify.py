@@ -40,6 +40,7 @@ from repro_kernel.export.normalize import (
     read_sanitizers,
     short_diff,
 )
+from repro_kernel.export.workdir_guard import KeepProjectFiles
 from repro_kernel.export.write import export_notebook
 from repro_kernel.runtime import clean_relative, project_root, within
 
@@ -375,7 +376,9 @@ def _verify_folder(
     # The kernel's own log (e.g. its transport warning) goes to a file, not into our one-line report.
     kernel_log = tempfile.TemporaryFile(mode="w+")
     try:
-        with _kernel_started(client, report.kernel, env=env, stderr=kernel_log, stdout=kernel_log):
+        keep = KeepProjectFiles((folder / manifest["replay"]["workdir"]).resolve(),
+                                [w for entry in steps for w in entry.get("writes") or ()])
+        with keep, _kernel_started(client, report.kernel, env=env, stderr=kernel_log, stdout=kernel_log):
             runtime_name = manifest["replay"]["runtime"]
             prelude = run(_PRELUDE % {"home": os.path.realpath(home), "folder": str(folder), "runtime": runtime_name,
                                       "sha256": manifest["integrity"]["files"][runtime_name]})
@@ -436,10 +439,12 @@ def _verify_folder(
                     bar[0].advance(bar[1])
             report.replay_seconds = time.perf_counter() - replay_started
             hashes = {}
-            if not (stop or "").startswith("the kernel died"):
+            if stop is None or stop.startswith("an input changed"):  # (a dead or timed-out kernel cannot say)
                 hashes = json.loads(_stream_text(run("print(_repro.report())")) or "{}")
     finally:
         kernel_log.close()
+        if keep.restored:
+            report.warnings.append(f"put back as they were the files the replay rewrote: {', '.join(keep.restored)}")
         shutil.rmtree(home, ignore_errors=True)
         if save_replayed is not None:
             nbformat.write(work, save_replayed)  # what ran, setup cells included, with the outputs it gave
@@ -573,7 +578,7 @@ def render_report(report: Report) -> str:
     for step in report.steps:
         counts[step.outcome] = counts.get(step.outcome, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in counts.items())
-    console.print(f"{len(report.steps)} steps: {summary} ({report.replay_seconds:.2f} s replay, "
+    console.print(f"{len(report.steps)} step{'' if len(report.steps) == 1 else 's'}: {summary} ({report.replay_seconds:.2f} s replay, "
                   f"{report.total_seconds:.2f} s in all)", markup=False, highlight=False)
     console.print(f"checked: seal, inputs, pinned packages; fresh environment: "
                   f"{'yes' if report.environment.get('fresh') else 'no'}", markup=False, highlight=False)

@@ -82,6 +82,9 @@ KERNEL: list[Scenario] = [
     K("restart-clean", ["x = 1", "y = x + 1"], [0, 1, ("restart",), 0, 1]),
     K("comprehension-scope", ["i = 100", "sq = [i * i for i in range(3)]", "print(i)"], stale_case=True),
     # -- staleness through shared values, elements and function calls (the sound-replays issue)
+    K("element-read-then-append", ["lst = [1, 2, 3]", "print(lst[0])", "lst.append(4)"]),
+    K("element-read-then-set", ["lst = [1, 2, 3]", "print(lst[0])", "lst.append(4)", "lst[0] = 9"],
+      must={"stale": [1]}),
     K("element-last-then-append", ["lst = [1, 2, 3]", "print(lst[-1])", "lst.append(4)"], must={"stale": [1]}),
     K("whole-read-then-append", ["lst = [1, 2, 3]", "print(lst)", "lst.append(4)"], must={"stale": [1]}),
     K("alias-mutated", ["x = [1]", "y = x", "print(y)", "x.append(1)"], must={"stale": [2]}),

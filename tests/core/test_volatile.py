@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repro_kernel.core.volatile import volatile_calls
+from repro_kernel.core.volatile import shown_volatile_calls, volatile_calls
 
 
 @pytest.mark.parametrize("code, expected", [
@@ -33,3 +33,19 @@ def test_calls_that_cannot_repeat_are_named_by_module(code: str, expected: tuple
 ])
 def test_defined_values_and_user_code_are_not_volatile(code: str) -> None:
     assert volatile_calls(code) == ()
+
+
+@pytest.mark.parametrize("code, expected", [
+    ("import numpy as np\nnp.empty(3)", ("numpy.empty",)),        # the displayed value
+    ("np.empty(3);", ()),                                           # display suppressed
+    ("buf = np.empty(3)\nprint(os.environ.get('FLAG'))", ()),       # computed with, never shown
+    ("t0 = time.perf_counter()\nprint('flag', 1)", ()),
+    ("t0 = time.perf_counter()\nx = 1\nprint(time.perf_counter() - t0)", ("time.perf_counter",)),
+    ("pid = os.getpid()\nprint(f'worker {pid}')", ("os.getpid",)),  # through a name
+    ("pid = os.getpid()\npid = 3\nprint(pid)", ()),                 # rebound before it was shown
+    ("x = f'{id(a)}'\ndisplay(x)", ("builtins.id",)),
+    ("%time np.empty(2)", ("numpy.empty",)),
+    ("%time x = np.empty(2)", ()),
+])
+def test_only_the_values_a_cell_shows_count(code: str, expected: tuple[str, ...]) -> None:
+    assert shown_volatile_calls(code) == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Optional
 
 import nbformat
 
@@ -19,11 +20,12 @@ TRAVEL = ("import datetime as _d, time_machine as _tm\n"
           "_travel = _tm.travel(_d.datetime(2001, 2, 3, 12, 30, 5), tick=True)\n_travel.start()")
 
 
-def _record(folder: Path, sources: list[str], order: list[int], before: str = "") -> Path:
+def _record(folder: Path, sources: list[str], order: list[int], before: str = "",
+            env: Optional[dict[str, Optional[str]]] = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     nb = make_notebook([START, *sources])
     path = folder / "nb.ipynb"
-    with LiveKernel(folder, path.name, stop_on_error=False, graceful=True) as kernel:
+    with LiveKernel(folder, path.name, stop_on_error=False, graceful=True, env=env) as kernel:
         if before:
             kernel.run(before, check=True)
         for index in [0, *(i + 1 for i in order)]:
@@ -89,16 +91,36 @@ def test_generators_held_in_variables_come_back_at_every_step(tmp_path: Path) ->
 
 
 def test_an_output_no_run_can_repeat_is_flagged_and_not_counted_as_a_failure(tmp_path: Path) -> None:
-    path = _record(tmp_path, ["import os\nprint('kernel', os.getpid())", "import numpy as np\nnp.zeros(2)"],
-                   order=[0, 1])
+    path = _record(tmp_path, [
+        "import os\nprint('kernel', os.getpid())",
+        "import numpy as np\nnp.zeros(2)",
+        # Computes with uninitialised memory but shows something else: a difference there is a difference.
+        "buf = np.empty(3)\nprint('flag', os.environ.get('REPRO_TEST_FLAG'))",
+    ], order=[0, 1, 2], env={"REPRO_TEST_FLAG": "on"})
     check = run_cli("check", str(path), "--json")
     flags = json.loads(check.stdout)["flags"]
     volatile = [f for f in flags if f["kind"] == "nondeterministic-output"]
     cell_ids = [c.id for c in nbformat.read(path, as_version=4).cells]
     assert [(f["cells"], f["details"]["calls"]) for f in volatile] == [([cell_ids[1]], ["os.getpid"])], flags
     folder = export_notebook(path)
+    report = verify_export(folder)  # this process has no REPRO_TEST_FLAG: the third step prints None
+    outcomes = [s.outcome for s in report.steps]
+    assert outcomes == ["nondeterministic", "reproduced", "differs"], render_report(report)
+    assert report.exit_code == 1
+    assert "os.getpid()" in report.steps[0].detail and "nondeterministic" in render_report(report)
+
+
+def test_verify_puts_back_the_files_the_replay_rewrites(tmp_path: Path) -> None:
+    path = _record(tmp_path, [
+        "with open('summary.txt', 'w') as f:\n    f.write('recorded\\n')",
+        "with open('scratch.txt', 'w') as f:\n    f.write('tmp\\n')",
+        "print(open('summary.txt').read().strip(), open('scratch.txt').read().strip())",
+    ], order=[0, 1, 2])
+    folder = export_notebook(path)
+    (tmp_path / "summary.txt").write_text("edited by the user since\n")
+    (tmp_path / "scratch.txt").unlink()
     report = verify_export(folder)
     assert report.exit_code == 0, render_report(report)
-    outcomes = [s.outcome for s in report.steps]
-    assert outcomes == ["nondeterministic", "reproduced"], render_report(report)
-    assert "os.getpid()" in report.steps[0].detail and "nondeterministic" in render_report(report)
+    assert (tmp_path / "summary.txt").read_text() == "edited by the user since\n"
+    assert not (tmp_path / "scratch.txt").exists()
+    assert any("summary.txt" in w and "scratch.txt" in w for w in report.warnings), report.warnings

@@ -80,3 +80,23 @@ def test_an_unrelated_unbound_session_is_not_taken(tmp_path: Path) -> None:
                    timeout=240)
     mine = notebook(tmp_path)  # never run: its cells match nothing recorded
     assert json.loads(run_cli("sessions", str(mine), "--json").stdout)["sessions"] == []
+
+
+@pytest.mark.slow
+def test_a_notebook_run_again_by_a_runner_after_its_export_is_judged_by_the_new_run(tmp_path: Path) -> None:
+    nb = notebook(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
+    for _ in range(2):  # run, export (which binds that run to the notebook), run again
+        subprocess.run(RUNNERS["jupyter execute"](nb), cwd=tmp_path, env=env, check=True, capture_output=True,
+                       timeout=240)
+        if not (tmp_path / "analysis.repro").exists():
+            assert run_cli("export", str(nb)).returncode == 0
+    sessions = json.loads(run_cli("sessions", str(nb), "--json").stdout)["sessions"]
+    assert len(sessions) == 2, sessions
+    chosen = [s for s in sessions if s["chosen"]]
+    assert len(chosen) == 1 and chosen[0] is sessions[-1] and chosen[0]["notebook"] is None, sessions
+    again = run_cli("export", str(nb), "-o", str(tmp_path / "again.repro"))
+    assert again.returncode == 0, again.stderr
+    manifest = json.loads((tmp_path / "again.repro" / "manifest.json").read_text())
+    assert {s["session_id"] for s in manifest["steps"]} == {chosen[0]["session_id"]}
+    assert run_cli("verify", str(tmp_path / "again.repro")).returncode == 0

@@ -9,6 +9,7 @@ from typing import Optional
 from repro_kernel.analysis.model import Cell, Context, Execution, Flag, Write
 from repro_kernel.analysis.sessions import _is_code, _is_control, normalize_source
 from repro_kernel.core.dataflow import analyze_code
+from repro_kernel.core.elements import only_appends_to, reads_only_elements
 from repro_kernel.core.names import is_ipython_name
 
 
@@ -44,6 +45,8 @@ def stale(executions: list[Execution], last: dict[str, Execution], final: dict[s
             if any(source == name and getattr(get(alias), "execution", None) is now.execution
                    for alias, source in execution.facts.aliases):
                 continue  # it bound a name to this value, which changed in place with it: still what it holds
+            if reads_only_elements(execution.code, name) and _only_appended(name, seq, executions):
+                continue  # it read lst[0]; lst was only appended to since
             changed.append(now)
         if changed:
             latest = max(changed, key=lambda w: w.execution.seq).execution
@@ -62,6 +65,11 @@ def stale(executions: list[Execution], last: dict[str, Execution], final: dict[s
             details={"names": names, "changed_by": writer.cell, "by_cell": stale},
         ))
     return flags
+
+
+def _only_appended(name: str, since: int, executions: list[Execution]) -> bool:
+    """Whether every execution after ``since`` that changed ``name`` only appended to it."""
+    return all(only_appends_to(e.code, name) for e in executions if e.seq > since and name in e.writes)
 
 
 def _cell_list(cells: list[Cell], limit: int = 4) -> str:

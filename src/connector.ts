@@ -141,11 +141,13 @@ export class KernelConnector implements Repro.ITransport {
       // No timeout: the kernel answers once it is idle, after a long cell maybe.
       timer: undefined
     });
-    const hello: Repro.Request & { request_id: string } = {
+    // `accept`: this frontend applies deltas (one small push per run of cells, model.ts).
+    const hello: Repro.Request & { request_id: string; accept: string[] } = {
       type: 'hello',
       version: PROTOCOL_VERSION,
       notebook: this._notebookPath(),
-      request_id: requestId
+      request_id: requestId,
+      accept: ['delta']
     };
     try {
       comm.open(hello as any);
@@ -237,6 +239,11 @@ export class KernelConnector implements Repro.ITransport {
     const status = (data as { status?: Repro.IStatus }).status;
     if (status && typeof status.recording === 'boolean') {
       this._recording = status.recording;
+    }
+    // A delta (model.ts) carries the recording state in its counters.
+    const counters = (data as { counters?: { recording?: unknown } }).counters;
+    if (counters && typeof counters.recording === 'boolean') {
+      this._recording = counters.recording;
     }
     const requestId = (data as Repro.IReply).request_id;
     if (data.type.endsWith('-reply') && requestId) {

@@ -3,12 +3,87 @@ import { ISignal, Signal } from '@lumino/signaling';
 import { IReproModel, PROTOCOL_VERSION, Repro } from './tokens';
 
 /**
+ * The version of the `delta` push this frontend applies (docs/contracts.md, "Deltas"); the connector
+ * asks for deltas in `hello` with `accept: ['delta']`.
+ */
+export const DELTA_VERSION = 1;
+
+/**
+ * A flag as a delta names it: with the id the kernel gave it (kind, cells, message).
+ */
+export interface IDeltaFlag extends Repro.IFlag {
+  id: string;
+}
+
+/**
+ * One `delta` push: what changed since the previous one (every field but `type`, `delta_version` and
+ * `seq` is optional). `flags.reset` / `cells.reset`: the full state follows (after `hello` or a
+ * `flags` request); else `upsert`/`remove` change the flags held, `order` is their order, and
+ * `cells.changed` gives the kinds of the cells whose kinds changed (`[]`: none any more).
+ */
+export interface IDelta {
+  type: 'delta';
+  delta_version: number;
+  seq: number;
+  records?: Repro.ITimelineEntry[];
+  dropped?: number;
+  counters?: {
+    recording: boolean;
+    session_id: string | null;
+    executions: number;
+    faults: number;
+  };
+  inputs?: Repro.IDataInput[];
+  status?: Repro.IStatus;
+  flags?: {
+    reset: boolean;
+    upsert: IDeltaFlag[];
+    remove: string[];
+    order: string[];
+  };
+  cells?: { reset: boolean; changed: { [cellId: string]: string[] } };
+}
+
+/**
+ * A page of the timeline, the reply to `{type: 'timeline', before?, limit}`.
+ */
+export interface ITimelinePage extends Repro.IReply {
+  entries: Repro.ITimelineEntry[];
+  executions: number;
+  more: boolean;
+}
+
+/**
+ * What the panel's timeline pages through (the model implements it).
+ */
+export interface ITimelinePager {
+  /**
+   * Whether the kernel holds executions older than the first one held here.
+   */
+  readonly hasOlderTimeline: boolean;
+  /**
+   * Fetch the `limit` executions before the first one held here.
+   */
+  loadOlderTimeline(limit?: number): Promise<void>;
+}
+
+/**
+ * The model as a pager, when it is one.
+ */
+export function timelinePager(model: unknown): ITimelinePager | null {
+  return model &&
+    typeof (model as ITimelinePager).loadOlderTimeline === 'function'
+    ? (model as ITimelinePager)
+    : null;
+}
+
+/**
  * The state of one notebook's recording, as the kernel reports it.
  *
  * It only stores and relays what the kernel says: every flag comes from the kernel's analysis
  * engine, and nothing here decides whether a session reproduces.
  */
-export class ReproModel implements IReproModel {
+export class ReproModel implements IReproModel, ITimelinePager {
   constructor(transport: Repro.ITransport) {
     this._transport = transport;
     this._state = transport.state;
@@ -42,6 +117,38 @@ export class ReproModel implements IReproModel {
 
   get timeline(): ReadonlyArray<Repro.ITimelineEntry> {
     return this._timeline;
+  }
+
+  get hasOlderTimeline(): boolean {
+    if (this._noOlder || !this._status) {
+      return false;
+    }
+    const first = this._timeline[0]?.seq;
+    return (
+      (this._status.executions ?? 0) > this._timeline.length && first !== 1
+    );
+  }
+
+  /**
+   * Page the timeline back: the kernel keeps every execution, the model the ones shown.
+   */
+  async loadOlderTimeline(limit = 200): Promise<void> {
+    if (this._state !== 'connected' || !this.hasOlderTimeline) {
+      return;
+    }
+    const before = this._timeline[0]?.seq;
+    await this._run('timeline', async () => {
+      const reply = (await this._transport.request({
+        type: 'timeline',
+        limit,
+        ...(before !== undefined ? { before } : {})
+      } as unknown as Repro.Request)) as ITimelinePage;
+      const older = (reply.entries ?? []).filter(
+        entry => before === undefined || entry.seq < before
+      );
+      this._timeline = older.concat(this._timeline);
+      this._noOlder = !reply.more;
+    });
   }
 
   get fromSavedCopy(): boolean {
@@ -235,6 +342,9 @@ export class ReproModel implements IReproModel {
     const sameSession =
       this._status?.session_id && this._status.session_id === status.session_id;
     this._status = status;
+    if (!sameSession) {
+      this._noOlder = false;
+    }
     this._timeline = mergeTimeline(
       sameSession ? this._timeline : [],
       status.timeline ?? []
@@ -256,6 +366,8 @@ export class ReproModel implements IReproModel {
       this._status = null;
       this._timeline = [];
       this._flags = [];
+      this._flagsById = new Map();
+      this._noOlder = false;
       this._cellKinds = {};
       this._verifyResult = null;
       this._flagsChanged.emit();
@@ -290,6 +402,11 @@ export class ReproModel implements IReproModel {
         this._flagsChanged.emit();
         break;
       }
+      case 'delta':
+        if (!this._applyDelta(message as unknown as IDelta)) {
+          return;
+        }
+        break;
       case 'record': {
         // The status push that follows each record carries the timeline too.
         const entry = (message as { entry?: Repro.ITimelineEntry }).entry;
@@ -305,11 +422,106 @@ export class ReproModel implements IReproModel {
     this._changed.emit();
   }
 
+  private async _refillTimeline(count: number): Promise<void> {
+    try {
+      const reply = (await this._transport.request({
+        type: 'timeline',
+        limit: Math.min(1000, count)
+      } as unknown as Repro.Request)) as ITimelinePage;
+      const entries = reply.entries ?? [];
+      if (entries.length && !this._isDisposed) {
+        // Entries that came in later deltas meanwhile are kept.
+        const lastSeq = entries[entries.length - 1].seq;
+        const later = this._timeline.filter(entry => entry.seq > lastSeq);
+        this._timeline = mergeTimeline(this._timeline, entries).concat(later);
+        this._changed.emit();
+      }
+    } catch (reason) {
+      this._setError(reason);
+    }
+  }
+
+  /**
+   * Apply one delta; returns whether anything changed.
+   */
+  private _applyDelta(delta: IDelta): boolean {
+    if (delta.delta_version !== DELTA_VERSION) {
+      this._lastError = `The kernel sends repro deltas of version ${delta.delta_version}, this extension applies ${DELTA_VERSION}: update jupyter-repro so both match.`;
+      return true;
+    }
+    let changed = false;
+    if (delta.status) {
+      this._setStatus({ ...delta.status, timeline: undefined });
+      changed = true;
+    }
+    if (delta.counters && this._status) {
+      if (
+        delta.counters.session_id &&
+        delta.counters.session_id !== this._status.session_id
+      ) {
+        this._timeline = [];
+        this._noOlder = false;
+      }
+      this._status = { ...this._status, ...delta.counters };
+      changed = true;
+    }
+    if (delta.inputs && this._status) {
+      this._status = { ...this._status, inputs: delta.inputs };
+      changed = true;
+    }
+    if (delta.records?.length) {
+      this._timeline = mergeTimeline(this._timeline, delta.records);
+      changed = true;
+    }
+    if (delta.dropped) {
+      // More cells ran than one delta carries: fetch the ones it left out.
+      void this._refillTimeline(delta.dropped + (delta.records?.length ?? 0));
+    }
+    let flagsChanged = false;
+    if (delta.flags) {
+      const held = delta.flags.reset
+        ? new Map<string, IDeltaFlag>()
+        : this._flagsById;
+      for (const id of delta.flags.remove) {
+        held.delete(id);
+      }
+      for (const flag of delta.flags.upsert) {
+        held.set(flag.id, flag);
+      }
+      this._flagsById = new Map(
+        delta.flags.order
+          .filter(id => held.has(id))
+          .map(id => [id, held.get(id)!] as [string, IDeltaFlag])
+      );
+      this._flags = [...this._flagsById.values()];
+      flagsChanged = true;
+    }
+    if (delta.cells) {
+      const kinds = delta.cells.reset ? {} : { ...this._cellKinds };
+      for (const [cellId, cellKinds] of Object.entries(delta.cells.changed)) {
+        if (cellKinds.length) {
+          kinds[cellId] = cellKinds;
+        } else {
+          delete kinds[cellId];
+        }
+      }
+      this._cellKinds = kinds;
+      flagsChanged = true;
+    }
+    if (flagsChanged) {
+      this._fromSavedCopy = false;
+      this._flagsChanged.emit();
+    }
+    return changed || flagsChanged;
+  }
+
   private _transport: Repro.ITransport;
   private _state: Repro.ConnectionState;
   private _status: Repro.IStatus | null = null;
   private _timeline: Repro.ITimelineEntry[] = [];
   private _flags: Repro.IFlag[] = [];
+  private _flagsById = new Map<string, IDeltaFlag>();
+  private _noOlder = false;
   private _cellKinds: { [cellId: string]: string[] } = {};
   private _fromSavedCopy = false;
   private _savedAt: number | null = null;

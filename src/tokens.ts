@@ -188,6 +188,11 @@ export namespace Repro {
     steps?: IVerifyStep[];
     problems?: string[];
     warnings?: string[];
+    /**
+     * Where the replay ran: `fresh` is true when it ran in a new environment
+     * built from the export's pins (`--fresh-env`).
+     */
+    environment?: { fresh?: boolean; python?: string; [key: string]: any };
     [key: string]: any;
   }
 
@@ -201,7 +206,8 @@ export namespace Repro {
    * Requests from the frontend; `request_id` is added by the connector.
    */
   export type Request =
-    | { type: 'hello'; version: number; notebook: string }
+    | { type: 'hello'; version: number; notebook: string; accept?: string[] }
+    | { type: 'timeline'; before?: number; limit: number }
     | { type: 'status' }
     | { type: 'start'; notebook?: string }
     | { type: 'stop' }
@@ -233,7 +239,8 @@ export namespace Repro {
     | { type: 'record'; record?: ICellRecord; entry?: ITimelineEntry }
     | ({ type: 'flags' } & IFlagsPayload)
     | { type: 'status'; status: IStatus }
-    | { type: 'notice'; text: string };
+    | { type: 'notice'; text: string }
+    | { type: 'delta'; delta_version: number; seq: number; [key: string]: any };
 
   /**
    * Where the frontend stands with the kernel.
@@ -295,6 +302,11 @@ export interface IReproModel extends IDisposable {
   readonly flags: ReadonlyArray<Repro.IFlag>;
   readonly cellKinds: Readonly<{ [cellId: string]: string[] }>;
   readonly timeline: ReadonlyArray<Repro.ITimelineEntry>;
+  /**
+   * Whether the kernel holds executions older than the first in `timeline`; `loadOlderTimeline` fetches them.
+   */
+  readonly hasOlderTimeline: boolean;
+  loadOlderTimeline(limit?: number): Promise<void>;
   /**
    * True while the flags shown come from the saved notebook, not from a live kernel.
    */

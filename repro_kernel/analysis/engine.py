@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Optional
 
+from repro_kernel.analysis.index import SessionIndex
 from repro_kernel.analysis.model import KINDS, PAGE_KINDS, SEVERITY_RANK, Cell, Context, Execution, Flag, Write
 from repro_kernel.analysis.rules import environment, files, network, outputs, page, randomness, secrets
 
@@ -106,20 +107,22 @@ def _sharing(mutated: list[str], current: dict[str, Write], sharers: dict[str, s
 
 
 def analyze(
-    executions: list[Execution], cells: list[Cell], context: Context, final: Optional[dict[str, Write]] = None
+    executions: list[Execution], cells: list[Cell], context: Context, final: Optional[dict[str, Write]] = None,
+    index: Optional[SessionIndex] = None,
 ) -> tuple[list[Flag], dict[str, str]]:
     """Run every rule; return the flags and, per kind that could not be judged, the reason.
 
-    ``final``: the result of :func:`resolve` on ``executions`` when the caller keeps it (live updates).
+    ``final``: the result of :func:`resolve` on ``executions`` when the caller keeps it (live updates);
+    ``index``: the :class:`SessionIndex` of ``executions`` when the caller keeps it (the live analysis keeps both
+    up to date record by record, :mod:`repro_kernel.analysis.incremental`, so no rule walks the whole session).
     """
     not_judged: dict[str, str] = {}
     if final is None:
         final = resolve(executions)
+    if index is None:
+        index = SessionIndex.build(executions)
     by_id = {c.id: c for c in cells}
-    last: dict[str, Execution] = {}
-    for execution in executions:
-        if execution.cell is not None:
-            last[execution.cell] = execution
+    last = index.last
     flags: list[Flag] = []
     flags += page.stale(executions, last, final, by_id)
     if context.positions_known:
@@ -134,19 +137,22 @@ def analyze(
         for kind in PAGE_KINDS:
             not_judged[kind] = "needs the notebook's cells (order and sources)"
     if context.have_journal:
-        flags += files.changed_or_kept_nowhere(executions, context, by_id)
-        flags += network.recorded(executions, by_id)
+        flags += files.changed_or_kept_nowhere(index.of("files"), context, by_id)
+        flags += network.recorded(index.of("network"), by_id)
     else:
         not_judged["changed-data"] = "needs the journal: a saved notebook does not keep the hashes of what was read"
         not_judged["unsnapshotted-data"] = "needs the journal: a saved notebook does not say which files were read"
         flags += files.absolute_static(executions, cells, by_id)
         flags += network.static(executions, by_id)
-    flags += randomness.unseeded(executions, cells, context, by_id)
-    flags += environment.drift(executions, context, by_id)
-    flags += environment.gpu(executions, context, by_id)
+    flags += randomness.unseeded(executions if not context.have_journal else index.of("random"), cells, context, by_id)
+    flags += environment.drift(index.of("environment"), context, by_id)
+    flags += environment.gpu(index.of("gpu"), context, by_id)
     flags += outputs.nondeterministic(last, by_id)
-    flags += secrets.secrets_in(executions, cells, by_id)
+    flags += secrets.secrets_in(index.secret, cells, by_id)
     flags = secrets.scrubbed(flags)
+    # A total order (ties broken by cells and message), so that an incremental update and a from-scratch
+    # analysis of the same session list the same flags in the same order.
     flags.sort(key=lambda f: (-SEVERITY_RANK[f.severity], KINDS.index(f.kind),
-                              min((by_id[c].index for c in f.cells if c in by_id), default=10**9)))
+                              min((by_id[c].index for c in f.cells if c in by_id), default=10**9),
+                              [by_id[c].index if c in by_id else 10**9 for c in f.cells], f.message))
     return flags, not_judged

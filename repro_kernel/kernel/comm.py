@@ -1,11 +1,17 @@
 """The ``repro`` comm: typed JSON messages between the recorder and the JupyterLab extension.
 
 Protocol (docs/contracts.md): requests ``{type, request_id?, ...}``, replies ``{type: "<type>-reply",
-request_id, success, error?}``; the kernel also pushes ``record``, ``flags`` and ``status`` messages.
+request_id, success, error?}``; the kernel also pushes ``record``, ``flags`` and ``status`` messages, or, to a
+frontend that accepts them (``accept: ["delta"]`` in ``hello``), one small ``delta`` per run of cells (what
+changed: new timeline entries, flags, counters), built on the flags worker's thread, off the cells' path.
 """
 
 from __future__ import annotations
 
+import bisect
+import collections
+import hashlib
+import json
 import subprocess
 import sys
 import threading
@@ -17,6 +23,7 @@ from repro_kernel.kernel import audit
 from repro_kernel.kernel.recorder import Recorder
 
 PROTOCOL_VERSION = 1
+DELTA_VERSION = 1  # the `delta` push (docs/contracts.md); a frontend asks for it with `accept: ["delta"]`
 TARGET_NAME = "repro"
 
 
@@ -33,17 +40,22 @@ class _FlagsWorker:
     one analysis, run on a background thread once no new request came for ``delay`` seconds. One worker per
     comm, so analyses never overlap."""
 
-    def __init__(self, compute: Callable[[], None], delay: float = 0.01) -> None:
+    def __init__(self, compute: Callable[[], None], delay: float = 0.01, max_wait: float = 0.25) -> None:
         self.compute = compute
         self.delay = delay
+        self.max_wait = max_wait  # cells that keep coming back to back still get an update this often
         self._due: Optional[float] = None
+        self._first: Optional[float] = None  # when the oldest request not served yet came
         self._cond = threading.Condition()
         self._thread: Optional[threading.Thread] = None
         self._stopped = False
 
     def request(self, delay: Optional[float] = None) -> None:
         with self._cond:
-            self._due = time.monotonic() + (self.delay if delay is None else delay)
+            now = time.monotonic()
+            if self._first is None:
+                self._first = now
+            self._due = min(now + (self.delay if delay is None else delay), self._first + self.max_wait)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="repro-flags", daemon=True)
                 self._thread.start()
@@ -66,14 +78,70 @@ class _FlagsWorker:
                     self._cond.wait(timeout)
                 if self._stopped:
                     return
-                self._due = None
+                self._due = self._first = None
             self.compute()
+
+
+def flag_id(flag: dict[str, Any]) -> str:
+    """A flag's identity in deltas: its kind, cells and message (a flag whose message changes is a new one)."""
+    text = json.dumps([flag.get("cells"), flag.get("message")], sort_keys=True, default=str)
+    return f"{flag.get('kind')}:{hashlib.blake2b(text.encode(), digest_size=8).hexdigest()}"
+
+
+class _Sent:
+    """What one comm that takes deltas was last sent, so that the next delta carries only what changed."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.flags: Optional[dict[str, dict[str, Any]]] = None  # None: send them all (a reset)
+        self.order: list[str] = []
+        self.cells: dict[str, list[str]] = {}
+        self.counters: Optional[dict[str, Any]] = None
+        self.inputs: Optional[list[dict[str, Any]]] = None
+        self.status_due = True
+
+    def delta(self, entries: list[dict[str, Any]], dropped: int, counters: dict[str, Any],
+              inputs: Optional[list[dict[str, Any]]], status: Optional[dict[str, Any]],
+              analysis: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+        """The next delta for this comm, or None when nothing changed."""
+        message: dict[str, Any] = {}
+        if entries or dropped:
+            message["records"], message["dropped"] = entries, dropped
+        if counters != self.counters:
+            self.counters = message["counters"] = counters
+        if inputs is not None and inputs != self.inputs:
+            self.inputs = message["inputs"] = inputs
+        if self.status_due and status is not None:
+            message["status"], self.status_due = status, False
+        if analysis is not None:
+            self._flags(analysis, message)
+        if not message:
+            return None
+        self.seq += 1
+        return {"type": "delta", "delta_version": DELTA_VERSION, "seq": self.seq, **message}
+
+    def _flags(self, analysis: dict[str, Any], message: dict[str, Any]) -> None:
+        flags = {flag_id(f): f for f in analysis.get("flags") or ()}
+        order = list(flags)
+        cells: dict[str, list[str]] = analysis.get("cells") or {}
+        reset = self.flags is None
+        before = self.flags or {}
+        upsert = [{**f, "id": i} for i, f in flags.items() if reset or before.get(i) != f]
+        remove = [] if reset else [i for i in before if i not in flags]
+        if reset or upsert or remove or order != self.order:
+            message["flags"] = {"reset": reset, "upsert": upsert, "remove": remove, "order": order}
+        changed = {c: k for c, k in cells.items() if reset or self.cells.get(c) != k}
+        changed.update({c: [] for c in self.cells if c not in cells})
+        if changed or reset:
+            message["cells"] = {"reset": reset, "changed": changed}
+        self.flags, self.order, self.cells = flags, order, dict(cells)
 
 
 class ReproComm:
     """Owns the comm target; keeps the comms the frontend opened and pushes updates to them."""
 
     PUSHED_TIMELINE = 10  # timeline entries in the status pushed after each cell (each also comes as `record`)
+    DELTA_RECORDS = 300  # timeline entries one delta carries at most (older ones: a `timeline` request)
 
     def __init__(self, recorder: Recorder, analyze: Analyze, export: Export, judge_inputs: JudgeInputs) -> None:
         """``analyze``, ``export`` and ``judge_inputs`` come from the layers above the kernel (wired in
@@ -84,7 +152,9 @@ class ReproComm:
         self.export = export
         self.judge_inputs = judge_inputs
         self.comms: dict[str, Any] = {}
+        self.sent: dict[str, _Sent] = {}  # comms that take deltas (`accept: ["delta"]` in hello), by id
         self.cells: Optional[list[dict[str, Any]]] = None
+        self._entries: collections.deque[dict[str, Any]] = collections.deque()  # timeline entries not sent yet
         self.flags_worker = _FlagsWorker(self._push_flags)
         self._analysis_lock = threading.Lock()
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -96,6 +166,7 @@ class ReproComm:
             "snapshot": self._snapshot,
             "export": self._export,
             "flags": self._flags_request,
+            "timeline": self._timeline,
             "verify": lambda msg: {},
         }
 
@@ -128,7 +199,7 @@ class ReproComm:
     def _on_open(self, comm: Any, open_msg: dict[str, Any]) -> None:
         self.comms[comm.comm_id] = comm
         comm.on_msg(lambda msg, c=comm: self._on_msg(c, msg["content"]["data"]))
-        comm.on_close(lambda msg, c=comm: self.comms.pop(c.comm_id, None))
+        comm.on_close(lambda msg, c=comm: (self.comms.pop(c.comm_id, None), self.sent.pop(c.comm_id, None)))
         data = open_msg.get("content", {}).get("data") or {}
         if data.get("type") == "hello":
             self._on_msg(comm, data)
@@ -149,10 +220,16 @@ class ReproComm:
         try:
             reply.update(handler(data))
             reply["success"] = True
+            if kind == "hello":
+                self._take_deltas(comm, data, reply)
+            elif kind == "flags" and comm.comm_id in self.sent:
+                self.sent[comm.comm_id] = _Sent()  # the full state again, as one delta
         except Exception as exc:
             self.recorder.report_fault(f"comm {kind}", exc)
             reply.update(success=False, error=f"{type(exc).__name__}: {exc}")
         comm.send(reply)
+        if kind in ("start", "stop") and reply.get("success"):
+            self._status_changed()
         if kind in ("notebook", "hello", "start", "stop", "snapshot") and reply.get("success"):
             self.flags_worker.request(delay=0.0 if kind != "notebook" else None)
 
@@ -168,6 +245,43 @@ class ReproComm:
         if isinstance(notebook, str) and notebook:
             self.recorder.set_notebook(notebook)
         return {"version": PROTOCOL_VERSION, "status": self._status()}
+
+    def _take_deltas(self, comm: Any, data: dict[str, Any], reply: dict[str, Any]) -> None:
+        """A frontend that accepts deltas gets, after the hello reply (the full status and timeline), one
+        `delta` with every flag, then one small `delta` per run of cells; the others get the pushes of
+        protocol 1 (`record`, `status`, `flags`)."""
+        accept = data.get("accept")
+        if isinstance(accept, list) and "delta" in accept:
+            self.sent[comm.comm_id] = _Sent()
+            self.sent[comm.comm_id].status_due = False  # the reply carries it
+            reply["delta"] = DELTA_VERSION
+        else:
+            self.sent.pop(comm.comm_id, None)
+
+    def _timeline(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A page of the timeline: the ``limit`` (at most 1,000) entries before the execution ``before``
+        (a ``seq``; default: the latest)."""
+        limit = data.get("limit", 200)
+        before = data.get("before")
+        if not isinstance(limit, int) or not 0 < limit <= 1000:
+            raise ValueError("`timeline` takes `limit`: a whole number from 1 to 1000")
+        if before is not None and not isinstance(before, int):
+            raise ValueError("`timeline` takes `before`: the `seq` of an execution (entries before it come back)")
+        recorder = self.recorder
+        # The latest entries reach back to ``before`` (seqs count the session's executions, one entry each), so
+        # a page costs its distance from the end, not the session; the whole timeline when seqs have gaps.
+        try:
+            latest = recorder.timeline_entry(-1)["seq"] if recorder.records else 0
+        except IndexError:
+            latest = 0
+        reach = limit + max(0, latest - before + 1) if before is not None else limit
+        timeline = recorder.status(timeline_limit=reach)["timeline"]
+        if before is not None and timeline and timeline[0]["seq"] >= before and len(timeline) == reach:
+            timeline = recorder.status(timeline_limit=None)["timeline"]
+        end = bisect.bisect_left(timeline, before, key=lambda e: e["seq"]) if before is not None else len(timeline)
+        first = timeline[max(0, end - limit)]["seq"] if end else None
+        return {"entries": timeline[max(0, end - limit):end], "executions": len(recorder.records),
+                "more": first is not None and first > 1}
 
     def _start(self, data: dict[str, Any]) -> dict[str, Any]:
         messages = self.recorder.start(data.get("notebook"))
@@ -190,6 +304,7 @@ class ReproComm:
             raise ValueError("`snapshot` needs `paths`: a non-empty list of file paths")
         snapshots = self.recorder.snapshot([str(p) for p in paths])
         self._push("status", {"status": self._status()})
+        self._status_changed()
         return {"snapshots": snapshots}
 
     def _notebook_path(self, data: dict[str, Any]) -> Path:
@@ -225,46 +340,94 @@ class ReproComm:
     # -- pushes -----------------------------------------------------------------------------------
 
     def _push(self, kind: str, payload: dict[str, Any]) -> None:
-        if not self.comms:
+        """A push of protocol 1, to the comms that take no deltas."""
+        if len(self.comms) <= len(self.sent):
             return
         message = {"type": kind, **payload}
-        for c in list(self.comms.values()):
+        for comm_id, c in list(self.comms.items()):
+            if comm_id in self.sent:
+                continue
             try:
                 c.send(message)
             except Exception as exc:
                 self.recorder.report_fault("comm push", exc)
 
     def _push_flags(self) -> None:
+        """The worker's update: the flags (analysed once for every comm), then one delta per delta comm."""
         if not self.comms:
+            self._entries.clear()
             return
         try:
             with self._analysis_lock:
                 payload = self.analyze(self.recorder, self.cells)
         except Exception as exc:
             self.recorder.report_fault("analysis", exc)
-            return
-        self._push("flags", payload)
+            payload = None
+        if payload is not None:
+            self._push("flags", payload)
+        if self.sent:
+            self._push_deltas(payload)
+
+    def _push_deltas(self, analysis: Optional[dict[str, Any]]) -> None:
+        entries: list[dict[str, Any]] = []
+        while self._entries:  # appended by the cell's thread meanwhile: popleft is safe beside it
+            entries.append(self._entries.popleft())
+        dropped = max(0, len(entries) - self.DELTA_RECORDS)
+        entries = entries[dropped:]
+        recorder = self.recorder
+        counters = {"recording": recorder.recording, "session_id": recorder.session_id,
+                    "executions": len(recorder.records), "faults": recorder.fault_log.count}
+        try:
+            raw = recorder.inputs(judging=True)
+            inputs: Optional[list[dict[str, Any]]] = self.judge_inputs(recorder, raw) if raw else []
+        except Exception as exc:
+            recorder.report_fault("judging inputs", exc)
+            inputs = None
+        status = None
+        if any(sent.status_due for sent in list(self.sent.values())):  # list(): hello may add one meanwhile
+            status = self._status(timeline_limit=1)
+            status.pop("timeline", None)
+        for comm_id, sent in list(self.sent.items()):
+            comm = self.comms.get(comm_id)
+            message = sent.delta(entries, dropped, counters, inputs, status, analysis) if comm is not None else None
+            if comm is None or message is None:
+                continue
+            try:
+                comm.send(message)
+            except Exception as exc:
+                recorder.report_fault("comm push", exc)
+
+    def _status_changed(self) -> None:
+        """The status changed beyond its counters (start, stop, a snapshot, hashes that landed): the next
+        delta carries it whole."""
+        for sent in list(self.sent.values()):
+            sent.status_due = True
 
     def _on_recorder_event(self, kind: str, payload: dict[str, Any]) -> None:
         if not self.comms:
             return
+        legacy = len(self.comms) > len(self.sent)
         if kind == "record":
             # Kept small: the pushes after every cell must not grow with the session (full records are in
-            # the journal; the full timeline comes with `hello`, `start` and `status` replies).
+            # the journal; the full timeline comes with `hello`, `start` and `status` replies). A delta comm
+            # gets nothing on the cell's path: the entry waits for the worker's next delta.
             recorder = self.recorder
-            self._push("record", {"entry": recorder.timeline_entry(-1), "executions": len(recorder.records)})
-            self._push("status", {"status": self._status(timeline_limit=self.PUSHED_TIMELINE)})
+            if self.sent:
+                self._entries.append(recorder.timeline_entry(-1))
+            if legacy:
+                self._push("record", {"entry": recorder.timeline_entry(-1), "executions": len(recorder.records)})
+                self._push("status", {"status": self._status(timeline_limit=self.PUSHED_TIMELINE)})
             self.flags_worker.request()
         elif kind == "status":
-            self._push("status", {"status": self._status()})  # ``payload`` again, with the inputs judged
+            if legacy:
+                self._push("status", {"status": self._status()})  # ``payload`` again, with the inputs judged
+            self._status_changed()
             self.flags_worker.request()
 
     # -- verify runs in a thread so the kernel stays responsive ------------------------------------
 
     def _verify_reply(self, data: dict[str, Any]) -> dict[str, Any]:
         """Run `jupyter repro verify --json` on the export (made first when the request names none)."""
-        import json
-
         reply: dict[str, Any] = {"type": "verify-reply", "request_id": data.get("request_id")}
         try:
             directory = data.get("directory")

@@ -38,7 +38,8 @@ describe('KernelConnector', () => {
     expect(comm.opened).toMatchObject({
       type: 'hello',
       version: 1,
-      notebook: 'work/analysis.ipynb'
+      notebook: 'work/analysis.ipynb',
+      accept: ['delta']
     });
     expect(typeof comm.opened.request_id).toBe('string');
     expect(connector.state).toBe('connecting');

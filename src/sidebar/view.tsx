@@ -2,7 +2,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 
 import { kindLabel, kindLabels } from '../labels';
-import { groupFlags } from '../model';
+import { groupFlags, timelinePager } from '../model';
 import { IReproModel, IReproSettings, Repro } from '../tokens';
 
 /**
@@ -34,9 +34,10 @@ export interface IReproViewProps {
 }
 
 /**
- * How many timeline rows show before "Show all".
+ * How many timeline rows show at first, and how many more each "Show older" adds.
  */
 const TIMELINE_ROWS = 50;
+const TIMELINE_PAGE = 200;
 
 /**
  * How many cells a flag names before "+N more".
@@ -430,13 +431,24 @@ function InputsSection(props: IReproViewProps): JSX.Element | null {
 
 function TimelineSection(props: IReproViewProps): JSX.Element | null {
   const { model, trans } = props;
-  const [showAll, setShowAll] = React.useState(false);
+  const [shown, setShown] = React.useState(TIMELINE_ROWS);
   const timeline = model?.timeline ?? [];
   if (!timeline.length) {
     return null;
   }
-  const rows = showAll ? timeline : timeline.slice(-TIMELINE_ROWS);
+  // Paged: the latest rows, and older ones a page at a time (from the model, then from the kernel,
+  // which keeps every execution), so that a long session never puts thousands of rows in the DOM.
+  const rows = timeline.slice(-shown);
   const executions = model?.status?.executions ?? timeline.length;
+  const pager = timelinePager(model);
+  const older = timeline.length - rows.length;
+  const canLoad = older > 0 || !!pager?.hasOlderTimeline;
+  const showOlder = (): void => {
+    setShown(shown + TIMELINE_PAGE);
+    if (older < TIMELINE_PAGE && pager?.hasOlderTimeline) {
+      void pager.loadOlderTimeline(TIMELINE_PAGE);
+    }
+  };
   return (
     <section
       className="jp-repro-section jp-repro-timeline"
@@ -446,22 +458,19 @@ function TimelineSection(props: IReproViewProps): JSX.Element | null {
         {trans.__('Execution order')}
         <span className="jp-repro-count">{executions}</span>
       </h3>
-      {executions > timeline.length && (
-        <p className="jp-repro-empty">
-          {trans.__(
-            'The last %1 of %2 executions (the journal has them all).',
-            timeline.length,
-            executions
-          )}
+      {executions > rows.length && (
+        <p className="jp-repro-empty jp-repro-timelineRange">
+          {trans.__('The last %1 of %2 executions.', rows.length, executions)}
         </p>
       )}
-      {rows.length < timeline.length && (
+      {canLoad && (
         <button
           type="button"
-          className="jp-repro-linkButton"
-          onClick={() => setShowAll(true)}
+          className="jp-repro-linkButton jp-repro-olderButton"
+          disabled={model?.busy.has('timeline')}
+          onClick={showOlder}
         >
-          {trans.__('Show all %1', timeline.length)}
+          {trans.__('Show %1 older', TIMELINE_PAGE)}
         </button>
       )}
       <ol className="jp-repro-steps">
@@ -535,6 +544,12 @@ function VerifyResult(props: {
             : trans.__('Verify finished.')}
         {counts && <span className="jp-repro-counts"> {counts}</span>}
       </div>
+      <div className="jp-repro-verifyChecked">
+        {trans.__(
+          'Checked: seal, inputs, pinned packages; fresh environment: %1',
+          result.environment?.fresh ? trans.__('yes') : trans.__('no')
+        )}
+      </div>
       {(result.problems ?? []).map((problem, i) => (
         <div key={i} className="jp-repro-error">
           <Text text={problem} />
@@ -563,7 +578,13 @@ function VerifyResult(props: {
                 )}
                 <span
                   className="jp-repro-tag"
-                  data-severity={outcome === 'reproduced' ? 'ok' : 'error'}
+                  data-severity={
+                    outcome === 'reproduced'
+                      ? 'ok'
+                      : outcome === 'nondeterministic'
+                        ? 'info'
+                        : 'error'
+                  }
                 >
                   {outcome}
                 </span>

@@ -1,5 +1,5 @@
 import { ICodeCellModel } from '@jupyterlab/cells';
-import { NotebookPanel } from '@jupyterlab/notebook';
+import { Notebook, NotebookActions, NotebookPanel } from '@jupyterlab/notebook';
 import { ITranslator, TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget, SidePanel } from '@jupyterlab/ui-components';
 import { Message, MessageLoop } from '@lumino/messaging';
@@ -42,7 +42,16 @@ class ReproBody extends ReactWidget {
     this.addClass('jp-repro-body');
     _tracker.currentChanged.connect(this._onCurrentChanged, this);
     _tracker.settingsChanged.connect(this._refresh, this);
+    // A cell's execution count arrives with its execute reply, which may come after the kernel's update
+    // of the panel: the labels ("Cell 3 [2]") are drawn again when a cell of this notebook finishes.
+    NotebookActions.executed.connect(this._onExecuted, this);
     this._follow(_tracker.currentModel);
+  }
+
+  private _onExecuted(sender: unknown, args: { notebook: Notebook }): void {
+    if (args.notebook === this._tracker.currentPanel?.content) {
+      this._refresh();
+    }
   }
 
   dispose(): void {

@@ -398,6 +398,10 @@ test.describe('Reproducibility sidebar across a kernel restart', () => {
     await expect(
       verify.locator('.jp-repro-verifyStep[data-outcome="reproduced"]')
     ).toHaveCount(2);
+    // What was checked, as the command line says it: the sidebar's verify runs in the kernel's environment.
+    await expect(verify.locator('.jp-repro-verifyChecked')).toHaveText(
+      'Checked: seal, inputs, pinned packages; fresh environment: no'
+    );
     await screenshot(page, 'verified');
     // The path opens in the file browser, which lists the manifest.
     await directory.click();

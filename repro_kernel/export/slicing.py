@@ -11,7 +11,9 @@ the names their bodies use) live before it.
 Only a definite rebinding *kills* a live name (makes the earlier definer unnecessary): a step that raised
 kills nothing, and where the recorder confirmed which bindings really changed (``namespace_changed``) only
 those can be killed, so ``if flag: x = 5`` that did not assign keeps the earlier ``x``. Random state needs no
-dependency: the replay restores it before every kept step.
+dependency: the replay restores it before every kept step. ``res = smf.ols(...).fit()`` mutates the model
+``smf.ols`` made, not ``smf``: a name only imports bind is not counted as mutated by a mutating method called on a
+fresh call result that the cell binds (a bare ``mod.registry().append(x)`` still is).
 """
 
 from __future__ import annotations
@@ -127,6 +129,11 @@ def backward_slice(records: list[dict[str, Any]], targets: Iterable[int]) -> Sli
     # (a call on them is a dropped call, below); a name may share its value with another (`s = arr[5:8]`): a
     # change to one is a change to both.
     imported = {name for f in facts for name, key in f.facts.value_keys.items() if key.startswith("import:")}
+    # `res = smf.ols(...).fit()` changes the model smf.ols made, not the module: a name only imports bind is not
+    # mutated by it (else every cell fitting a model would be a definer of `smf`).
+    rebound = {name for f in facts for name in f.binds() if not f.facts.value_keys.get(name, "").startswith("import:")}
+    for f in facts:
+        f.mutated -= (imported - rebound) & set(f.facts.bound_fresh_mutations)
     shares: dict[str, set[str]] = {}
     for f in facts:
         for name, source in f.facts.aliases:

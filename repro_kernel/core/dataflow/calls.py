@@ -60,6 +60,13 @@ def _dotted(node: ast.AST) -> Optional[str]:
 
 
 
+def _through_call(node: ast.AST) -> bool:
+    """Whether ``node`` (a method's receiver) is, or is an attribute of, a call's result: ``f(...)``, ``m.f(...).x``."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return isinstance(node, ast.Call)
+
+
 def _shared_with(value: ast.AST) -> list[str]:
     """The session names whose values ``value`` may share memory with: ``x``, ``x[5:8]``, ``x.T``, ``x.view()``,
     ``x.reshape(2, 3)``, ``np.asarray(x)`` (both ``np`` and ``x``: the slice drops module names)."""
@@ -121,6 +128,12 @@ class FactsVisitor(NameVisitor):
         self.maybe_used: dict[str, None] = {}
         self.aliases: list[tuple[str, str]] = []
         self.dropped_calls: list[str] = []
+        # Roots mutated only by a mutating method on a fresh call result the cell binds (`res = smf.ols(...).fit()`),
+        # and roots mutated any other way.
+        self._fresh_mutated: dict[str, None] = {}
+        self._direct_mutated: dict[str, None] = {}
+        self._bound_values: set[int] = set()  # ids of the expressions an assignment binds to a name
+        self._fresh = False
         self._call_name = ""  # the call whose arguments are being read (for path literals)
         self._analyze = analyze
 
@@ -155,6 +168,7 @@ class FactsVisitor(NameVisitor):
             maybe_used=list(self.maybe_used),
             aliases=self.aliases,
             dropped_calls=self.dropped_calls,
+            bound_fresh_mutations=[n for n in self._fresh_mutated if n not in self._direct_mutated],
         )
 
     # -- what the export's slice must not miss: method calls, names in strings, views, dropped calls
@@ -168,7 +182,15 @@ class FactsVisitor(NameVisitor):
         if root not in self._imports and not self._local(root) and self._module_level():
             self.maybe_mutated.setdefault(root)
 
+    def _mutate(self, node: ast.AST) -> None:
+        root = _root_name(node)
+        if root is not None:
+            (self._fresh_mutated if self._fresh else self._direct_mutated).setdefault(root)
+        super()._mutate(node)
+
     def visit_Assign(self, node: ast.Assign) -> None:
+        if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            self._bound_values.add(id(node.value))
         super().visit_Assign(node)
         target = node.targets[0] if len(node.targets) == 1 else None
         if isinstance(target, ast.Name) and self._module_level():
@@ -235,7 +257,10 @@ class FactsVisitor(NameVisitor):
         if isinstance(func, ast.Attribute):
             attr = func.attr
             if attr in MUTATING_METHODS or (attr.endswith("_") and not attr.startswith("_")):
+                # `res = smf.ols(...).fit()`: fit changes the object smf.ols made, which only `res` holds
+                self._fresh = id(node) in self._bound_values and _through_call(func.value)
                 self._mutate(func.value)
+                self._fresh = False
             if any(kw.arg == "inplace" and _is_true(kw.value) for kw in node.keywords):
                 self._mutate(func.value)
             elif attr not in MUTATING_METHODS and attr not in PURE_METHODS and not attr.startswith("__"):

@@ -49,6 +49,10 @@ class CodeFacts:
     aliases: list[tuple[str, str]] = field(default_factory=list)
     # Calls of imported functions whose result is dropped (``init_printing()``, ``sns.set_style(...)``).
     dropped_calls: list[str] = field(default_factory=list)
+    # Names mutated only by a mutating method on a fresh call result that the cell binds to a name
+    # (``res = smf.ols(f, df).fit()``, ``sc = StandardScaler().fit(X)``): when such a name is a module or a class
+    # an import bound, the object changed is the new one, not the name's.
+    bound_fresh_mutations: list[str] = field(default_factory=list)
 
     @property
     def lazy_only(self) -> set[str]:

@@ -536,8 +536,12 @@ def _apply_hashes(report: Report, steps: list[dict[str, Any]], hashes: dict[str,
         if entry["output_hash"] == seen.get("output_hash"):
             result.compared = "hash" if entry["output_hash"] else "status"
         else:
-            result.outcome, result.compared = "nondeterministic" if entry.get("volatile") else "differs", "hash"
-            result.detail = f"output hash {str(entry['output_hash'])[:19]} recorded, {str(seen.get('output_hash'))[:19]} now"
+            detail = f"output hash {str(entry['output_hash'])[:19]} recorded, {str(seen.get('output_hash'))[:19]} now"
+            if entry.get("volatile"):
+                volatile = _nondeterministic(entry, result.label, "hash", detail, result.seconds)
+                result.outcome, result.compared, result.detail = volatile.outcome, volatile.compared, volatile.detail
+            else:
+                result.outcome, result.compared, result.detail = "differs", "hash", detail
 
 
 def _progress(enabled: bool, total: int) -> Optional[tuple[Any, Any]]:

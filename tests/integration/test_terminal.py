@@ -160,10 +160,12 @@ def test_interactive_terminal_through_a_pty_exports_and_verify_catches_a_draw_it
     assert codes == ["import random", "random.random()", "random.SystemRandom().random()", "%repro export out",
                      "exit"]
     report = verified(notebook_dir, "out")
-    # The global generator's state is restored, so its draw reproduces; the OS entropy cannot be.
+    # The global generator's state is restored, so its draw reproduces; the OS entropy cannot be, and verify says
+    # so by name (the step shows a value drawn from SystemRandom) instead of calling the replay wrong.
     outcomes = [(s["outcome"], s["compared"]) for s in report["steps"]]
-    assert outcomes == [("reproduced", "status"), ("reproduced", "hash"), ("differs", "hash")], report
-    assert report["returncode"] == 1
+    assert outcomes == [("reproduced", "status"), ("reproduced", "hash"), ("nondeterministic", "hash")], report
+    assert "SystemRandom" in report["steps"][2]["detail"], report["steps"][2]
+    assert report["returncode"] == 0
     # The same session from the shell, after the terminal has closed: `exit` is not replayed (it would end the
     # replay's kernel), nor is the export line.
     session = journal_records(notebook_dir)[0]["session_id"]

@@ -126,8 +126,9 @@ def test_a_dead_kernel_and_a_task_timeout_fail_their_item_alone(projects: Path) 
     assert env["status"] in ("crashed", "not-reproduced") and env["problems"] == ["the kernel died during the replay"]
     assert good["status"] == "reproduced"
     started = time.perf_counter()
-    slow = run_cli("verify", *exports, "--json", "--task-timeout", "8", env={"REPRO_BATCH_SLEEP": "120"})
-    assert time.perf_counter() - started < 60
+    # The good item needs a few seconds (more on a loaded machine); the sleeping one would need 120.
+    slow = run_cli("verify", *exports, "--json", "--task-timeout", "25", env={"REPRO_BATCH_SLEEP": "120"})
+    assert time.perf_counter() - started < 110
     env, good = json.loads(slow.stdout)["results"]
     assert slow.returncode == 1 and env["status"] == "timeout" and "--task-timeout" in env["problems"][0]
     assert good["status"] == "reproduced"
@@ -156,12 +157,11 @@ def test_bad_batch_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str],
 
 
 def test_the_pytest_plugin_costs_nothing_without_repro() -> None:
-    code = ("import sys, time; t = time.perf_counter(); import repro_kernel.cli.pytest_plugin; "
-            "print(time.perf_counter() - t, [m for m in ('nbformat', 'nbclient', 'jupyter_client', 'repro_kernel.export')"
-            " if m in sys.modules])")
-    seconds, heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                    check=True).stdout.split(" ", 1)
-    assert heavy.strip() == "[]" and float(seconds) < 0.5
+    # What it costs is what it imports: none of the replay's heavy modules until --repro is given.
+    code = ("import sys; import repro_kernel.cli.pytest_plugin; "
+            "print([m for m in ('nbformat', 'nbclient', 'jupyter_client', 'repro_kernel.export') if m in sys.modules])")
+    heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert heavy.strip() == "[]"
 
 
 @pytest.mark.slow

@@ -220,6 +220,10 @@ def test_awkward_files_are_recorded_or_reported_never_crash(notebook_dir: Path) 
         assert r["reply"]["status"] == "ok"
         assert k.value("total") == sum(range(10_000))
         assert k.run("1 + 1", cell_id="after")["reply"]["status"] == "ok"
+        # The 10,000 hashes land off the cell's path; wait for them as a session that goes on would (a shutdown
+        # gets only the kernel manager's few seconds, too few for them on a loaded machine).
+        waiting = "__import__('repro_kernel').get_recorder().writer.wait_for_hashes(20)"
+        assert any(k.value(waiting) for _ in range(15))
     records = {r["cell_id"]: r for r in journal_records(notebook_dir)}
     gone = records["gone"]["files_read"][0]
     assert gone["rel"] == "gone.txt" and gone["hash"] is None and "FileNotFoundError" in gone["error"]

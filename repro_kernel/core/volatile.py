@@ -41,6 +41,20 @@ _ALIASES = {"np": "numpy", "numpy": "numpy", "torch": "torch", "cp": "cupy", "cu
             "threading": "threading", "_thread": "_thread", "tempfile": "tempfile"}
 
 
+# Reads of the wall clock, by the last two parts of the dotted call (``dt.datetime.now`` -> datetime.now).
+_WALL_CLOCK = frozenset({"datetime.now", "datetime.utcnow", "datetime.today", "date.today", "time.time",
+                         "time.time_ns", "Timestamp.now", "Timestamp.utcnow", "Timestamp.today"})
+ELAPSED = "elapsed:"  # the prefix of a hit that is the time between two wall-clock reads
+
+
+def describe(hit: str) -> str:
+    """A hit of :func:`shown_volatile_calls` in the user's words: ``numpy.empty()``, ``id()``, or ``the time
+    elapsed between datetime.now() reads``."""
+    if hit.startswith(ELAPSED):
+        return f"the time elapsed between {hit.removeprefix(ELAPSED)}() reads"
+    return f"{hit.removeprefix('builtins.')}()"
+
+
 def _dotted(node: ast.expr) -> str:
     parts = []
     while isinstance(node, ast.Attribute):
@@ -121,9 +135,33 @@ def shown_volatile_calls(code: str) -> tuple[str, ...]:
     calls = _Calls(tree)
     tainted: dict[str, list[str]] = {}  # name -> the volatile calls its value came from
 
+    clock: dict[str, str] = {}  # name -> the wall-clock read its value came from (``start = dt.datetime.now()``)
+
+    def clock_read(node: ast.AST) -> str | None:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                parts = _dotted(sub.func).split(".")
+                if len(parts) >= 2 and ".".join(parts[-2:]) in _WALL_CLOCK and \
+                        (parts[-2] != "time" or calls.aliases.get(parts[0]) == "time"):
+                    return ".".join(parts[-2:])
+            elif isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load) and sub.id in clock:
+                return clock[sub.id]
+        return None
+
+    def elapsed(node: ast.AST) -> list[str]:
+        """Differences of two wall-clock reads inside ``node``."""
+        found = []
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.Sub):
+                left, right = clock_read(sub.left), clock_read(sub.right)
+                if left and right:
+                    found.append(ELAPSED + left)
+        return found
+
     def hits(node: ast.AST) -> list[str]:
         names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)]
-        return calls.inside(node, shown_only=True) + [hit for name in names for hit in tainted.get(name, ())]
+        return calls.inside(node, shown_only=True) + elapsed(node) + \
+            [hit for name in names for hit in tainted.get(name, ())]
 
     found: list[str] = []
     for statement in tree.body:
@@ -133,8 +171,13 @@ def shown_volatile_calls(code: str) -> tuple[str, ...]:
         if isinstance(statement, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and statement.value is not None:
             value_hits = hits(statement.value)
             targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+            read = clock_read(statement.value) if not isinstance(statement, ast.AugAssign) else None
             for target in targets:
                 for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
+                    if read is not None and isinstance(target, ast.Name):
+                        clock[name] = read
+                    elif not isinstance(statement, ast.AugAssign):
+                        clock.pop(name, None)
                     if isinstance(statement, ast.AugAssign):
                         tainted[name] = tainted.get(name, []) + value_hits
                     elif isinstance(target, ast.Name) or value_hits:

@@ -30,6 +30,7 @@ import nbformat
 from repro_kernel.core.hashing import hash_file
 from repro_kernel.core.notebook import read_notebook
 from repro_kernel.core.paths import NotRegularFileError, inside, relative_name
+from repro_kernel.core.volatile import describe
 from repro_kernel.exceptions import BadInputError, DataChangedError, ManifestError, NotebookError
 from repro_kernel.export.manifest import load_manifest
 from repro_kernel.export.normalize import (
@@ -518,7 +519,7 @@ def _judge(entry: dict[str, Any], recorded_cell: Any, cell: Any, tuning: Tuning,
 
 def _nondeterministic(entry: dict[str, Any], label: str, compared: str, diff: str, seconds: float) -> StepResult:
     """A differing output the step could never show twice (flag ``nondeterministic-output``): not a failure."""
-    calls = ", ".join(f"{c.removeprefix('builtins.')}()" for c in entry["volatile"])
+    calls = ", ".join(describe(c) for c in entry["volatile"])
     return StepResult(entry["index"], label, "nondeterministic", compared,
                       f"shows {calls}, which cannot be the same twice; {diff}".rstrip("; "), seconds)
 

@@ -107,6 +107,10 @@ KERNEL: list[Scenario] = [
     # -- outputs no run can repeat
     K("uninitialised-memory-shown", ["import numpy as np\nnp.empty(3)"], must={"nondeterministic-output": [0]}),
     K("uuid-printed", ["import uuid\nprint('run', uuid.uuid4())"], must={"nondeterministic-output": [0]}),
+    K("elapsed-wall-clock-printed", ["import datetime as dt\nstart = dt.datetime.now()\ntotal = sum(range(9))\n"
+                                     "print(f'took {(dt.datetime.now() - start).total_seconds()} s')"],
+      must={"nondeterministic-output": [0]}),
+    K("one-wall-clock-read-shown", ["import datetime as dt\nprint(dt.datetime.now().date())"]),
     K("volatile-not-shown", ["import os\npid = os.getpid()", "import numpy as np\nbuf = np.empty(3)\nbuf[:] = 1"]),
     K("defined-memory-shown", ["import numpy as np\nnp.zeros(3)"]),
     K("class-method-global", ["class A:\n    def m(self):\n        return K", "K = 2", "v = A().m()"]),

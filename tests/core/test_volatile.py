@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from repro_kernel.core.volatile import shown_volatile_calls, volatile_calls
+from repro_kernel.core.volatile import describe, shown_volatile_calls, volatile_calls
 
 
 @pytest.mark.parametrize("code, expected", [
@@ -49,3 +49,24 @@ def test_defined_values_and_user_code_are_not_volatile(code: str) -> None:
 ])
 def test_only_the_values_a_cell_shows_count(code: str, expected: tuple[str, ...]) -> None:
     assert shown_volatile_calls(code) == expected
+
+
+@pytest.mark.parametrize("code, expected", [
+    # A real tutorial's timing cell: the wall clock is set at the step's start, then runs at the replay's speed.
+    ("import datetime as dt\nstart = dt.datetime.now()\nres = mod.fit()\n"
+     "print(f\"Seconds: {(dt.datetime.now() - start).total_seconds()}\")", ("elapsed:datetime.now",)),
+    ("import time\nt0 = time.time()\nrun()\nprint(time.time() - t0)", ("elapsed:time.time",)),
+    ("import time\nt0 = time.time()\nt1 = time.time()\nspent = t1 - t0\nspent", ("elapsed:time.time",)),
+    ("import pandas as pd\nt = pd.Timestamp.now()\nprint(pd.Timestamp.now() - t)", ("elapsed:Timestamp.now",)),
+    ("from datetime import datetime\ndatetime.now()", ()),                       # one read: the replay sets it
+    ("from datetime import date\nage = date.today() - birthday\nage", ()),      # against a date in the data
+    ("start = datetime.now()\nstart = stamp\nprint(datetime.now() - start)", ()),  # rebound to data first
+    ("import time\nt0 = time.time()\nspent = time.time() - t0", ()),           # computed, never shown
+])
+def test_time_elapsed_between_wall_clock_reads_is_volatile_when_shown(code: str, expected: tuple[str, ...]) -> None:
+    assert shown_volatile_calls(code) == expected
+
+
+def test_hits_are_described_in_the_users_words() -> None:
+    assert [describe(h) for h in ("numpy.empty", "builtins.id", "elapsed:datetime.now")] == [
+        "numpy.empty()", "id()", "the time elapsed between datetime.now() reads"]

@@ -16,6 +16,7 @@ import ast
 from functools import lru_cache
 
 from repro_kernel.core.dataflow import to_python
+from repro_kernel.core.dataflow.calls import dotted_name
 
 # name -> the modules it is volatile in ("" : a builtin, volatile wherever it is called)
 _VOLATILE: dict[str, frozenset[str]] = {
@@ -56,14 +57,7 @@ def describe(hit: str) -> str:
 
 
 def _dotted(node: ast.expr) -> str:
-    parts = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return ""
+    return dotted_name(node) or ""
 
 
 _SHOWING = frozenset({"print", "display", "pprint", "display_markdown", "display_html"})

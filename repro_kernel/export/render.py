@@ -28,6 +28,7 @@ from repro_kernel.core.secrets import Finding, Scanner, sensitive_file
 from repro_kernel.exceptions import BadInputError, JournalError
 from repro_kernel.export.manifest import MANIFEST_NAME, MANIFEST_SCHEMA_VERSION, sha256_file
 from repro_kernel.export.normalize import COMPARE_TAGS
+from repro_kernel.export.pins import dependencies
 from repro_kernel.export.plan import ExportPlan, Step
 from repro_kernel.export.readme import render_readme
 
@@ -202,11 +203,14 @@ def _requirements(plan: ExportPlan) -> list[dict[str, Any]]:
         if module["name"] not in entry["modules"]:
             entry["modules"].append(module["name"])
         entry["version"] = entry["version"] or module.get("version")
+    recorded = (plan.environment or {}).get("distributions") or {}
+    for dist, needed_by in dependencies(found, recorded, _NOT_PINNED).items():
+        found[dist] = {"distribution": dist, "version": recorded.get(dist), "modules": [], "required_by": needed_by}
     return [found[k] for k in sorted(found)]
 
 
 def _requirements_txt(reqs: list[dict[str, Any]], nb_name: str, extra: list[str] = ()) -> str:  # type: ignore[assignment]
-    lines = [f"# What {nb_name}'s recorded session imported, pinned to the versions it ran with."]
+    lines = [f"# What {nb_name}'s recorded session imported, and what those require, pinned to the versions it ran with."]
     lines += [f"{r['distribution']}=={r['version']}" if r["version"] else r["distribution"] for r in reqs]
     lines += list(extra)
     return "\n".join(lines) + "\n"

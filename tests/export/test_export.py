@@ -41,6 +41,12 @@ def test_export_writes_the_folder_and_a_manifest_valid_against_the_shipped_schem
 
     assert reqs["numpy"] == numpy.__version__
     assert f"numpy=={numpy.__version__}" in (folder / "requirements.txt").read_text().splitlines()
+    # What pandas requires is pinned too, though the kernel loaded dateutil (jupyter_client) before recording.
+    from importlib import metadata
+
+    dateutil = next(r for r in manifest["requirements"] if r["distribution"] == "python-dateutil")
+    assert dateutil["version"] == metadata.version("python-dateutil") and dateutil["required_by"] == "pandas"
+    assert f"python-dateutil=={dateutil['version']}" in (folder / "requirements.txt").read_text().splitlines()
     assert (folder / "binder/runtime.txt").read_text().strip() == "python-%d.%d" % sys.version_info[:2]
     binder = (folder / "binder/requirements.txt").read_text()
     assert "jupyter-repro" not in binder and "ipykernel" in binder, "no pin an index may not serve"

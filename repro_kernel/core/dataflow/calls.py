@@ -48,7 +48,8 @@ from repro_kernel.core.dataflow.tables import (
 )
 
 
-def _dotted(node: ast.AST) -> Optional[str]:
+def dotted_name(node: ast.AST) -> Optional[str]:
+    """``a.b.c`` for a chain of attributes on a name; None for anything else (a call's result, a subscript)."""
     parts: list[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -201,7 +202,7 @@ class FactsVisitor(NameVisitor):
     def visit_Expr(self, node: ast.Expr) -> None:
         call = node.value
         if isinstance(call, ast.Call) and self._module_level():
-            dotted = _dotted(call.func)
+            dotted = dotted_name(call.func)
             if dotted is not None and dotted.rsplit(".", 1)[-1] not in PURE_FUNCTIONS:
                 self.dropped_calls.append(dotted)  # the slice keeps it when its head is an imported name
         self.generic_visit(node)
@@ -211,10 +212,10 @@ class FactsVisitor(NameVisitor):
         # Assignments that make a framework deterministic: `torch.backends.cudnn.deterministic = True`,
         # `os.environ["CUBLAS_WORKSPACE_CONFIG"] = ...`.
         if isinstance(node, (ast.Attribute, ast.Subscript)):
-            dotted = _dotted(node) if isinstance(node, ast.Attribute) else None
+            dotted = dotted_name(node) if isinstance(node, ast.Attribute) else None
             if dotted in DETERMINISM_ATTRIBUTES:
                 self.determinism.append((dotted, DETERMINISM_ATTRIBUTES[dotted]))  # type: ignore[index]
-            if isinstance(node, ast.Subscript) and _dotted(node.value) == "os.environ":
+            if isinstance(node, ast.Subscript) and dotted_name(node.value) == "os.environ":
                 name = node.slice.value if isinstance(node.slice, ast.Constant) else None
                 if isinstance(name, str) and name in DETERMINISM_ENV:
                     self.determinism.append((f"os.environ[{name!r}]", DETERMINISM_ENV[name]))
@@ -244,12 +245,12 @@ class FactsVisitor(NameVisitor):
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
         if node.attr == "cuda" and isinstance(node.ctx, ast.Load):
-            self.gpu.append(_dotted(node) or ".cuda")
+            self.gpu.append(dotted_name(node) or ".cuda")
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
-        dotted = _dotted(func)
+        dotted = dotted_name(func)
         if dotted is None and isinstance(func, ast.Attribute):
             dotted = func.attr  # e.g. get_ipython().run_line_magic(...)
         if dotted is not None:
@@ -269,7 +270,7 @@ class FactsVisitor(NameVisitor):
         if node.args and last in ARG_MUTATING_FUNCTIONS and (
             isinstance(func, ast.Name)
             or last == "shuffle"
-            or (isinstance(func, ast.Attribute) and _dotted(func.value) in ARG_MUTATING_MODULES)
+            or (isinstance(func, ast.Attribute) and dotted_name(func.value) in ARG_MUTATING_MODULES)
         ):
             self._mutate(node.args[0])
         outer, self._call_name = self._call_name, last

@@ -148,29 +148,31 @@ def _verdict(step: int, upgraded: frozenset[str], trials: _Trials, healthy: set[
     return step in seen
 
 
-def _culprit(step: int, candidates: list[str], trials: _Trials, healthy: set[int]) -> list[str]:
-    """The smallest part of ``candidates`` (all upgraded: ``step`` differs) that changes ``step``: halves are tried
-    alone (the part that changes the step on its own is the culprit), and where one half alone cannot tell, the
-    other half alone reproducing the step says the first one is needed (it is then searched with the other
-    applied)."""
-    applied: frozenset[str] = frozenset()
-    while len(candidates) > 1:
-        half = len(candidates) // 2
-        first, second = candidates[:half], candidates[half:]
-        with_first = _verdict(step, applied | frozenset(first), trials, healthy)
-        if with_first is True:
-            candidates = first
-            continue
-        with_second = _verdict(step, applied | frozenset(second), trials, healthy)
-        if with_second is True:
-            candidates = second
-        elif with_second is False:
-            applied, candidates = applied | frozenset(second), first
-        elif with_first is False:
-            applied, candidates = applied | frozenset(first), second
-        else:
-            return candidates  # neither half can be judged alone: blamed together
-    return candidates
+def _culprit(step: int, candidates: list[str], trials: _Trials, healthy: set[int],
+             applied: frozenset[str] = frozenset()) -> tuple[list[str], str]:
+    """The part of ``candidates`` (all upgraded: ``step`` differs) that changes ``step``, and how: ``alone`` (one
+    package), ``each`` (several, each of which changes the step on its own: both halves are always tried, so a
+    second culprit is never hidden behind the first) or ``together`` (only in combination). Where one half alone
+    cannot tell, the other half alone reproducing the step says the first one is needed (it is then searched
+    with the other applied)."""
+    if len(candidates) == 1:
+        return candidates, "alone"
+    half = len(candidates) // 2
+    first, second = candidates[:half], candidates[half:]
+    with_first = _verdict(step, applied | frozenset(first), trials, healthy)
+    with_second = _verdict(step, applied | frozenset(second), trials, healthy)
+    if with_first is True and with_second is True:
+        (a, how_a), (b, how_b) = (_culprit(step, part, trials, healthy, applied) for part in (first, second))
+        return a + b, "each" if "together" not in (how_a, how_b) else "together"
+    if with_first is True:
+        return _culprit(step, first, trials, healthy, applied)
+    if with_second is True:
+        return _culprit(step, second, trials, healthy, applied)
+    if with_second is False:
+        return _culprit(step, first, trials, healthy, applied | frozenset(second))
+    if with_first is False:
+        return _culprit(step, second, trials, healthy, applied | frozenset(first))
+    return candidates, "together"  # neither half can be judged alone
 
 
 def verify_upgrade(target: Path, upgrade: Sequence[str] = (), sources: Optional[Sources] = None,
@@ -205,15 +207,16 @@ def verify_upgrade(target: Path, upgrade: Sequence[str] = (), sources: Optional[
         drifted = sorted((_differing(upgraded) or set()) - broke_alone)
         healthy = {s.index for s in upgraded.steps if s.outcome == "reproduced"} - broke_alone
         blame = {step: _culprit(step, sorted(everything), trials, healthy) for step in drifted}
-        drift = [Drift(name, old, new, sorted(s for s, names in blame.items() if names == [name]))
+        drift = [Drift(name, old, new, sorted(s for s, (names, how) in blame.items()
+                                              if name in names and how != "together"))
                  for name, (old, new) in sorted(changed.items())]
-        unexplained = sorted(s for s, names in blame.items() if len(names) > 1)
+        unexplained = sorted(s for s, (names, how) in blame.items() if how == "together")
         for result in upgraded.steps:
-            names = blame.get(result.index)
+            names, how = blame.get(result.index, ([], ""))
             if names:
                 said = ", ".join(f"{n} {changed[n][0]} -> {changed[n][1]}" for n in names)
-                together = " (together)" if len(names) > 1 else ""
-                result.detail = f"{said}{together}: {result.detail}".rstrip(": ")
+                said += {"together": " (together)", "each": " (each alone changes this step)"}.get(how, "")
+                result.detail = f"{said}: {result.detail}".rstrip(": ")
         upgraded.environment = dict(upgraded.environment, upgraded={n: {"recorded": o, "replayed": v}
                                                                     for n, (o, v) in changed.items()})
         upgraded.warnings += trials.notes

@@ -225,11 +225,13 @@ def code_key(code: str) -> str:
 
 
 class _EntropyQueue:
-    """Hands recorded entropy to ``numpy.random.default_rng()`` calls made with no seed, in order."""
+    """Hands recorded entropy to unseeded ``numpy.random.default_rng()`` calls, in order: from the first step on
+    when any step drew some, and in every module holding the original (a library's ``from numpy.random import``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, wanted: bool = False) -> None:
         self.pending: list[int] = []
         self.original: Any = None
+        self.wanted = wanted
 
     def install(self) -> None:
         if self.original is not None:
@@ -244,18 +246,17 @@ class _EntropyQueue:
                 return original(np.random.SeedSequence(queue.pending.pop(0)))
             return original(seed)
 
-        default_rng.__doc__ = original.__doc__
-        default_rng.__wrapped__ = original  # type: ignore[attr-defined]
-        np.random.default_rng = default_rng
-        self.wrapper = default_rng
+        default_rng.__doc__, default_rng.__wrapped__ = original.__doc__, original  # type: ignore[attr-defined]
+        np.random.default_rng = self.wrapper = default_rng
+        for name, module in list(sys.modules.items()):  # libraries imported before, NumPy's own modules aside
+            if not name.startswith("numpy") and getattr(module, "__dict__", {}).get("default_rng") is original:
+                vars(module)["default_rng"] = default_rng
 
     def rebind(self, namespace: Optional[dict[str, Any]]) -> None:
         """Names bound to the original (``from numpy.random import default_rng``) get the wrapper too."""
-        if namespace is None or self.original is None:
-            return
-        for name, value in list(namespace.items()):
+        for name, value in list((namespace or {}).items()) if self.original is not None else ():
             if value is self.original:
-                namespace[name] = self.wrapper
+                namespace[name] = self.wrapper  # type: ignore[index]
 
 
 # -- output hash (the recorder's definition, so replayed outputs compare with recorded hashes) -----------
@@ -331,7 +332,7 @@ class Replay:
         self.order = sorted(self.steps)
         self.workdir = (self.folder / self.manifest.get("replay", {}).get("workdir", ".")).resolve()
         self.inputs = {i["id"]: i for i in self.manifest.get("inputs", [])}
-        self.entropy = _EntropyQueue()
+        self.entropy = _EntropyQueue(any(g.get("entropy") for s in self.steps.values() for g in s.get("generators", [])))
         self.hasher = _OutputHasher()
         self.clock = _Clock()
         self.results: dict[int, dict[str, Any]] = {}
@@ -441,7 +442,7 @@ class Replay:
                 restore_random_state(blob, target)
         entropies = [int(g["entropy"]) for g in step.get("generators", []) if g.get("entropy") is not None]
         self.entropy.pending = entropies
-        if entropies or self.entropy.original is not None:
+        if entropies or self.entropy.original is not None or self.entropy.wanted:
             self.entropy.install()
             self.entropy.rebind(namespace)
 

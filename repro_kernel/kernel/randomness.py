@@ -334,6 +334,11 @@ class DefaultRngTap:
         name = getattr(original, "__qualname__", "default_rng")
         if home is not None and home is not np_random and getattr(home, name, None) is original:
             self._homes.append(home)  # where pickle looks it up (numpy.random._generator in older NumPy)
+        # Libraries that took the name already (`from numpy.random import default_rng` at import, as arch does):
+        # once, when the tap goes in; a library imported later takes the wrapper itself.
+        self._homes += [module for module_name, module in list(sys.modules.items())
+                        if not module_name.startswith("numpy")
+                        and getattr(module, "__dict__", {}).get("default_rng") is original]
         for module in self._homes:
             setattr(module, "default_rng" if module is np_random else name, default_rng)
         self._rebind(namespace, original, default_rng)

@@ -124,3 +124,17 @@ def test_verify_puts_back_the_files_the_replay_rewrites(tmp_path: Path) -> None:
     assert (tmp_path / "summary.txt").read_text() == "edited by the user since\n"
     assert not (tmp_path / "scratch.txt").exists()
     assert any("summary.txt" in w and "scratch.txt" in w for w in report.warnings), report.warnings
+
+
+def test_a_library_that_bound_default_rng_before_the_first_draw_gets_the_recorded_entropy(tmp_path: Path) -> None:
+    # As arch does: `from numpy.random import default_rng` at import, an unseeded call steps later. The replay
+    # hands the recorded entropy to that name too, not only to numpy.random's attribute and the session's.
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "simlib.py").write_text("from numpy.random import default_rng\n\n\n"
+                                        "def simulate():\n    return default_rng().integers(0, 10**9, size=3)\n")
+    path = _record(tmp_path, ["import simlib", "unrelated = 1", "print(simlib.simulate())"], order=[0, 1, 2])
+    folder = export_notebook(path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [g.get("entropy") is not None for g in manifest["steps"][-1]["generators"]] == [True]
+    report = verify_export(folder)
+    assert report.exit_code == 0 and [s.outcome for s in report.steps][-1] == "reproduced", render_report(report)

@@ -5,6 +5,7 @@ Each code cell of the saved notebook that ran is matched to the replay step that
 normalisations, and only these (``NORMALISATIONS`` says them in words for the results):
 
 - memory addresses ``0x7f...`` (object reprs, ``<Figure at 0x...>``);
+- the random ids pandas gives each ``Styler`` table (``<table id="T_36827">``, its CSS selectors), from uuid4;
 - the temporary file names IPython gives cells (``/tmp/ipykernel_123/456.py``) in warnings;
 - wall-clock stamps that fall inside the recording's or the replay's own time window (statsmodels' ``summary()``
   prints ``Date: Wed, 02 Dec 2026`` and ``Time: 06:34:27``): a date or time outside those windows is data and stays;
@@ -25,13 +26,14 @@ from typing import Any, Optional
 
 NORMALISATIONS = [
     "memory addresses (0x...)",
+    "pandas Styler table ids (T_xxxxx, random per table)",
     "IPython's per-cell file names (/tmp/ipykernel_N/M.py) in warnings",
     "dates and HH:MM:SS stamps inside the recording's or the replay's time window",
     "tracebacks: compared by exception name and message only",
     "images: compared by decoded pixels (exactly), not PNG bytes",
 ]
 
-_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{6,16}|\bT_[0-9a-f]{5}(?=[_\"\s])")
 _CELLFILE = re.compile(r"/tmp/ipykernel_\d+/\d+\.py|<ipython-input-\d+-[0-9a-f]+>")
 _TIME = re.compile(r"\b([01]\d|2[0-3]):([0-5]\d):([0-5]\d)\b")
 _DATE_FORMATS = ("%a, %d %b %Y", "%Y-%m-%d", "%d %b %Y", "%b %d, %Y")

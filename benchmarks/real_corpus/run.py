@@ -8,7 +8,8 @@ exported with the defaults, judged by our own comparison (compare.py) and by ``j
     python benchmarks/real_corpus/run.py report             # results/*.json -> results/summary.json + results.md
 
 ``run`` must run under the corpus venv's Python (``/work/corpus-venv/bin/python``; ``setup`` says so), one notebook
-at a time; each (notebook, order) writes results/NAME__ORDER.json and is skipped next time unless ``--force``.
+at a time (an entry's ``files``, beside the notebook in the sdist, are copied into its work folder first); each
+(notebook, order) writes results/NAME__ORDER.json and is skipped next time unless ``--force``.
 Work folders (journals, exports) go to ``--work`` (default /work/corpus-work), outside git.
 """
 
@@ -97,6 +98,8 @@ def run_one(entry: dict[str, Any], order: str, work: Path, history_replay: bool)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
+    for name_ in entry.get("files", ()):  # the files the notebook reads beside it (images, data), as shipped
+        shutil.copy2(source_notebook(entry).parent / name_, folder / name_)
     result: dict[str, Any] = {"notebook": name, "package": entry["package"], "path": entry["path"], "order": order}
     result.update(record(source_notebook(entry), folder, name, order, KERNEL, ENV))
     if result.get("record_error"):

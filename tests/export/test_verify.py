@@ -274,3 +274,19 @@ def test_nbval_tags_sanitizers_full_diffs_and_the_replayed_notebook(tmp_path: Pa
     result = run_cli("verify", str(folder), "--sanitize-with", str(bad), cwd=tmp_path)
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "section [x]" in result.stderr
+
+
+def test_a_traceback_the_recorded_cell_showed_without_failing_is_compared_as_an_output(tmp_path: Path) -> None:
+    # A display formatter that raises (IPython prints its traceback and the cell goes on, status ok), as
+    # `display_png(Image("missing.png"))` does in a real tutorial run without its image.
+    from repro_kernel.testing import START, execute_notebook, make_notebook
+
+    bad = "class Bad:\n    def _repr_html_(self):\n        raise ValueError('no picture')\n\nBad()"
+    nb = make_notebook([START, bad, "print('after')"])
+    execute_notebook(nb, tmp_path / "shows.ipynb")
+    assert any(o.get("output_type") == "error" for o in nb.cells[1].outputs), nb.cells[1].outputs
+    folder = export_notebook(tmp_path / "shows.ipynb")
+    step = next(s for s in manifest_of(folder)["steps"] if s["cell_index"] == 1)
+    assert step["status"] == "ok"
+    report = verify_export(folder)
+    assert report.exit_code == 0 and {s.outcome for s in report.steps} == {"reproduced"}, render_report(report)

@@ -175,6 +175,15 @@ def _culprit(step: int, candidates: list[str], trials: _Trials, healthy: set[int
     return candidates, "together"  # neither half can be judged alone
 
 
+def _follow_on(upgraded: Report, drifted: list[int], blame: dict[int, tuple[list[str], str]]) -> dict[int, int]:
+    """Drifted steps that fail with a NameError after an earlier drifted step failed otherwise (it did not define
+    what they use): step -> that earlier step, whose culprit is named first."""
+    failed = {s.index: s.detail for s in upgraded.steps if s.outcome == "error"}
+    roots = [step for step in drifted if step in failed and "NameError" not in failed[step] and blame[step][0]]
+    return {step: max(r for r in roots if r < step) for step in drifted
+            if "NameError" in failed.get(step, "") and any(r < step for r in roots)}
+
+
 def verify_upgrade(target: Path, upgrade: Sequence[str] = (), sources: Optional[Sources] = None,
                    **options: Any) -> DriftResult:
     """Replay ``target`` with newer releases of ``upgrade`` (every pin when empty) and name each drifted step's
@@ -207,16 +216,25 @@ def verify_upgrade(target: Path, upgrade: Sequence[str] = (), sources: Optional[
         drifted = sorted((_differing(upgraded) or set()) - broke_alone)
         healthy = {s.index for s in upgraded.steps if s.outcome == "reproduced"} - broke_alone
         blame = {step: _culprit(step, sorted(everything), trials, healthy) for step in drifted}
+        after = _follow_on(upgraded, drifted, blame)
         drift = [Drift(name, old, new, sorted(s for s, (names, how) in blame.items()
-                                              if name in names and how != "together"))
+                                              if (name in names and how != "together")
+                                              or (s in after and name in blame[after[s]][0])))
                  for name, (old, new) in sorted(changed.items())]
         unexplained = sorted(s for s, (names, how) in blame.items() if how == "together")
+
+        def said(names: list[str], how: str) -> str:
+            return ", ".join(f"{n} {changed[n][0]} -> {changed[n][1]}" for n in names) + \
+                {"together": " (together)", "each": " (each alone changes this step)"}.get(how, "")
+
         for result in upgraded.steps:
             names, how = blame.get(result.index, ([], ""))
-            if names:
-                said = ", ".join(f"{n} {changed[n][0]} -> {changed[n][1]}" for n in names)
-                said += {"together": " (together)", "each": " (each alone changes this step)"}.get(how, "")
-                result.detail = f"{said}: {result.detail}".rstrip(": ")
+            if result.index in after:
+                root = after[result.index]
+                alone = f"; alone: {said(names, how)}" if names and names != blame[root][0] else ""
+                result.detail = f"{said(*blame[root])} (step {root} failed first{alone}): {result.detail}"
+            elif names:
+                result.detail = f"{said(names, how)}: {result.detail}".rstrip(": ")
         upgraded.environment = dict(upgraded.environment, upgraded={n: {"recorded": o, "replayed": v}
                                                                     for n, (o, v) in changed.items()})
         upgraded.warnings += trials.notes

@@ -15,7 +15,7 @@ from repro_kernel.exceptions import BadInputError
 from repro_kernel.export.drift import parse_upgrades, upgrade_argv, verify_upgrade
 from repro_kernel.export.freshenv import Sources
 from repro_kernel.export.verify import render_report
-from repro_kernel.testing import run_cli
+from repro_kernel.testing import START, run_cli
 from tests.export.test_freshenv import ALPHA, BETA, manifest_of, record_tiny_session, uv_env, write_wheel
 
 A, B = ALPHA.replace("_", "-"), BETA.replace("_", "-")
@@ -89,8 +89,8 @@ def test_upgrading_a_name_the_export_does_not_pin_is_one_line(tiny: dict[str, Pa
     assert "scipy is not one of the export's pinned packages" in result.stderr, result.stderr
 
 
-def _drift_of(where: Path, wheels: Path) -> tuple[dict, Path]:
-    export, _ = record_tiny_session(where, wheels)
+def _drift_of(where: Path, wheels: Path, sources: list[str] | None = None) -> tuple[dict, Path]:
+    export, _ = record_tiny_session(where, wheels, sources)
     result = run_cli("verify", str(export), "--upgrade", "--find-links", str(wheels), "--json",
                      env=uv_env(where / "envs"))
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
@@ -145,3 +145,23 @@ def test_two_releases_that_each_change_a_step_are_both_named(tmp_path: Path) -> 
     assert report["drift_unexplained_steps"] == []
     line = next(s for s in report["steps"] if s["index"] == step)["detail"]
     assert A in line and B in line and "each alone changes this step" in line, line
+
+
+@pytest.mark.slow
+def test_a_name_error_after_an_earlier_step_failed_names_that_steps_culprit_first(tmp_path: Path) -> None:
+    # alpha 2.0's value() raises, so `v` is never defined; beta 2.0 also changes the step that uses v. The step's
+    # NameError is alpha's doing (as pandas 3's removed frequency alias was, before statsmodels' own change).
+    wheels = tmp_path / "wheels"
+    write_wheel(wheels, ALPHA, "1.0", "def value():\n    return 1\n")
+    write_wheel(wheels, ALPHA, "2.0", "def value():\n    raise ValueError('value() is gone')\n")
+    for version, word in (("1.0", "v"), ("2.0", "V")):
+        write_wheel(wheels, BETA, version, f"def shout(x):\n    return '{word}' * x\n")
+    sources = [START, f"import {ALPHA}, {BETA}", f"v = {ALPHA}.value()", f"print({BETA}.shout(v))"]
+    report, export = _drift_of(tmp_path, wheels, sources)
+    failed, after = step_of_cell(export, 2), step_of_cell(export, 3)
+    details = {s["index"]: s["detail"] for s in report["steps"]}
+    assert details[failed].startswith(f"{A} 1.0 -> 2.0: raised ValueError"), details
+    assert details[after].startswith(f"{A} 1.0 -> 2.0 (step {failed} failed first"), details
+    assert "NameError" in details[after] and B in details[after], details
+    drift = {d["package"]: d["steps"] for d in report["drift"]}
+    assert drift[A] == [failed, after], report["drift"]

@@ -63,15 +63,16 @@ def uv_env(cache: Path) -> dict[str, str]:
     return {"UV_CACHE_DIR": str(UV_CACHE), "JUPYTER_REPRO_ENV_CACHE": str(cache)}
 
 
-def record_tiny_session(where: Path, wheels: Path | None = None) -> tuple[Path, Path]:
+def record_tiny_session(where: Path, wheels: Path | None = None,
+                        sources: list[str] | None = None) -> tuple[Path, Path]:
     """(export folder, wheel folder) of a session recorded with both packages at 1.0 (``wheels``: a folder of
-    other releases of them)."""
+    other releases of them; ``sources``: the cells, SOURCES by default)."""
     wheels = wheels or tiny_wheels(where / "wheels")
     site = where / "site"
     for name in (ALPHA, BETA):
         with zipfile.ZipFile(wheels / f"{name}-1.0-py3-none-any.whl") as wheel:
             wheel.extractall(site)
-    nb = make_notebook(SOURCES)
+    nb = make_notebook(sources or SOURCES)
     path = where / "project" / "tiny.ipynb"
     execute_notebook(nb, path, env={"PYTHONPATH": str(site), "PYTHONHASHSEED": "0"})
     return export_notebook(path, mode="history"), wheels

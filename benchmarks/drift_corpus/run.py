@@ -17,13 +17,11 @@ reuses benchmarks/real_corpus/record.py (``record``: nbclient-style real kernel,
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +30,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks" / "real_corpus"))
+
+from sdists import fetch  # noqa: E402  (benchmarks/real_corpus/sdists.py)
+
 CACHE = Path(os.environ.get("REPRO_DRIFT_CACHE", "/work/drift-cache"))
 VENV = Path(os.environ.get("REPRO_DRIFT_VENV", "/work/drift-old-venv"))
 WORK = Path(os.environ.get("REPRO_DRIFT_WORK", "/work/drift-work"))
@@ -60,40 +61,11 @@ NOTEBOOKS = {
 }
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def setup() -> None:
     """The sdist through pip without building it (a metadata-only stand-in for its setuptools backend), checked
     and unpacked; the venv from requirements-old.txt (uv, on pyenv's 3.11.7); jupyter-repro editable; the
     kernelspec inside the venv."""
-    stubs = CACHE / "stubs"
-    (stubs / "setuptools").mkdir(parents=True, exist_ok=True)
-    (stubs / "_stub.py").write_text(
-        "import os\ndef get_requires_for_build_wheel(config_settings=None):\n    return []\n"
-        "def prepare_metadata_for_build_wheel(directory, config_settings=None):\n"
-        "    name, version = os.environ['STUB_SDIST'].split('==')\n"
-        "    info = os.path.join(directory, f'{name}-{version}.dist-info')\n    os.makedirs(info)\n"
-        "    open(os.path.join(info, 'METADATA'), 'w').write(f'Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n')\n"
-        "    return os.path.basename(info)\n")
-    (stubs / "setuptools" / "__init__.py").write_text("")
-    (stubs / "setuptools" / "build_meta.py").write_text("from _stub import *\n")
-    (stubs / "mesonpy.py").write_text("from _stub import *\n")
-    archive = CACHE / SDIST["file"]
-    if not archive.exists():
-        pin = f"{SDIST['package']}=={SDIST['version']}"
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-                        "--no-build-isolation", pin, "-d", str(CACHE)], check=True,
-                       env={**os.environ, "STUB_SDIST": pin, "PYTHONPATH": str(stubs)})
-    if sha256(archive) != SDIST["sha256"]:
-        sys.exit(f"{archive}: not the sha256 run.py records")
-    with tarfile.open(archive) as tar:
-        tar.extractall(CACHE / "src", filter="data")
+    fetch(SDIST, CACHE)
     if not (VENV / "bin" / "python").exists():
         subprocess.run([UV, "venv", "-q", "--python", PYTHON, str(VENV)], check=True)
     pip = [UV, "pip", "install", "-q", "--python", str(VENV / "bin" / "python")]

@@ -16,19 +16,20 @@ Work folders (journals, exports) go to ``--work`` (default /work/corpus-work), o
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+from sdists import fetch  # noqa: E402
+
 ROOT = HERE.parent.parent
 CACHE = Path(os.environ.get("REPRO_CORPUS_CACHE", "/work/corpus-cache"))
 VENV = Path(os.environ.get("REPRO_CORPUS_VENV", "/work/corpus-venv"))
@@ -42,38 +43,12 @@ def catalog() -> dict[str, Any]:
     return json.loads((HERE / "notebooks.json").read_text())
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def setup() -> None:
-    """Download each sdist (pip, no build: a metadata-only stand-in backend for meson-python), check its sha256,
-    unpack it; build the venv from requirements.txt with the lock as constraints; install the kernelspec."""
+    """Fetch each sdist (sdists.py: pip, no build, a metadata-only stand-in backend; its sha256 checked), and
+    build the venv from requirements.txt with the lock as constraints; install the kernelspec."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    stubs = CACHE / "stubs"
-    stubs.mkdir(exist_ok=True)
-    (stubs / "mesonpy.py").write_text(
-        "import os\ndef get_requires_for_build_wheel(config_settings=None):\n    return []\n"
-        "def prepare_metadata_for_build_wheel(directory, config_settings=None):\n"
-        "    name, version = os.environ['STUB_SDIST'].split('==')\n"
-        "    info = os.path.join(directory, f'{name}-{version}.dist-info')\n    os.makedirs(info)\n"
-        "    open(os.path.join(info, 'METADATA'), 'w').write(f'Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n')\n"
-        "    return os.path.basename(info)\n")
     for sdist in catalog()["sdists"]:
-        archive = CACHE / sdist["file"]
-        if not archive.exists():
-            pin = f"{sdist['package']}=={sdist['version']}"
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-                            "--no-build-isolation", pin, "-d", str(CACHE)], check=True,
-                           env={**os.environ, "STUB_SDIST": pin, "PYTHONPATH": str(stubs)})
-        if sha256(archive) != sdist["sha256"]:
-            sys.exit(f"{archive}: sha256 is not the one notebooks.json records")
-        with tarfile.open(archive) as tar:
-            tar.extractall(CACHE / "src", filter="data")
+        fetch(sdist, CACHE)
     if not (VENV / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     pip = [str(VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
